@@ -1,0 +1,41 @@
+# Fresh machine: `make run` (small default sweep) and `make test` set up what they need.
+PYTHON ?= python3
+VENV := .venv
+IPEX_VENV := .venv-ipex
+PY := $(VENV)/bin/python
+
+.PHONY: setup system-packages ipex-env run test bench clean-results
+
+setup: system-packages $(VENV)/.installed
+
+system-packages:
+	@scripts/install-system-packages.sh
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]' --config-settings editable_mode=compat
+	touch $@
+
+# IPEX 2.8.0 (discontinued) only imports with torch 2.8, so its runs use a
+# second interpreter; conf/backend/ipex*.yaml name it.
+ipex-env: $(IPEX_VENV)/.installed
+
+$(IPEX_VENV)/.installed: requirements-ipex.txt pyproject.toml
+	$(PYTHON) -m venv $(IPEX_VENV)
+	$(IPEX_VENV)/bin/pip install -q --upgrade pip
+	$(IPEX_VENV)/bin/pip install -q -r requirements-ipex.txt
+	$(IPEX_VENV)/bin/pip install -q --no-deps -e . --config-settings editable_mode=compat
+	touch $@
+
+run: setup
+	$(PY) -m xeonsweep -m +experiment=quick
+
+test: setup ipex-env
+	$(PY) -m pytest -q -ra
+
+bench: setup ipex-env
+	$(PY) benchmarks/harness_overhead.py
+
+clean-results:
+	rm -rf outputs/results outputs/runs outputs/sweeps

@@ -1,0 +1,96 @@
+"""xeonsweep's Hydra sweeper: Hydra's basic sweep expansion, plus what a
+benchmark sweep needs before and around the launcher.
+
+Before any run: every job is composed and validated (one bad value stops the
+sweep with one line), repeats are interleaved, and runs whose fingerprint
+already has an `ok` row are dropped. Then batches go to whatever launcher is
+configured (basic, submitit, ray), with progress and a summary.
+"""
+
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobStatus
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from omegaconf import OmegaConf
+
+from xeonsweep import planning, settings
+from xeonsweep.app import absolute, new_sweep_id
+from xeonsweep.errors import UserError
+from xeonsweep.machine import cpu_info
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class XeonSweeperConf:
+    _target_: str = "hydra_plugins.xeonsweep_sweeper.xeonsweep_sweeper.XeonSweeper"
+    # Jobs handed to the launcher at once. null: one at a time for the local
+    # launcher (so runs never overlap and progress is per run), all at once otherwise.
+    max_batch_size: Optional[int] = None
+    params: Optional[Dict[str, str]] = None
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="xeonsweep", node=XeonSweeperConf, provider="xeonsweep")
+
+
+def runs_here(launcher_target: str) -> bool:
+    return launcher_target.endswith("BasicLauncher")
+
+
+class XeonSweeper(BasicSweeper):  # noqa: D101
+    def sweep(self, arguments: List[str]) -> Any:
+        from xeonsweep.progress import SweepProgress
+
+        assert self.config is not None and self.launcher is not None and self.hydra_context is not None
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        overrides = parser.parse_overrides([*self._parse_config(), *arguments])
+        job_overrides = self.split_arguments(overrides, None)[0]
+        local = runs_here(self.config.hydra.launcher._target_)
+        store = absolute(self.config.results.dir)
+        sweep_id = self.config.get("sweep_id") or new_sweep_id()
+        try:
+            plan = planning.plan_sweep(job_overrides, self._settings, cpu_info(), sweep_id, store if local else None)
+        except UserError as exc:
+            print(f"xeonsweep: {exc}", file=sys.stderr)
+            sys.exit(2)
+
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        logging.getLogger("hydra._internal.core_plugins.basic_launcher").setLevel(logging.WARNING)
+
+        batch_size = self.max_batch_size or (1 if local else max(len(plan.jobs), 1))
+        returns, errors = [], 0
+        with SweepProgress(len(plan.jobs), sweep_id, store) as progress:
+            for start in range(0, len(plan.jobs), batch_size):
+                batch = plan.jobs[start : start + batch_size]
+                for offset, job in enumerate(batch):
+                    progress.starting(start + offset + 1, planning.describe(job.overrides))
+                results = self.launcher.launch([j.overrides for j in batch], initial_job_idx=start)
+                for offset, (job, ret) in enumerate(zip(batch, results)):
+                    summary = self._summary(ret)
+                    errors += summary["status"] == "error"
+                    progress.finished(start + offset + 1, planning.describe(job.overrides), summary)
+                returns.append(results)
+            progress.summary(len(plan.already_done))
+        if errors:
+            sys.exit(1)  # a bug, not a failed run: its traceback was printed above
+        return returns
+
+    def _settings(self, overrides: List[str]) -> dict:
+        cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        return settings.to_settings(cfg)
+
+    @staticmethod
+    def _summary(ret: Any) -> dict:
+        if ret.status == JobStatus.COMPLETED and isinstance(ret.return_value, dict):
+            return ret.return_value
+        log.error("job %s raised", ret.overrides, exc_info=ret._return_value)
+        return {"status": "error", "sps": None, "reason": repr(ret._return_value)}

@@ -1,0 +1,96 @@
+"""The Hydra task function: one job of a sweep, or a single run.
+
+It validates the job's settings, skips it when the store already has an `ok`
+row for it, runs it in a child process and writes its row. It runs in the
+parent process (basic launcher) or on a cluster node (submitit, ray), and
+never imports torch.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from xeonsweep import launch, results, rows, settings
+from xeonsweep.errors import Incompatible, UserError
+from xeonsweep.machine import cpu_info
+
+
+def new_sweep_id() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def absolute(path: str) -> str:
+    from hydra.utils import to_absolute_path
+
+    return to_absolute_path(path)
+
+
+def in_sweep() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def job_dir() -> Path:
+    from hydra.core.hydra_config import HydraConfig
+
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def job_overrides() -> str:
+    from hydra.core.hydra_config import HydraConfig
+
+    return " ".join(HydraConfig.get().overrides.task)
+
+
+def run_job(cfg: DictConfig) -> dict:
+    """Task function: returns a short summary (status, sps, reason) for the sweeper."""
+    try:
+        summary = run_settings(settings.to_settings(cfg))
+    except UserError as exc:
+        # Bad input for a single run: one line, no traceback (a sweep checked it before starting).
+        print(f"xeonsweep: {exc}", file=sys.stderr)
+        sys.exit(2)
+    if not in_sweep():
+        sps = f" {summary['sps']:.2f} samples/s" if summary.get("sps") is not None else ""
+        print(f"xeonsweep: {summary['status']}{sps}" + (f": {summary['reason']}" if summary.get("reason") else ""))
+    return summary
+
+
+def run_settings(run: dict) -> dict:
+    cpu = cpu_info()
+    machine = settings.machine_label(cpu)
+    run["sweep_id"] = run.get("sweep_id") or new_sweep_id()
+    keys = {
+        "run_key": settings.run_key(run, machine),
+        "config_hash": settings.config_hash(run),
+        "sweep_id": run["sweep_id"],
+        "machine": machine,
+        "overrides": job_overrides(),
+    }
+    store = absolute(run["results"]["dir"])
+    started = datetime.now(timezone.utc)
+    try:
+        settings.validate(run, cpu)
+    except Incompatible as exc:
+        if not in_sweep():
+            raise
+        outcome = launch.Outcome("skipped", str(exc))
+        return record(run, keys, outcome, started, store)
+    if not run["results"]["rerun"] and keys["run_key"] in results.finished_keys(store):
+        return {"status": "done", "sps": None, "reason": "already in the store", "run_key": keys["run_key"]}
+    outcome = launch.execute(run, job_dir(), absolute(run["cache"]["dir"]), run["benchmark"]["timeout_s"])
+    return record(run, keys, outcome, started, store)
+
+
+def record(run: dict, keys: dict, outcome: launch.Outcome, started: datetime, store: str) -> dict:
+    row = rows.build_row(run, keys, outcome, started, datetime.now(timezone.utc))
+    results.write_row(row, store, run["sweep_id"])
+    return {"status": row["status"], "sps": row.get("sps"), "reason": row["reason"], "run_key": keys["run_key"]}

@@ -1,0 +1,1 @@
+"""One module per backend; `base` holds the contract they share."""

@@ -1,0 +1,71 @@
+"""The contract every backend implements.
+
+A backend is a dataclass whose fields are its YAML `options`, validated in
+`__post_init__` without importing torch. In the worker, `prepare` turns the
+eager model into something to time: `Prepared.feed` converts the input once
+(outside the timed loop), `infer` is what is timed, `fetch` turns an output
+into a numpy array for the fidelity check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
+
+
+@dataclass
+class Prepared:
+    infer: Callable[[Any], Any]
+    feed: Callable[[Any], Any]
+    fetch: Callable[[Any], Any]
+    details: dict  # what the backend really used, recorded in the row (e.g. OpenVINO's precision)
+
+
+@dataclass
+class RunContext:
+    """What a backend needs to know about the run, besides the model and input."""
+
+    precision: str
+    channels_last: bool
+    batch_size: int
+    threads: int
+    cache_dir: str
+    quantizer: Any  # a quantizer object, or None
+    isa: frozenset[str]
+
+
+@dataclass
+class Backend:
+    precisions: ClassVar[tuple[str, ...]] = ("fp32", "bf16")
+
+    def incompatibility(self, run: dict) -> str | None:
+        """Why this backend cannot run with these settings, or None. Pure: no I/O."""
+        precision = run["precision"]["name"]
+        if precision not in self.precisions:
+            return (
+                f"backend={run['backend']['name']} does not support precision={precision}; "
+                f"it supports {', '.join(self.precisions)}"
+            )
+        return None
+
+    def prepare(self, model: Any, example: Any, ctx: RunContext) -> Prepared:
+        raise NotImplementedError
+
+
+def torch_prepared(module: Any, ctx: RunContext, details: dict | None = None) -> Prepared:
+    """A torch module run under inference_mode, with bf16 autocast when asked."""
+    import torch
+
+    bf16 = ctx.precision == "bf16"
+    memory_format = torch.channels_last if ctx.channels_last else torch.contiguous_format
+
+    def infer(batch):
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            return module(batch)
+
+    return Prepared(
+        infer=infer,
+        feed=lambda batch: batch.contiguous(memory_format=memory_format),
+        fetch=lambda out: out.float().numpy(),
+        details=details or {},
+    )

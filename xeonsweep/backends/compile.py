@@ -1,0 +1,40 @@
+"""torch.compile with inductor, with the settings that matter for CPU inference."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+
+from xeonsweep.backends.base import Backend, Prepared, RunContext, torch_prepared
+from xeonsweep.components import check_choice
+from xeonsweep.errors import Skip
+
+MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+@dataclass
+class Compile(Backend):
+    mode: str = "default"
+    freezing: bool = True
+    cpp_wrapper: bool = False
+    dynamic: bool = False
+
+    def __post_init__(self) -> None:
+        check_choice("backend", "mode", self.mode, MODES)
+        for name in ("freezing", "cpp_wrapper", "dynamic"):
+            check_choice("backend", name, getattr(self, name), (True, False))
+
+    def prepare(self, model, example, ctx: RunContext) -> Prepared:
+        import torch
+        import torch._inductor.config as inductor
+
+        compiler = inductor.cpp.cxx[-1] if isinstance(inductor.cpp.cxx, tuple) else "g++"
+        if not shutil.which(compiler or "g++"):
+            raise Skip(
+                f"torch.compile needs a C++ compiler ({compiler}) and none is on PATH; "
+                "install g++ (scripts/install-system-packages.sh)"
+            )
+        inductor.freezing = self.freezing
+        inductor.cpp_wrapper = self.cpp_wrapper
+        compiled = torch.compile(model, mode=self.mode, dynamic=self.dynamic)
+        return torch_prepared(compiled, ctx)

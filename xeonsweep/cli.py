@@ -1,0 +1,114 @@
+"""Command line: `python -m xeonsweep` / `xeonsweep` runs or sweeps (Hydra);
+`xeonsweep report ...` and `xeonsweep doctor` are subcommands.
+
+Before Hydra starts, overrides are checked so that a bad group option or an
+unknown setting stops with one line naming the value and the valid ones.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from xeonsweep.errors import UserError
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+SUBCOMMANDS = {"report": "xeonsweep.report", "doctor": "xeonsweep.doctor"}
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def known_settings() -> list[str]:
+    top = OmegaConf.load(CONF / "config.yaml")
+    groups = [p.name for p in CONF.iterdir() if p.is_dir()]
+    return sorted({k for k in top if k != "defaults"} | set(groups))
+
+
+def one_line(exc: Exception) -> str:
+    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
+def override_values(override) -> list[str]:
+    if override.is_sweep_override():
+        try:
+            return list(override.sweep_string_iterator())
+        except Exception:  # glob() and friends: left to Hydra
+            return []
+    return [override.get_value_element_as_str()]
+
+
+def check_overrides(args: list[str]) -> None:
+    """Group options must exist and top-level settings must be known; raise UserError otherwise."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import OverrideType
+
+    strings = [a for a in args if "=" in a and not a.startswith("-")]
+    groups = {p.name for p in CONF.iterdir() if p.is_dir()}
+    settings = known_settings()
+    for override in OverridesParser.create().parse_overrides(strings):
+        key = override.key_or_group
+        head = key.split(".")[0].split("/")[0]
+        if head == "hydra" or override.type == OverrideType.DEL:
+            continue
+        if key in groups:
+            options = group_options(key)
+            for value in override_values(override):
+                if value not in options and value != "null":
+                    raise UserError(f"{key}={value} is not an option; valid: {', '.join(options)}")
+        elif head not in settings and override.type != OverrideType.FORCE_ADD:
+            if override.type == OverrideType.ADD:
+                continue
+            raise UserError(f"{head} is not a setting; valid: {', '.join(settings)}")
+
+
+def check_single_run(args: list[str]) -> None:
+    """A single run is validated here, before Hydra creates any output folder."""
+    from hydra import compose, initialize_config_dir
+
+    from xeonsweep import settings
+    from xeonsweep.machine import cpu_info
+
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    overrides = [a for a in args if "=" in a and not a.startswith("-") and not a.startswith("hydra")]
+    try:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise UserError(one_line(exc)) from None
+    settings.validate(settings.to_settings(cfg), cpu_info())
+
+
+@hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")
+def _hydra_main(cfg: DictConfig) -> dict:
+    from xeonsweep.app import run_job
+
+    return run_job(cfg)
+
+
+def run_main(args: list[str]) -> int:
+    try:
+        check_overrides(args)
+        if not ({"-m", "--multirun"} & set(args)) and not any(a.startswith(("-c", "--cfg", "--info", "-h", "--help")) for a in args):
+            check_single_run(args)
+    except UserError as exc:
+        print(f"xeonsweep: {exc}", file=sys.stderr)
+        return 2
+    sys.argv = [sys.argv[0], *args]
+    _hydra_main()
+    return 0
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    if args and args[0] in SUBCOMMANDS:
+        import importlib
+
+        return importlib.import_module(SUBCOMMANDS[args[0]]).main(args[1:])
+    return run_main(args)

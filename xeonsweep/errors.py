@@ -1,0 +1,16 @@
+"""Errors a user can fix; printed as one line, without a traceback."""
+
+
+class UserError(Exception):
+    """Bad input: names the bad value and the valid ones."""
+
+
+class Incompatible(UserError):
+    """A combination of settings that cannot run together.
+
+    A single run refuses it; inside a sweep it becomes a `skipped` row.
+    """
+
+
+class Skip(Exception):
+    """Raised in the worker when a run cannot execute on this machine (e.g. missing ISA)."""

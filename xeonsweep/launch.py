@@ -1,0 +1,170 @@
+"""Start one run's child process and wait for it.
+
+The parent builds the child's environment explicitly (LD_PRELOAD, MALLOC_CONF,
+THP_MEM_ALLOC_ENABLE, OpenMP) because those only act at process start, and
+blocks on the child: no polling. On timeout the child's whole process group
+(run_cpu and its instances) gets SIGTERM, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xeonsweep.settings import allocator_library
+
+ROOT = Path(__file__).resolve().parents[1]
+# Inherited as they are; everything else the child gets is set here on purpose.
+PASS_THROUGH = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TERM", "TZ", "PYTHONPATH")
+KILL_GRACE_S = 5.0
+STDERR_TAIL_LINES = 15
+
+
+@dataclass
+class Outcome:
+    status: str
+    reason: str | None
+    instances: list[dict] = field(default_factory=list)
+    child_env: dict = field(default_factory=dict)
+    interpreter: str = ""
+
+
+def interpreter_for(run: dict) -> Path:
+    venv = run["backend"].get("venv")
+    if not venv:
+        return Path(sys.executable)
+    venv_path = Path(venv) if Path(venv).is_absolute() else ROOT / venv
+    return venv_path / "bin" / "python"
+
+
+def child_environment(run: dict, interpreter: Path) -> dict:
+    """The variables this run sets, and so records (without the pass-through ones)."""
+    env: dict[str, str] = {"PYTHONUNBUFFERED": "1", "VIRTUAL_ENV": str(interpreter.parent.parent)}
+    library = allocator_library(run["allocator"])
+    if library:
+        env["LD_PRELOAD"] = library
+    if run["allocator"].get("malloc_conf"):
+        env["MALLOC_CONF"] = run["allocator"]["malloc_conf"]
+    if run["thp"]:
+        env["THP_MEM_ALLOC_ENABLE"] = "1"
+    if run["runtime"].get("omp_num_threads"):
+        env["OMP_NUM_THREADS"] = str(run["runtime"]["omp_num_threads"])
+    env.update({str(k): str(v) for k, v in (run.get("env") or {}).items()})
+    return env
+
+
+def child_command(run: dict, interpreter: Path, spec: Path, out_dir: Path) -> list[str]:
+    worker = ["-m", "xeonsweep.worker", str(spec), str(out_dir)]
+    runtime = run["runtime"]
+    if runtime["name"] == "python":
+        return [str(interpreter), *worker]
+    cmd = [str(interpreter), "-m", "torch.backends.xeon.run_cpu", "--use-default-allocator"]
+    # The allocator is ours to choose (LD_PRELOAD above); run_cpu would otherwise add its own.
+    if not runtime.get("intel_openmp"):
+        cmd.append("--disable-iomp")
+    if runtime.get("mode"):
+        cmd.append(f"--{runtime['mode']}-mode")
+    else:
+        cmd += ["--ninstances", str(run["workers"])]
+        if runtime.get("ncores_per_instance"):
+            cmd += ["--ncores-per-instance", str(runtime["ncores_per_instance"])]
+    if runtime.get("use_logical_core"):
+        cmd.append("--use-logical-core")
+    if not runtime.get("bind_cores", True):
+        cmd += ["--disable-numactl", "--disable-taskset"]
+    cmd += ["--log-path", str(out_dir / "instances")]
+    return cmd + worker
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=KILL_GRACE_S)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outcome:
+    """Run the child for `run`, wait, and read what its instances wrote."""
+    interpreter = interpreter_for(run)
+    if not interpreter.exists():
+        setup = run["backend"].get("setup") or "make setup"
+        return Outcome("failed", f"interpreter {interpreter} not found; create it with `{setup}`")
+    env_set = child_environment(run, interpreter)
+    env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ} | env_set
+    out_dir = run_dir / "child"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec = run_dir / "spec.json"
+    instances = 1 if run["runtime"].get("mode") else run["workers"]
+    spec.write_text(json.dumps({"run": run, "instances": instances, "cache_dir": cache_dir}))
+    argv = child_command(run, interpreter, spec, out_dir)
+    (run_dir / "command.txt").write_text(" ".join(argv) + "\n")
+    stderr_path = run_dir / "stderr.txt"
+    with open(run_dir / "stdout.txt", "wb") as out, open(stderr_path, "wb") as err:
+        proc = subprocess.Popen(
+            argv, env=env, stdout=out, stderr=err, cwd=ROOT,
+            start_new_session=True, preexec_fn=_die_with_parent,
+        )
+        try:
+            returncode = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            tail = stderr_tail(stderr_path)
+            return Outcome("timeout", f"exceeded timeout_s={timeout_s:g}; process group killed" + tail,
+                           child_env=env_set, interpreter=str(interpreter))
+        except BaseException:
+            _kill_group(proc)  # Ctrl-C or a stopped sweep: no orphaned child keeps the cores busy
+            raise
+    return read_outcome(out_dir, instances, returncode, stderr_path, env_set, str(interpreter))
+
+
+def read_outcome(out_dir: Path, expected: int, returncode: int, stderr_path: Path,
+                 env_set: dict, interpreter: str) -> Outcome:
+    results = [json.loads(p.read_text()) for p in sorted(out_dir.glob("instance-*.json"))]
+    bad = [r for r in results if r["status"] != "ok"]
+    if bad:
+        status = "skipped" if all(r["status"] == "skipped" for r in bad) else "failed"
+        reasons = sorted({r["reason"] for r in bad})
+        tail = stderr_tail(stderr_path) if status == "failed" else ""
+        return Outcome(status, "; ".join(reasons) + tail, results, env_set, interpreter)
+    if len(results) < expected or returncode != 0:
+        why = exit_description(returncode, stderr_path.read_text(errors="replace"))
+        if len(results) < expected:
+            why += f"; {len(results)} of {expected} instances reported"
+        return Outcome("failed", why + stderr_tail(stderr_path), results, env_set, interpreter)
+    return Outcome("ok", None, results, env_set, interpreter)
+
+
+def exit_description(returncode: int, stderr: str) -> str:
+    """Name the signal that killed the child or an instance (run_cpu reports an instance's as exitcode: -N)."""
+    codes = [returncode] + [int(c) for c in re.findall(r"exitcode\s*:\s*(-?\d+)", stderr)]
+    for code in codes:
+        if code < 0:
+            name = signal.Signals(-code).name
+            hint = " (out of memory, or killed from outside)" if -code == signal.SIGKILL else ""
+            return f"killed by {name}{hint}"
+    return f"child exited with status {returncode}"
+
+
+def stderr_tail(path: Path) -> str:
+    try:
+        lines = [l for l in path.read_text(errors="replace").splitlines() if l.strip()]
+    except OSError:
+        return ""
+    return ("\n" + "\n".join(lines[-STDERR_TAIL_LINES:])) if lines else ""

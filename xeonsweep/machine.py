@@ -1,0 +1,137 @@
+"""Facts about the machine, read from /proc and /sys without importing torch.
+
+Both the parent (validation, rows for runs that never started) and the worker
+(what a run really had) use these; tests feed recorded cpuinfo of other CPUs.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import platform
+import re
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# The ISA extensions that decide CPU inference speed, in the names /proc/cpuinfo uses.
+ISA_FLAGS = (
+    "avx2",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx_vnni",
+    "avx_ne_convert",
+    "amx_bf16",
+    "amx_int8",
+    "amx_tile",
+)
+
+LIBRARY_DIRS = (
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/local/lib",
+    "/usr/lib64",
+    "/usr/lib",
+    "/lib/x86_64-linux-gnu",
+)
+
+
+@dataclass(frozen=True)
+class CpuInfo:
+    model: str
+    logical_cpus: int
+    physical_cores: int
+    sockets: int
+    flags: frozenset[str] = field(default_factory=frozenset)
+
+    def has(self, flag: str) -> bool:
+        return flag in self.flags
+
+    @property
+    def isa(self) -> list[str]:
+        return [f for f in ISA_FLAGS if f in self.flags]
+
+
+def parse_cpuinfo(text: str) -> CpuInfo:
+    """Parse /proc/cpuinfo text (x86 layout) into the facts xeonsweep records."""
+    model, flags = "unknown", frozenset()
+    logical = 0
+    cores: set[tuple[str, str]] = set()
+    sockets: set[str] = set()
+    for block in text.strip().split("\n\n"):
+        fields = dict(_fields(block))
+        if "processor" not in fields:
+            continue
+        logical += 1
+        model = fields.get("model name", model)
+        flags = frozenset(fields.get("flags", "").split()) or flags
+        socket_id = fields.get("physical id", "0")
+        sockets.add(socket_id)
+        cores.add((socket_id, fields.get("core id", fields["processor"])))
+    return CpuInfo(
+        model=model,
+        logical_cpus=logical,
+        physical_cores=len(cores) or logical,
+        sockets=len(sockets) or 1,
+        flags=flags,
+    )
+
+
+def _fields(block: str):
+    for line in block.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            yield key.strip(), value.strip()
+
+
+def cpu_info(path: str = "/proc/cpuinfo") -> CpuInfo:
+    return parse_cpuinfo(Path(path).read_text())
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (respects taskset / cgroup cpusets)."""
+    return len(os.sched_getaffinity(0))
+
+
+def numa_nodes(root: str = "/sys/devices/system/node") -> int:
+    return len(glob.glob(os.path.join(root, "node[0-9]*"))) or 1
+
+
+def thp_mode(path: str = "/sys/kernel/mm/transparent_hugepage/enabled") -> str:
+    """The kernel's transparent huge page mode: always, madvise, never (or unknown)."""
+    try:
+        match = re.search(r"\[(\w+)\]", Path(path).read_text())
+    except OSError:
+        return "unknown"
+    return match.group(1) if match else "unknown"
+
+
+def find_library(names: list[str], dirs: tuple[str, ...] = LIBRARY_DIRS) -> str | None:
+    """Absolute path of the first of `names` found in the system library directories."""
+    for name in names:
+        for directory in dirs:
+            path = os.path.join(directory, name)
+            if os.path.exists(path):
+                return os.path.realpath(path)
+    return None
+
+
+def host_facts() -> dict:
+    """Host columns that need no torch: recorded even for runs that never started."""
+    cpu = cpu_info()
+    return {
+        "hostname": socket.gethostname(),
+        "cpu_model": cpu.model,
+        "cpu_physical_cores": cpu.physical_cores,
+        "cpu_logical": cpu.logical_cpus,
+        "cpu_sockets": cpu.sockets,
+        "numa_nodes": numa_nodes(),
+        "isa": ",".join(cpu.isa),
+        **{f"isa_{flag}": cpu.has(flag) for flag in ISA_FLAGS},
+        "kernel": platform.release(),
+        "thp_mode": thp_mode(),
+        "python_version": platform.python_version(),
+    }

@@ -1,0 +1,89 @@
+"""The timing loop and its statistics. No torch here: the clock is injectable,
+so tests drive it with a fake clock and check the stopping rule exactly."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+@dataclass
+class Timing:
+    latencies_ns: list[int] = field(default_factory=list)
+    start_ns: int = 0       # monotonic, comparable across processes on one host
+    end_ns: int = 0
+    ends_ns: list[int] = field(default_factory=list)  # end of each iteration, same clock
+    warmup_s: float = 0.0
+
+
+def run_loop(
+    infer: Callable[[Any], Any],
+    batch: Any,
+    warmup: int,
+    iterations: int,
+    min_duration_s: float,
+    clock: Callable[[], int] = time.monotonic_ns,
+) -> Timing:
+    """Warm up, then iterate until both `iterations` and `min_duration_s` are met."""
+    t0 = clock()
+    for _ in range(warmup):
+        infer(batch)
+    timing = Timing(warmup_s=(clock() - t0) / 1e9)
+    min_ns = int(min_duration_s * 1e9)
+    timing.start_ns = last = clock()
+    while len(timing.latencies_ns) < iterations or last - timing.start_ns < min_ns:
+        infer(batch)
+        now = clock()
+        timing.latencies_ns.append(now - last)
+        timing.ends_ns.append(now)
+        last = now
+    timing.end_ns = last
+    return timing
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default) of already sorted values."""
+    if not sorted_values:
+        return float("nan")
+    pos = (len(sorted_values) - 1) * q / 100.0
+    low = int(pos)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (pos - low)
+
+
+def latency_stats(latencies_ms: list[float]) -> dict:
+    ordered = sorted(latencies_ms)
+    n = len(ordered)
+    mean = sum(ordered) / n if n else float("nan")
+    var = sum((x - mean) ** 2 for x in ordered) / (n - 1) if n > 1 else 0.0
+    return {
+        "latency_ms_mean": mean,
+        "latency_ms_std": var**0.5,
+        "latency_ms_p50": percentile(ordered, 50),
+        "latency_ms_p90": percentile(ordered, 90),
+        "latency_ms_p99": percentile(ordered, 99),
+    }
+
+
+def combined_sps(instances: list[dict], batch_size: int) -> tuple[float, list[float]]:
+    """Total samples/s over the window in which every instance was measuring.
+
+    Each instance reports its start and per-iteration end times on the host's
+    monotonic clock. Only iterations inside the common window count, so a fast
+    instance running alone after the others finished does not inflate the total.
+    With one instance this is simply samples / elapsed.
+    """
+    window_start = max(i["start_ns"] for i in instances)
+    window_end = min(i["end_ns"] for i in instances)
+    per_instance = []
+    for inst in instances:
+        begin, ends = inst["start_ns"], []
+        for end, lat in zip(inst["ends_ns"], inst["latencies_ns"]):
+            if end - lat >= window_start and end <= window_end:
+                ends.append(end)
+                if len(ends) == 1:
+                    begin = end - lat
+        span = (ends[-1] - begin) / 1e9 if ends else 0.0
+        per_instance.append(batch_size * len(ends) / span if span > 0 else 0.0)
+    return sum(per_instance), per_instance

@@ -1,0 +1,39 @@
+"""Build a model and its seeded input from the model config (in the worker).
+
+Random weights are drawn once per model config and seed and kept in the cache,
+so every run (whatever its torch version or environment) times the same weights.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xeonsweep import cache
+
+
+def model_key(model_cfg: dict, seed: int) -> str:
+    return cache.key(model_cfg["factory"], model_cfg.get("weights"), seed)
+
+
+def build_model(model_cfg: dict, seed: int, cache_dir: str) -> Any:
+    import torch
+    from hydra.utils import instantiate
+
+    torch.manual_seed(seed)
+    model = instantiate(model_cfg["factory"])
+    weights = model_cfg.get("weights")
+    if not weights:
+        weights = cache.path(cache_dir, "weights", model_key(model_cfg, seed), "state_dict.pt")
+        if not weights.exists():
+            with cache.atomic_dir(weights.parent) as tmp:
+                torch.save(model.state_dict(), tmp / weights.name)
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def make_input(model_cfg: dict, batch_size: int, seed: int) -> Any:
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(batch_size, *model_cfg["input_shape"], generator=generator)

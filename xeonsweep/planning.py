@@ -1,0 +1,79 @@
+"""Turn a sweep's jobs into the runs to launch: validated, repeated, resumed.
+
+Everything here happens before the first run starts, so one bad value stops
+the whole sweep with nothing written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from xeonsweep import results, settings
+from xeonsweep.errors import Incompatible
+from xeonsweep.machine import CpuInfo
+
+
+@dataclass
+class Job:
+    overrides: list[str]
+    run: dict
+    incompatible: str | None = None
+    run_key: str = ""
+
+
+@dataclass
+class Plan:
+    jobs: list[Job] = field(default_factory=list)      # to launch, in order
+    already_done: list[Job] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for j in self.jobs if j.incompatible)
+
+
+def describe(overrides: Sequence[str]) -> str:
+    """The overrides a person reads: the sweep's own ones, without bookkeeping."""
+    return " ".join(o for o in overrides if not o.startswith(("sweep_id=", "repeat=")))
+
+
+def plan_sweep(
+    job_overrides: list[list[str]],
+    compose: Callable[[list[str]], dict],
+    cpu: CpuInfo,
+    sweep_id: str,
+    store: str | None,
+) -> Plan:
+    """Validate every job, expand repeats (interleaved), drop runs the store has done.
+
+    `compose` turns a job's overrides into its settings dict. `store` is None when
+    the runs execute elsewhere (a cluster launcher): nodes then check for themselves.
+    """
+    validated: list[Job] = []
+    for overrides in job_overrides:
+        run = compose(overrides)
+        job = Job(list(overrides), run)
+        try:
+            settings.validate(run, cpu)  # UserError propagates: the sweep stops here
+        except Incompatible as exc:
+            job.incompatible = str(exc)
+        validated.append(job)
+
+    plan = Plan()
+    done = results.finished_keys(store) if store else set()
+    machine = settings.machine_label(cpu)
+    rounds = max(j.run["benchmark"]["repeats"] for j in validated) if validated else 0
+    # Interleave: every config once, then every config again, so a slow minute
+    # of the machine is spread over configs instead of landing on one.
+    for repeat in range(rounds):
+        for base in validated:
+            if repeat >= base.run["benchmark"]["repeats"]:
+                continue
+            run = {**base.run, "repeat": repeat, "sweep_id": sweep_id}
+            job = Job([*base.overrides, f"repeat={repeat}", f"sweep_id={sweep_id}"], run, base.incompatible)
+            job.run_key = settings.run_key(run, machine)
+            if job.run_key in done and not run["results"]["rerun"]:
+                plan.already_done.append(job)
+            else:
+                plan.jobs.append(job)
+    return plan

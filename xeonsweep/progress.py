@@ -1,0 +1,59 @@
+"""What a person sees while a sweep runs: run i of N, its config, its result."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+STYLE = {"ok": "green", "failed": "red", "timeout": "red", "skipped": "yellow", "done": "dim", "error": "red"}
+
+
+class SweepProgress:
+    def __init__(self, total: int, sweep_id: str, store: str) -> None:
+        self.console = Console(stderr=True)
+        self.total, self.sweep_id, self.store = total, sweep_id, store
+        self.rows: list[tuple[str, dict]] = []
+        self.bar = Progress(
+            TextColumn("[bold]sweep[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.description}"), console=self.console, transient=True,
+        )
+        self.task = self.bar.add_task("", total=total)
+
+    def __enter__(self) -> "SweepProgress":
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.stop()
+
+    def starting(self, index: int, config: str) -> None:
+        self.bar.update(self.task, description=f"run {index}/{self.total}: {config}")
+
+    def finished(self, index: int, config: str, summary: dict) -> None:
+        status = summary["status"]
+        sps = f"{summary['sps']:.1f} SPS" if summary.get("sps") is not None else ""
+        reason = (summary.get("reason") or "").splitlines()[0] if status not in ("ok",) else ""
+        self.bar.console.print(
+            f"[{index}/{self.total}] [{STYLE.get(status, '')}]{status:<7}[/] {sps:>12}  {config}"
+            + (f"\n          {reason}" if reason else "")
+        )
+        self.bar.advance(self.task)
+        self.rows.append((config, summary))
+
+    def summary(self, already_done: int) -> None:
+        counts = Counter(s["status"] for _, s in self.rows)
+        table = Table(title=f"sweep {self.sweep_id}", show_lines=False)
+        for column in ("config", "status", "SPS"):
+            table.add_column(column, justify="right" if column == "SPS" else "left")
+        for config, s in self.rows:
+            sps = f"{s['sps']:.1f}" if s.get("sps") is not None else "-"
+            table.add_row(config or "(defaults)", f"[{STYLE.get(s['status'], '')}]{s['status']}[/]", sps)
+        if self.rows:
+            self.console.print(table)
+        parts = [f"{counts[k]} {k}" for k in ("ok", "failed", "timeout", "skipped", "error") if counts[k]]
+        if already_done:
+            parts.append(f"{already_done} already in the store (results.rerun=true runs them again)")
+        self.console.print(f"{len(self.rows)} runs: {', '.join(parts) or 'nothing to do'}; results in {self.store}")

@@ -1,0 +1,124 @@
+"""The child: `python -m xeonsweep.worker SPEC_JSON OUT_DIR`.
+
+Reads the run spec the parent wrote, builds the model, prepares the backend,
+times it, and writes OUT_DIR/instance-<pid>.json atomically. Under run_cpu
+with several instances every instance runs this; they wait for each other
+after setup so that their timed loops overlap.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from xeonsweep.errors import Skip
+
+BARRIER_TIMEOUT_S = 600.0
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to kill this process if its parent dies (a killed sweep leaves no orphans)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def write_json(path: Path, payload: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload))
+    os.replace(tmp, path)
+
+
+def wait_for_peers(out_dir: Path, instances: int) -> None:
+    """File barrier: each instance marks itself ready, then waits for the rest."""
+    if instances <= 1:
+        return
+    ready = out_dir / "ready"
+    ready.mkdir(exist_ok=True)
+    (ready / str(os.getpid())).touch()
+    deadline = time.monotonic() + BARRIER_TIMEOUT_S
+    while len(list(ready.iterdir())) < instances:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {len(list(ready.iterdir()))} of {instances} instances got ready")
+        time.sleep(0.005)
+
+
+def measure(spec: dict, out_dir: Path) -> dict:
+    import torch
+
+    from xeonsweep import components, fidelity
+    from xeonsweep.applied import applied_facts
+    from xeonsweep.backends.base import RunContext
+    from xeonsweep.machine import cpu_info
+    from xeonsweep.measure import run_loop
+    from xeonsweep.models import build_model, make_input
+
+    run = spec["run"]
+    bench = run["benchmark"]
+    ctx = RunContext(
+        precision=run["precision"]["name"],
+        channels_last=run["channels_last"],
+        batch_size=run["batch_size"],
+        threads=torch.get_num_threads(),
+        cache_dir=spec["cache_dir"],
+        quantizer=components.build("quantization", run["quantization"]),
+        isa=cpu_info().flags,
+    )
+    backend = components.build("backend", run["backend"])
+
+    t0 = time.perf_counter()
+    model = build_model(run["model"], run["seed"], spec["cache_dir"])
+    example = make_input(run["model"], run["batch_size"], run["seed"])
+    t_ref = time.perf_counter()
+    ref = fidelity.reference(model, example, run, spec["cache_dir"])
+    reference_s = time.perf_counter() - t_ref  # not part of setup: cached after the first run
+    if run["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    prepared = backend.prepare(model, example, ctx)
+    batch = prepared.feed(example)
+    t1 = time.perf_counter()
+    prepared.infer(batch)
+    t2 = time.perf_counter()
+
+    wait_for_peers(out_dir, spec["instances"])
+    timing = run_loop(prepared.infer, batch, bench["warmup"], bench["iterations"], bench["min_duration_s"])
+    return {
+        "status": "ok",
+        "setup_s": t2 - t0 - reference_s,
+        "first_call_s": t2 - t1,
+        "warmup_s": timing.warmup_s,
+        "start_ns": timing.start_ns,
+        "end_ns": timing.end_ns,
+        "ends_ns": timing.ends_ns,
+        "latencies_ns": timing.latencies_ns,
+        "details": prepared.details,
+        **fidelity.compare(prepared.fetch(prepared.infer(batch)), ref),
+        "applied": applied_facts(),
+    }
+
+
+def main(argv: list[str]) -> int:
+    die_with_parent()
+    spec_path, out_dir = Path(argv[0]), Path(argv[1])
+    spec = json.loads(spec_path.read_text())
+    result_path = out_dir / f"instance-{os.getpid()}.json"
+    try:
+        result = measure(spec, out_dir)
+    except Skip as exc:
+        result = {"status": "skipped", "reason": str(exc)}
+    except Exception as exc:
+        traceback.print_exc()
+        result = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+    write_json(result_path, result)
+    return 0 if result["status"] != "failed" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
