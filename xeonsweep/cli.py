@@ -19,8 +19,20 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 SUBCOMMANDS = {"report": "xeonsweep.report", "doctor": "xeonsweep.doctor"}
 
 
-def group_options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+def config_dirs(args: list[str]) -> list[Path]:
+    """conf/ plus any file:// folders added with hydra.searchpath=[...]."""
+    dirs = [CONF]
+    for arg in args:
+        if arg.startswith("hydra.searchpath="):
+            for item in arg.split("=", 1)[1].strip("[]").split(","):
+                item = item.strip().strip("'\"")
+                if item.startswith("file://"):
+                    dirs.append(Path(item[len("file://"):]))
+    return dirs
+
+
+def group_options(group: str, dirs: list[Path] = (CONF,)) -> list[str]:
+    return sorted({p.stem for d in dirs for p in (d / group).glob("*.yaml")})
 
 
 def known_settings() -> list[str]:
@@ -50,13 +62,14 @@ def check_overrides(args: list[str]) -> None:
     strings = [a for a in args if "=" in a and not a.startswith("-")]
     groups = {p.name for p in CONF.iterdir() if p.is_dir()}
     settings = known_settings()
+    dirs = config_dirs(args)
     for override in OverridesParser.create().parse_overrides(strings):
         key = override.key_or_group
         head = key.split(".")[0].split("/")[0]
         if head == "hydra" or override.type == OverrideType.DEL:
             continue
         if key in groups:
-            options = group_options(key)
+            options = group_options(key, dirs)
             for value in override_values(override):
                 if value not in options and value != "null":
                     raise UserError(f"{key}={value} is not an option; valid: {', '.join(options)}")
@@ -76,7 +89,7 @@ def check_single_run(args: list[str]) -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    overrides = [a for a in args if "=" in a and not a.startswith("-") and not a.startswith("hydra")]
+    overrides = [a for a in args if "=" in a and not a.startswith("-")]
     try:
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             cfg = compose(config_name="config", overrides=overrides)

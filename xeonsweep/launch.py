@@ -21,6 +21,7 @@ from pathlib import Path
 from xeonsweep.settings import allocator_library
 
 ROOT = Path(__file__).resolve().parents[1]
+WORKER_SCRIPT = Path(__file__).resolve().parent / "entry" / "xeonsweep_worker.py"
 # Inherited as they are; everything else the child gets is set here on purpose.
 PASS_THROUGH = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TERM", "TZ", "PYTHONPATH")
 KILL_GRACE_S = 5.0
@@ -61,7 +62,7 @@ def child_environment(run: dict, interpreter: Path) -> dict:
 
 
 def child_command(run: dict, interpreter: Path, spec: Path, out_dir: Path) -> list[str]:
-    worker = ["-m", "xeonsweep.worker", str(spec), str(out_dir)]
+    worker = [str(WORKER_SCRIPT), str(spec), str(out_dir)]
     runtime = run["runtime"]
     if runtime["name"] == "python":
         return [str(interpreter), *worker]

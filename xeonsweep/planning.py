@@ -32,9 +32,23 @@ class Plan:
         return sum(1 for j in self.jobs if j.incompatible)
 
 
-def describe(overrides: Sequence[str]) -> str:
-    """The overrides a person reads: the sweep's own ones, without bookkeeping."""
-    return " ".join(o for o in overrides if not o.startswith(("sweep_id=", "repeat=")))
+def describe(overrides: Sequence[str], varying: set[str] | None = None) -> str:
+    """The overrides a person reads: those that vary across the sweep, without bookkeeping."""
+    keys = varying if varying is not None else {o.split("=", 1)[0] for o in overrides}
+    shown = [o for o in overrides if o.split("=", 1)[0] in keys and not o.startswith("sweep_id=")]
+    return " ".join(shown)
+
+
+def varying_keys(jobs: list[Job]) -> set[str]:
+    """Override keys whose value differs between jobs (all of them for a single job)."""
+    values: dict[str, set[str]] = {}
+    for job in jobs:
+        for override in job.overrides:
+            key, _, value = override.partition("=")
+            values.setdefault(key, set()).add(value)
+    if len(jobs) <= 1:
+        return set(values) - {"sweep_id"}
+    return {k for k, v in values.items() if len(v) > 1}
 
 
 def plan_sweep(

@@ -58,6 +58,7 @@ def measurement_columns(instances: list[dict], batch_size: int) -> dict:
         "backend_details": json.dumps(first["details"], sort_keys=True, default=str),
         **first["applied"],
         "peak_rss_mb": max(i["applied"]["peak_rss_mb"] for i in instances),
+        "cpu_affinity": ";".join(i["applied"]["cpu_affinity"] for i in instances),
     }
 
 

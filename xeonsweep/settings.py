@@ -27,9 +27,8 @@ def to_settings(cfg: Any) -> dict:
     """The job's config without Hydra's own node, resolved, as plain containers."""
     from omegaconf import OmegaConf
 
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    plain.pop("hydra", None)
-    return plain
+    own = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    return OmegaConf.to_container(own, resolve=True)
 
 
 def config_hash(run: dict) -> str:

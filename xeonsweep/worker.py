@@ -104,6 +104,13 @@ def measure(spec: dict, out_dir: Path) -> dict:
     }
 
 
+def root_cause(exc: BaseException) -> BaseException:
+    """The original error behind wrappers such as Hydra's InstantiationException."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
+
+
 def main(argv: list[str]) -> int:
     die_with_parent()
     spec_path, out_dir = Path(argv[0]), Path(argv[1])
@@ -115,7 +122,8 @@ def main(argv: list[str]) -> int:
         result = {"status": "skipped", "reason": str(exc)}
     except Exception as exc:
         traceback.print_exc()
-        result = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+        root = root_cause(exc)
+        result = {"status": "failed", "reason": f"{type(root).__name__}: {root}"}
     write_json(result_path, result)
     return 0 if result["status"] != "failed" else 1
 

@@ -66,18 +66,19 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         logging.getLogger("hydra._internal.core_plugins.basic_launcher").setLevel(logging.WARNING)
 
+        varying = planning.varying_keys(plan.jobs)
         batch_size = self.max_batch_size or (1 if local else max(len(plan.jobs), 1))
         returns, errors = [], 0
         with SweepProgress(len(plan.jobs), sweep_id, store) as progress:
             for start in range(0, len(plan.jobs), batch_size):
                 batch = plan.jobs[start : start + batch_size]
                 for offset, job in enumerate(batch):
-                    progress.starting(start + offset + 1, planning.describe(job.overrides))
+                    progress.starting(start + offset + 1, planning.describe(job.overrides, varying))
                 results = self.launcher.launch([j.overrides for j in batch], initial_job_idx=start)
                 for offset, (job, ret) in enumerate(zip(batch, results)):
                     summary = self._summary(ret)
                     errors += summary["status"] == "error"
-                    progress.finished(start + offset + 1, planning.describe(job.overrides), summary)
+                    progress.finished(start + offset + 1, planning.describe(job.overrides, varying), summary)
                 returns.append(results)
             progress.summary(len(plan.already_done))
         if errors:

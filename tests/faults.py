@@ -1,0 +1,20 @@
+"""Model factories that misbehave on purpose: the child crashes, hangs or raises.
+
+Used through tests/conf/model/*.yaml, added with hydra.searchpath.
+"""
+
+import os
+import signal
+import time
+
+
+def die(signum: int = signal.SIGKILL):
+    os.kill(os.getpid(), signum)
+
+
+def hang(seconds: float = 3600):
+    time.sleep(seconds)
+
+
+def broken(message: str = "this model cannot be built"):
+    raise RuntimeError(message)

@@ -1,0 +1,31 @@
+"""Bad input stops before any run with one line naming the value and the valid ones."""
+
+import pytest
+
+from tests.conftest import FAST
+
+CASES = [
+    (["model=resnet51"], "model=resnet51 is not an option; valid: resnet50, tiny, vit"),
+    (["-m", "model=tiny,nosuch"], "model=nosuch is not an option; valid: resnet50, tiny, vit"),
+    (["backend=tensorrt"], "backend=tensorrt is not an option; valid: compile, eager"),
+    (["batchsize=8"], "batchsize is not a setting; valid: allocator, backend, batch_size"),
+    (["batch_size=0"], "batch_size=0 is not valid; valid: an integer >= 1"),
+    (["-m", "batch_size=1,0"], "batch_size=0 is not valid; valid: an integer >= 1"),
+    (["workers=64", "runtime=run_cpu"], "workers=64 exceeds the"),
+    (["-m", "workers=1,64", "runtime=run_cpu"], "workers=64 exceeds the"),
+    (["allocator=tcmalloc", "allocator.libraries=[libtcmalloc.so.99]"],
+     "allocator=tcmalloc: none of libtcmalloc.so.99 is installed; install the Debian package libtcmalloc-minimal4"),
+    (["backend=compile", "backend.options.mode=ludicrous"], "backend.options.mode=ludicrous is not valid; valid: default,"),
+    (["workers=2"], "workers=2 needs runtime=run_cpu"),
+]
+
+
+@pytest.mark.parametrize("args, message", CASES, ids=[" ".join(a) for a, _ in CASES])
+def test_one_line_and_nothing_written(sweep, args, message):
+    result = sweep(*args, *FAST, timeout=120)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("xeonsweep: ") and message in lines[0]
+    assert not sweep.store.exists()
+    assert not (sweep.tmp / "sweep").exists() and not (sweep.tmp / "run").exists()

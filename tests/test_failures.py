@@ -1,0 +1,79 @@
+"""A run that crashes, hangs or is killed becomes a row with its reason; a killed
+sweep loses nothing already written and resumes where it stopped."""
+
+import os
+import signal
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+
+from tests.conftest import FAST, ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def test_crashes_become_rows_and_the_sweep_goes_on(sweep):
+    result = sweep("-m", "model=killed,segfault,broken,tiny", *FAST[1:], faults=True)
+    assert result.returncode == 0, result.stderr
+    assert "4 runs: 1 ok, 3 failed" in result.stderr
+    frame = sweep.rows().set_index("model")
+    assert frame.loc["tiny", "status"] == "ok"
+    assert frame.loc["killed", "status"] == "failed"
+    assert "killed by SIGKILL (out of memory, or killed from outside)" in frame.loc["killed", "reason"]
+    assert "killed by SIGSEGV" in frame.loc["segfault", "reason"]
+    assert "RuntimeError: this model cannot be built" in frame.loc["broken", "reason"]
+    assert frame.loc[["killed", "segfault", "broken"], "sps"].isna().all()
+
+
+def test_crash_under_run_cpu_is_named(sweep):
+    result = sweep("model=segfault", "runtime=run_cpu", *FAST[1:], faults=True)
+    assert result.returncode == 0, result.stderr
+    row = sweep.rows().iloc[0]
+    assert row["status"] == "failed" and "killed by SIGSEGV" in row["reason"]
+
+
+def test_timeout_kills_the_whole_process_group(sweep):
+    started = time.monotonic()
+    result = sweep("model=hang", "runtime=run_cpu", "benchmark.timeout_s=8", *FAST[1:], faults=True)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 60
+    row = sweep.rows().iloc[0]
+    assert row["status"] == "timeout"
+    assert "exceeded timeout_s=8; process group killed" in row["reason"]
+    leftovers = subprocess.run(["pgrep", "-f", str(sweep.tmp)], capture_output=True, text=True).stdout
+    assert leftovers.strip() == ""
+
+
+def wait_for_rows(store, count, proc, limit_s=300):
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if store.exists() and len([p for p in store.rglob("*.parquet") if not p.name.startswith(".")]) >= count:
+            return
+        assert proc.poll() is None, "sweep ended before it could be killed"
+        time.sleep(0.2)
+    raise AssertionError("no row appeared in time")
+
+
+def test_kill_9_of_the_sweep_loses_nothing_and_resumes(sweep):
+    args = ["-m", "batch_size=1,2,3", *FAST[:-1], "benchmark.min_duration_s=1.5"]
+    proc = subprocess.Popen(sweep.argv(*args), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_rows(sweep.store, 1, proc)
+    time.sleep(2.5)  # the second run is now under way
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(1)
+
+    done = pd.read_parquet(sweep.store)
+    assert 1 <= len(done) < 3 and set(done["status"]) == {"ok"}
+    assert not [p for p in sweep.store.rglob("*") if p.name.startswith(".tmp")]
+    leftovers = subprocess.run(["pgrep", "-f", str(sweep.tmp)], capture_output=True, text=True).stdout
+    assert leftovers.strip() == "", "a child outlived the killed sweep"
+
+    resumed = sweep(*args)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(done)} already in the store" in resumed.stderr
+    final = pd.read_parquet(sweep.store)
+    assert len(final) == 3 and final["run_key"].nunique() == 3
+    assert sorted(final["batch_size"]) == [1, 2, 3]

@@ -1,0 +1,30 @@
+"""The parent composes, validates and plans a sweep without importing torch."""
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+SCRIPT = """
+import sys
+from hydra import compose, initialize_config_dir
+from xeonsweep import planning, settings, launch, rows, results, app
+from xeonsweep.cli import CONF
+from xeonsweep.machine import cpu_info
+
+def settings_for(overrides):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return settings.to_settings(compose(config_name="config", overrides=overrides))
+
+jobs = [[f"model={m}", f"backend={b}", "allocator=tcmalloc"] for m in ("resnet50", "vit") for b in ("eager", "compile")]
+plan = planning.plan_sweep(jobs, settings_for, cpu_info(), "s", None)
+assert len(plan.jobs) == 4, plan
+heavy = sorted(m for m in ("torch", "torchvision", "timm", "onnxruntime", "openvino", "nncf") if m in sys.modules)
+print("heavy:", heavy)
+"""
+
+
+def test_no_heavy_library_in_the_parent():
+    out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "heavy: []" in out.stdout

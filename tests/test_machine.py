@@ -1,0 +1,34 @@
+from pathlib import Path
+
+from xeonsweep.machine import cpu_info, find_library, parse_cpuinfo, thp_mode
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_amx_xeon_cpuinfo():
+    cpu = parse_cpuinfo((DATA / "cpuinfo-sapphire-rapids.txt").read_text())
+    assert cpu.model == "Intel(R) Xeon(R) Platinum 8488C"
+    assert (cpu.logical_cpus, cpu.physical_cores, cpu.sockets) == (4, 2, 1)
+    for flag in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8"):
+        assert cpu.has(flag)
+    assert cpu.isa[:2] == ["avx2", "avx512f"]
+
+
+def test_avx2_only_cpuinfo():
+    cpu = parse_cpuinfo((DATA / "cpuinfo-epyc-avx2.txt").read_text())
+    assert cpu.has("avx2")
+    assert cpu.isa == ["avx2"]
+    assert not any(cpu.has(f) for f in ("avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16"))
+    assert (cpu.logical_cpus, cpu.physical_cores) == (2, 2)
+
+
+def test_this_machine_is_read():
+    cpu = cpu_info()
+    assert cpu.logical_cpus >= 1 and cpu.physical_cores >= 1
+    assert thp_mode() in ("always", "madvise", "never", "unknown")
+
+
+def test_find_library(tmp_path):
+    (tmp_path / "libfoo.so.2").write_text("")
+    assert find_library(["libbar.so.1", "libfoo.so.2"], (str(tmp_path),)) == str(tmp_path / "libfoo.so.2")
+    assert find_library(["libbar.so.1"], (str(tmp_path),)) is None

@@ -1,0 +1,72 @@
+"""The timing loop and statistics, driven by a fake clock: exact, not timed."""
+
+import numpy as np
+import pytest
+
+from xeonsweep.measure import combined_sps, latency_stats, percentile, run_loop
+
+
+class FakeClock:
+    """Each inference advances time by the next step (ns)."""
+
+    def __init__(self, steps):
+        self.now, self.steps, self.calls = 0, list(steps), 0
+
+    def __call__(self):
+        return self.now
+
+    def infer(self, _batch):
+        self.calls += 1
+        self.now += self.steps.pop(0) if self.steps else 1_000_000
+
+
+def test_iterations_bound_when_duration_is_short():
+    clock = FakeClock([])  # 1 ms per call
+    timing = run_loop(clock.infer, None, warmup=2, iterations=5, min_duration_s=0.001, clock=clock)
+    assert clock.calls == 7
+    assert len(timing.latencies_ns) == 5
+    assert timing.warmup_s == pytest.approx(0.002)
+
+
+def test_duration_bound_when_iterations_are_few():
+    clock = FakeClock([])
+    timing = run_loop(clock.infer, None, warmup=0, iterations=1, min_duration_s=0.010, clock=clock)
+    assert len(timing.latencies_ns) == 10
+    assert timing.end_ns - timing.start_ns == 10_000_000
+
+
+def test_latencies_are_per_iteration():
+    clock = FakeClock([5, 7, 100, 200, 300])
+    timing = run_loop(clock.infer, None, warmup=2, iterations=3, min_duration_s=0, clock=clock)
+    assert timing.latencies_ns == [100, 200, 300]
+    assert timing.ends_ns == [112, 312, 612]
+
+
+def test_percentiles_match_numpy():
+    values = [3.0, 1.0, 4.0, 1.5, 9.0, 2.6, 5.0]
+    for q in (50, 90, 99):
+        assert percentile(sorted(values), q) == pytest.approx(np.percentile(values, q))
+    stats = latency_stats(values)
+    assert stats["latency_ms_mean"] == pytest.approx(np.mean(values))
+    assert stats["latency_ms_std"] == pytest.approx(np.std(values, ddof=1))
+
+
+def instance(start, latency, n):
+    ends = [start + latency * (i + 1) for i in range(n)]
+    return {"start_ns": start, "end_ns": ends[-1], "ends_ns": ends, "latencies_ns": [latency] * n}
+
+
+def test_single_instance_sps_is_samples_over_time():
+    total, per = combined_sps([instance(0, 100_000_000, 10)], batch_size=8)  # 10 x 0.1 s
+    assert total == pytest.approx(80.0)
+    assert per == [pytest.approx(80.0)]
+
+
+def test_multi_instance_counts_only_the_common_window():
+    # B starts 0.5 s late and A keeps going 0.5 s after B stops: only the overlap counts.
+    a = instance(0, 100_000_000, 20)              # 0.0 .. 2.0 s, 10 it/s
+    b = instance(500_000_000, 250_000_000, 4)     # 0.5 .. 1.5 s, 4 it/s
+    total, per = combined_sps([a, b], batch_size=1)
+    assert per[0] == pytest.approx(10.0)
+    assert per[1] == pytest.approx(4.0)
+    assert total == pytest.approx(14.0)

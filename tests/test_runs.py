@@ -1,0 +1,92 @@
+"""Real sweeps: real child processes, real allocators, real Parquet read back with pandas."""
+
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from tests.conftest import FAST
+
+pytestmark = pytest.mark.slow
+
+
+def test_sweep_writes_one_row_per_run_and_resumes(sweep):
+    first = sweep("-m", "batch_size=1,2", "channels_last=false,true", *FAST)
+    assert first.returncode == 0, first.stderr
+    assert "4 runs: 4 ok" in first.stderr
+    frame = pd.read_parquet(sweep.store)
+    assert len(frame) == 4 and set(frame["status"]) == {"ok"}
+    assert sorted(zip(frame["batch_size"], frame["channels_last"])) == [(1, False), (1, True), (2, False), (2, True)]
+    assert (frame["sps"] > 0).all() and (frame["iterations_measured"] >= 3).all()
+    assert (frame["latency_ms_p99"] >= frame["latency_ms_p50"]).all()
+    assert frame["latencies_ms"].map(len).ge(3).all()
+    assert (frame["top1_agreement"] == 1.0).all()  # fp32 eager agrees with itself
+    assert frame["sweep_id"].nunique() == 1
+    assert frame["cpu_model"].notna().all() and frame["isa"].str.len().gt(0).all()
+    assert frame["torch_version"].str.startswith("2.14").all()
+
+    again = sweep("-m", "batch_size=1,2", "channels_last=false,true", *FAST)
+    assert again.returncode == 0, again.stderr
+    assert "4 already in the store" in again.stderr
+    assert len(pd.read_parquet(sweep.store)) == 4
+
+    forced = sweep("-m", "batch_size=1", "channels_last=false", "results.rerun=true", *FAST)
+    assert forced.returncode == 0, forced.stderr
+    assert len(pd.read_parquet(sweep.store)) == 5
+
+
+def test_single_run_prints_its_result(sweep):
+    result = sweep(*FAST)
+    assert result.returncode == 0, result.stderr
+    assert "xeonsweep: ok" in result.stdout and "samples/s" in result.stdout
+    assert len(sweep.rows()) == 1
+
+
+def test_allocators_are_really_mapped_in_the_child(sweep):
+    result = sweep("-m", "allocator=system,tcmalloc,jemalloc", *FAST)
+    assert result.returncode == 0, result.stderr
+    frame = sweep.rows().set_index("allocator")
+    assert frame.loc["system", "applied_allocator"] == "system"
+    assert frame.loc["system", "ld_preload"] == ""
+    for name, library in (("tcmalloc", "libtcmalloc"), ("jemalloc", "libjemalloc")):
+        assert frame.loc[name, "applied_allocator"] == name
+        assert library in frame.loc[name, "ld_preload"] and os.path.exists(frame.loc[name, "ld_preload"])
+        assert library in json.loads(frame.loc[name, "child_env"])["LD_PRELOAD"]
+    assert "MALLOC_CONF" in json.loads(frame.loc["jemalloc", "child_env"])
+
+
+def test_transparent_huge_pages(sweep):
+    result = sweep("-m", "thp=false,true", *FAST)
+    assert result.returncode == 0, result.stderr
+    frame = sweep.rows().set_index("thp")
+    assert json.loads(frame.loc[True, "child_env"])["THP_MEM_ALLOC_ENABLE"] == "1"
+    assert "THP_MEM_ALLOC_ENABLE" not in json.loads(frame.loc[False, "child_env"])
+    mode = frame.loc[True, "thp_mode"]
+    if mode in ("madvise", "always"):
+        assert frame.loc[True, "thp_anon_huge_kb"] > 0
+    if mode == "madvise":  # nothing else asks for huge pages in the child
+        assert frame.loc[False, "thp_anon_huge_kb"] == 0
+    if mode == "never":
+        assert frame.loc[True, "thp_anon_huge_kb"] == 0
+
+
+def test_run_cpu_with_two_instances(sweep):
+    result = sweep("runtime=run_cpu", "workers=2", *FAST)
+    assert result.returncode == 0, result.stdout + result.stderr
+    row = sweep.rows().iloc[0]
+    assert row["status"] == "ok"
+    assert len(row["instance_sps"]) == 2 and all(s > 0 for s in row["instance_sps"])
+    assert row["sps"] == pytest.approx(sum(row["instance_sps"]))
+    assert row["torch_threads"] == 1  # run_cpu gave each instance its own core
+    assert len(row["cpu_affinity"].split(";")) == 2
+    assert row["cpu_affinity"].split(";")[0] != row["cpu_affinity"].split(";")[1]
+
+
+def test_incompatible_combination_in_a_sweep_is_a_skipped_row(sweep):
+    result = sweep("-m", "workers=1,2", *FAST)
+    assert result.returncode == 0, result.stderr
+    frame = sweep.rows().set_index("workers")
+    assert frame.loc[1, "status"] == "ok"
+    assert frame.loc[2, "status"] == "skipped"
+    assert "needs runtime=run_cpu" in frame.loc[2, "reason"]

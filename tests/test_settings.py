@@ -1,0 +1,83 @@
+"""Validation of one run's settings: pure, one line naming the value and the valid ones."""
+
+import copy
+
+import pytest
+
+from xeonsweep import settings
+from xeonsweep.errors import Incompatible, UserError
+from xeonsweep.machine import CpuInfo
+
+CPU = CpuInfo(model="test", logical_cpus=4, physical_cores=4, sockets=1, flags=frozenset({"avx2"}))
+
+
+@pytest.fixture
+def run():
+    from hydra import compose, initialize_config_dir
+
+    from xeonsweep.cli import CONF
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return settings.to_settings(compose(config_name="config", overrides=["model=tiny"]))
+
+
+def changed(run, path, value):
+    new = copy.deepcopy(run)
+    node = new
+    *parents, last = path.split(".")
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return new
+
+
+def test_defaults_are_valid(run):
+    settings.validate(run, CPU)
+
+
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        ("batch_size", 0, "batch_size=0 is not valid; valid: an integer >= 1"),
+        ("batch_size", "big", "batch_size=big is not valid"),
+        ("workers", 9, "workers=9 exceeds the 4 cores of this machine; valid: 1..4"),
+        ("channels_last", "maybe", "channels_last=maybe is not valid; valid: true, false"),
+        ("benchmark.iterations", 0, "benchmark.iterations=0 is not valid"),
+        ("precision.name", "fp8", "precision=fp8 is not valid; valid: fp32, bf16"),
+        ("backend.options", {"turbo": True}, "backend.options.turbo is not an option of backend=eager"),
+    ],
+)
+def test_bad_values(run, path, value, message):
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        settings.validate(changed(run, path, value), CPU)
+
+
+def test_missing_allocator_library_names_the_package(run):
+    bad = changed(run, "allocator", {"name": "tcmalloc", "libraries": ["libnothere.so.9"], "package": "libtcmalloc-minimal4"})
+    with pytest.raises(UserError, match="allocator=tcmalloc: none of libnothere.so.9 is installed; install the Debian package libtcmalloc-minimal4"):
+        settings.validate(bad, CPU)
+
+
+def test_compile_mode_is_checked(run):
+    bad = changed(run, "backend", {"name": "compile", "impl": "xeonsweep.backends.compile.Compile", "options": {"mode": "fastest"}})
+    with pytest.raises(UserError, match="backend.options.mode=fastest is not valid; valid: default, reduce-overhead"):
+        settings.validate(bad, CPU)
+
+
+def test_several_workers_need_run_cpu(run):
+    with pytest.raises(Incompatible, match="workers=2 needs runtime=run_cpu"):
+        settings.validate(changed(run, "workers", 2), CPU)
+
+
+def test_cores_per_instance_times_workers_must_fit(run):
+    bad = changed(changed(run, "runtime", {"name": "run_cpu", "ncores_per_instance": 3}), "workers", 2)
+    with pytest.raises(UserError, match=r"ncores_per_instance=3 x workers=2 exceeds the 4 cores"):
+        settings.validate(bad, CPU)
+
+
+def test_fingerprint_ignores_bookkeeping_but_not_settings(run):
+    same = changed(changed(run, "results.dir", "/elsewhere"), "sweep_id", "x")
+    assert settings.config_hash(same) == settings.config_hash(run)
+    assert settings.config_hash(changed(run, "batch_size", 2)) != settings.config_hash(run)
+    assert settings.run_key(run, "m") != settings.run_key(changed(run, "repeat", 1), "m")
+    assert settings.run_key(run, "m") != settings.run_key(run, "other machine")

@@ -1,0 +1,53 @@
+"""The Parquet store: atomic files, one schema, pandas reads it directly."""
+
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from xeonsweep import results
+
+
+def row(key, status, **extra):
+    now = datetime.now(timezone.utc)
+    return {"run_key": key, "status": status, "started_at": now, "finished_at": now, **extra}
+
+
+def test_ok_and_failed_rows_from_several_sweeps_load_with_pandas(tmp_path):
+    results.write_row(row("a", "ok", sps=10.0, latencies_ms=[1.0, 2.0], model="tiny"), tmp_path, "sweep-1")
+    results.write_row(row("b", "failed", reason="killed by SIGKILL"), tmp_path, "sweep-1")
+    results.write_row(row("c", "skipped", reason="needs AVX-512"), tmp_path, "sweep-2")
+    frame = pd.read_parquet(tmp_path)
+    assert sorted(frame["run_key"]) == ["a", "b", "c"]
+    assert list(frame.columns) == results.COLUMNS
+    assert frame.set_index("run_key").loc["b", "reason"] == "killed by SIGKILL"
+    assert (frame["schema_version"] == results.SCHEMA_VERSION).all()
+    pd.testing.assert_frame_equal(
+        results.load(tmp_path).sort_values("run_key").reset_index(drop=True),
+        frame.sort_values("run_key").reset_index(drop=True),
+    )
+
+
+def test_finished_keys_are_the_ok_rows(tmp_path):
+    results.write_row(row("a", "ok"), tmp_path, "s")
+    results.write_row(row("b", "failed"), tmp_path, "s")
+    assert results.finished_keys(tmp_path) == {"a"}
+
+
+def test_partial_temp_files_are_invisible(tmp_path):
+    results.write_row(row("a", "ok"), tmp_path, "s")
+    (tmp_path / "s" / ".tmp-half-written.parquet").write_bytes(b"PAR1 not finished")
+    assert list(pd.read_parquet(tmp_path)["run_key"]) == ["a"]
+    assert list(results.load(tmp_path)["run_key"]) == ["a"]
+
+
+def test_empty_store_has_the_columns(tmp_path):
+    frame = results.load(tmp_path / "missing")
+    assert frame.empty and list(frame.columns) == results.COLUMNS
+
+
+def test_unknown_column_is_refused(tmp_path):
+    import pytest
+
+    with pytest.raises(KeyError, match="not in the results schema"):
+        results.write_row(row("a", "ok", speed=1.0), tmp_path, "s")
+    assert not list(tmp_path.rglob("*.parquet"))
