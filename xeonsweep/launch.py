@@ -12,9 +12,11 @@ import ctypes
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,8 @@ class Outcome:
     instances: list[dict] = field(default_factory=list)
     child_env: dict = field(default_factory=dict)
     interpreter: str = ""
+    parent_cpu_s: float | None = None  # the parent's CPU time while it waited: the harness's cost
+    child_cpu_s: float | None = None
 
 
 def interpreter_for(run: dict) -> Path:
@@ -117,6 +121,7 @@ def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outco
     argv = child_command(run, interpreter, spec, out_dir)
     (run_dir / "command.txt").write_text(" ".join(argv) + "\n")
     stderr_path = run_dir / "stderr.txt"
+    cpu_before = time.process_time(), _children_cpu()
     with open(run_dir / "stdout.txt", "wb") as out, open(stderr_path, "wb") as err:
         proc = subprocess.Popen(
             argv, env=env, stdout=out, stderr=err, cwd=ROOT,
@@ -132,7 +137,15 @@ def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outco
         except BaseException:
             _kill_group(proc)  # Ctrl-C or a stopped sweep: no orphaned child keeps the cores busy
             raise
-    return read_outcome(out_dir, instances, returncode, stderr_path, env_set, str(interpreter))
+    outcome = read_outcome(out_dir, instances, returncode, stderr_path, env_set, str(interpreter))
+    outcome.parent_cpu_s = time.process_time() - cpu_before[0]
+    outcome.child_cpu_s = _children_cpu() - cpu_before[1]
+    return outcome
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def read_outcome(out_dir: Path, expected: int, returncode: int, stderr_path: Path,

@@ -74,6 +74,8 @@ SCHEMA = pa.schema(
         ("first_call_s", _float),
         ("warmup_s", _float),
         ("peak_rss_mb", _float),
+        ("parent_cpu_s", _float),
+        ("child_cpu_s", _float),
         # fidelity against fp32 eager on the same weights and input
         ("top1_agreement", _float),
         ("max_rel_error", _float),
@@ -145,12 +147,10 @@ def _files(directory: str | os.PathLike) -> list[str]:
 
 def load(directory: str | os.PathLike = "outputs/results"):
     """The store as one pandas DataFrame, one row per run (empty store: no rows)."""
-    import pandas as pd
-
     files = _files(directory)
     if not files:
         return SCHEMA.empty_table().to_pandas()
-    return pd.read_parquet(directory)
+    return pq.read_table(files, schema=SCHEMA).to_pandas()
 
 
 def finished_keys(directory: str | os.PathLike) -> set[str]:

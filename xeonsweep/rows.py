@@ -73,6 +73,8 @@ def build_row(run: dict, keys: dict, outcome: Outcome, started: datetime, finish
         **host_facts(),
         "child_env": json.dumps(outcome.child_env, sort_keys=True),
         "interpreter": outcome.interpreter or None,
+        "parent_cpu_s": outcome.parent_cpu_s,
+        "child_cpu_s": outcome.child_cpu_s,
         "xeonsweep_version": __version__,
     }
     if outcome.status == "ok":
