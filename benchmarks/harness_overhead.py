@@ -7,7 +7,7 @@ in a fresh process, so that drift of the noisy machine hits both alike.
 Prints the ratio of median SPS, xeonsweep / bare (goal >= 0.97), and the
 parent's CPU time while its child ran as a share of the child's (goal < 2%).
 
-    .venv/bin/python benchmarks/harness_overhead.py [--rounds 3] [--iterations 30]
+    .venv/bin/python benchmarks/harness_overhead.py [--rounds 6] [--iterations 40]
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ def xeonsweep(iterations: int, tmp: Path, round_no: int) -> tuple[float, float, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--iterations", type=int, default=40)
     args = parser.parse_args()
     bare_sps, sweep_sps, cpu_share = [], [], []
     with tempfile.TemporaryDirectory() as tmp:

@@ -87,7 +87,13 @@ def _fields(block: str):
             yield key.strip(), value.strip()
 
 
-def cpu_info(path: str = "/proc/cpuinfo") -> CpuInfo:
+def cpu_info(path: str | None = None) -> CpuInfo:
+    """This CPU, or the one recorded in $XEONSWEEP_CPUINFO (a saved /proc/cpuinfo).
+
+    The variable lets tests, and what-if checks, see how xeonsweep treats a CPU
+    it is not running on (an AMX Xeon, an AVX2-only machine).
+    """
+    path = path or os.environ.get("XEONSWEEP_CPUINFO") or "/proc/cpuinfo"
     return parse_cpuinfo(Path(path).read_text())
 
 

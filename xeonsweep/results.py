@@ -80,6 +80,7 @@ SCHEMA = pa.schema(
         ("top1_agreement", _float),
         ("max_rel_error", _float),
         ("artifact_cached", _bool),
+        ("applied_precision", _str),
         ("backend_details", _str),
         # what the run really had
         ("machine", _str),

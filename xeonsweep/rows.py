@@ -55,6 +55,7 @@ def measurement_columns(instances: list[dict], batch_size: int) -> dict:
         "top1_agreement": first.get("top1_agreement"),
         "max_rel_error": max(i["max_rel_error"] for i in instances),
         "artifact_cached": first["details"].get("artifact_cached"),
+        "applied_precision": first["details"].get("applied_precision"),
         "backend_details": json.dumps(first["details"], sort_keys=True, default=str),
         **first["applied"],
         "peak_rss_mb": max(i["applied"]["peak_rss_mb"] for i in instances),

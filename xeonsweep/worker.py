@@ -70,6 +70,7 @@ def measure(spec: dict, out_dir: Path) -> dict:
         cache_dir=spec["cache_dir"],
         quantizer=components.build("quantization", run["quantization"]),
         isa=cpu_info().flags,
+        run=run,
     )
     backend = components.build("backend", run["backend"])
 

@@ -32,6 +32,7 @@ class RunContext:
     cache_dir: str
     quantizer: Any  # a quantizer object, or None
     isa: frozenset[str]
+    run: dict       # the whole run's settings: artifact keys are built from them
 
 
 @dataclass
@@ -53,7 +54,7 @@ class Backend:
 
 
 def torch_prepared(module: Any, ctx: RunContext, details: dict | None = None) -> Prepared:
-    """A torch module run under inference_mode, with bf16 autocast when asked."""
+    """A torch module run under inference_mode, with bf16 autocast when asked (as in the seed)."""
     import torch
 
     bf16 = ctx.precision == "bf16"
@@ -67,5 +68,5 @@ def torch_prepared(module: Any, ctx: RunContext, details: dict | None = None) ->
         infer=infer,
         feed=lambda batch: batch.contiguous(memory_format=memory_format),
         fetch=lambda out: out.float().numpy(),
-        details=details or {},
+        details={"applied_precision": "bf16 autocast" if bf16 else "fp32", **(details or {})},
     )

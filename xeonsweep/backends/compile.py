@@ -36,5 +36,9 @@ class Compile(Backend):
             )
         inductor.freezing = self.freezing
         inductor.cpp_wrapper = self.cpp_wrapper
+        details = {}
+        if ctx.quantizer is not None:
+            model, details = ctx.quantizer.quantize(model, example, ctx)
+            details["applied_precision"] = "int8" + (" + bf16 autocast" if ctx.precision == "bf16" else "")
         compiled = torch.compile(model, mode=self.mode, dynamic=self.dynamic)
-        return torch_prepared(compiled, ctx)
+        return torch_prepared(compiled, ctx, details)

@@ -1,0 +1,97 @@
+"""OpenVINO on the CPU plugin, from the ONNX export or straight from the PyTorch
+module (the seed had to go direct for ViT, whose ONNX failed in OpenVINO).
+
+The IR (quantized by NNCF when asked) is cached. The row records the precision
+OpenVINO really ran in: a bf16 hint on a CPU without bf16 silently runs f32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from xeonsweep import cache
+from xeonsweep.backends.base import Backend, Prepared, RunContext
+from xeonsweep.components import check_choice
+
+HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT", "cumulative_throughput": "CUMULATIVE_THROUGHPUT"}
+PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
+
+
+@dataclass
+class OpenVino(Backend):
+    source: str = "onnx"                 # onnx (the seed's path) or pytorch (openvino.convert_model)
+    performance_hint: str = "latency"
+    precision_hint: str | None = None    # null: from `precision` (fp32 -> f32, bf16 -> bf16); or f32, bf16, f16
+
+    def __post_init__(self) -> None:
+        check_choice("backend", "source", self.source, ("onnx", "pytorch"))
+        check_choice("backend", "performance_hint", self.performance_hint, tuple(HINTS))
+        check_choice("backend", "precision_hint", self.precision_hint, (None, "f32", "bf16", "f16"))
+
+    def prepare(self, model, example, ctx: RunContext) -> Prepared:
+        import openvino as ov
+
+        ir_path, from_cache, details = self.ir(model, ctx)
+        core = ov.Core()
+        ov_model = core.read_model(str(ir_path))
+        ov_model.reshape([ctx.batch_size, *ctx.run["model"]["input_shape"]])  # static shapes run faster
+        hint = self.precision_hint or PRECISIONS[ctx.precision]
+        config = {
+            "PERFORMANCE_HINT": HINTS[self.performance_hint],
+            "INFERENCE_PRECISION_HINT": hint,
+            "INFERENCE_NUM_THREADS": ctx.threads,
+        }
+        compiled = core.compile_model(ov_model, "CPU", config)
+        used = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+        details.update(
+            artifact_cached=from_cache, precision_hint=hint, ov_inference_precision=used,
+            applied_precision=("int8+" if ctx.quantizer else "") + used,
+            ov_streams=int(compiled.get_property("NUM_STREAMS")), ir=str(ir_path),
+        )
+        return Prepared(
+            infer=lambda batch: compiled([batch]),
+            feed=lambda tensor: tensor.contiguous().numpy(),
+            fetch=lambda out: out[0],
+            details=details,
+        )
+
+    def ir(self, model, ctx: RunContext) -> tuple[Path, bool, dict]:
+        """The OpenVINO IR for this run, quantized if the run asks; (path, from cache, details)."""
+        import openvino as ov
+
+        from xeonsweep.artifacts import artifact_key, cached, library_versions, onnx_file
+
+        run = ctx.run
+        versions = library_versions("torch", "openvino")
+        key = artifact_key(run, "openvino", self.source, versions)
+        onnx_cached = None
+
+        def convert(folder: Path) -> None:
+            nonlocal onnx_cached
+            if self.source == "onnx":
+                onnx_path, onnx_cached = onnx_file(model, run, ctx.cache_dir)
+                ov_model = ov.convert_model(str(onnx_path))
+            else:
+                import torch
+
+                example = torch.randn(2, *run["model"]["input_shape"])
+                shape = ov.PartialShape([-1, *run["model"]["input_shape"]])
+                ov_model = ov.convert_model(model, example_input=example, input=[shape])
+            ov.save_model(ov_model, str(folder / "model.xml"), compress_to_fp16=False)
+
+        path, from_cache = cached(ctx.cache_dir, "openvino", key, "model.xml", convert)
+        details = {}
+        if ctx.quantizer is not None:
+            quant_key = cache.key(key, ctx.quantizer.cache_key(), library_versions("nncf"))
+            extra: dict = {}
+
+            def quantize(folder: Path) -> None:
+                quantized, extra_details = ctx.quantizer.quantize(ov.Core().read_model(str(path)), None, ctx)
+                extra.update(extra_details)
+                ov.save_model(quantized, str(folder / "model.xml"), compress_to_fp16=False)
+
+            path, from_cache = cached(ctx.cache_dir, "openvino-int8", quant_key, "model.xml", quantize)
+            details.update(extra)
+        return path, from_cache, details
+

@@ -1,0 +1,1 @@
+"""One module per quantizer; `base` holds the contract they share."""

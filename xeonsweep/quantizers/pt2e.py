@@ -1,0 +1,48 @@
+"""torchao PT2E int8 quantization for inductor (X86InductorQuantizer), as in the
+seed; the compile backend then compiles the quantized graph with freezing.
+
+torch.export runs strict by default here: on torch 2.14 the non-strict export
+breaks ResNet's reused ReLU ("Input partition has more than one output node").
+reduce_range avoids int8 overflow on CPUs without VNNI; null picks it from the ISA.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xeonsweep.components import check_choice
+from xeonsweep.errors import UserError
+from xeonsweep.quantizers.base import VNNI, Quantizer
+
+
+@dataclass
+class Pt2e(Quantizer):
+    backends = ("compile",)
+    reduce_range: bool | None = None   # null: true when the CPU has no VNNI
+    strict_export: bool = True
+    calibration_batches: int = 1
+
+    def __post_init__(self) -> None:
+        check_choice("quantization", "reduce_range", self.reduce_range, (None, True, False))
+        check_choice("quantization", "strict_export", self.strict_export, (True, False))
+        if not isinstance(self.calibration_batches, int) or self.calibration_batches < 1:
+            raise UserError(f"quantization.options.calibration_batches={self.calibration_batches} is not valid; valid: an integer >= 1")
+
+    def quantize(self, model, example, ctx):
+        import torch
+        import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+        reduce_range = self.reduce_range if self.reduce_range is not None else not (VNNI & ctx.isa)
+        memory_format = torch.channels_last if ctx.channels_last else torch.contiguous_format
+        example = example.contiguous(memory_format=memory_format)
+        with torch.no_grad():
+            exported = torch.export.export(model, (example,), strict=self.strict_export).module()
+            quantizer = xiq.X86InductorQuantizer()
+            quantizer.set_global(xiq.get_default_x86_inductor_quantization_config(reduce_range=reduce_range))
+            prepared = prepare_pt2e(exported, quantizer)
+            generator = torch.Generator().manual_seed(1)
+            for _ in range(self.calibration_batches):
+                prepared(torch.randn(example.shape, generator=generator).contiguous(memory_format=memory_format))
+            converted = convert_pt2e(prepared)
+        return converted, {"reduce_range": reduce_range, "strict_export": self.strict_export}
