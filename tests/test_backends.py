@@ -149,7 +149,7 @@ INCOMPATIBLE = [
     (["backend=onnxruntime", "quantization=pt2e"], "quantization=pt2e works with backend=compile, not backend=onnxruntime"),
     (["backend=eager", "quantization=nncf"], "quantization=nncf works with backend=openvino, not backend=eager"),
     (["backend=ipex", "precision=bf16", "quantization=pt2e"], "quantization=pt2e works with backend=compile, not backend=ipex"),
-    (["backend=onnxruntime", "precision=bf16"], "backend=onnxruntime does not support precision=bf16"),
+    (["backend=onnxruntime", "precision=bf16"], "backend=onnxruntime does not support precision=bf16; it supports fp32"),
 ]
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -114,7 +115,8 @@ def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outco
     env_set = child_environment(run, interpreter)
     env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ} | env_set
     out_dir = run_dir / "child"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out_dir, ignore_errors=True)  # a reused run folder must not feed old results back
+    out_dir.mkdir(parents=True)
     spec = run_dir / "spec.json"
     instances = 1 if run["runtime"].get("mode") else run["workers"]
     spec.write_text(json.dumps({"run": run, "instances": instances, "cache_dir": cache_dir}))

@@ -43,7 +43,7 @@ class OpenVino(Backend):
             "INFERENCE_NUM_THREADS": ctx.threads,
         }
         compiled = core.compile_model(ov_model, "CPU", config)
-        used = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+        used = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()  # e.g. "bf16", "f32"
         details.update(
             artifact_cached=from_cache, precision_hint=hint, ov_inference_precision=used,
             applied_precision=("int8+" if ctx.quantizer else "") + used,
