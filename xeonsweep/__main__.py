@@ -1,10 +1,9 @@
-"""`python -m xeonsweep [-m] [overrides]`: one run, or a sweep with -m."""
-
-from __future__ import annotations
+"""`python -m xeonsweep [-m] [overrides]`: one run, or a sweep with -m;
+`python -m xeonsweep report ...` / `doctor`: the subcommands."""
 
 import sys
 
-from xeonsweep.cli import run_main
+from xeonsweep.cli import main
 
 if __name__ == "__main__":
-    sys.exit(run_main(sys.argv[1:]))
+    sys.exit(main())

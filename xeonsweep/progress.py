@@ -29,6 +29,12 @@ class SweepProgress:
     def __exit__(self, *exc) -> None:
         self.bar.stop()
 
+    def machine(self, report) -> None:
+        isa = ", ".join(flag for flag, present in report.isa.items() if present) or "no AVX2"
+        self.console.print(f"[bold]{report.cpu_model}[/], {report.physical_cores} cores, {isa}; THP {report.thp_mode}")
+        for note in report.notes:
+            self.console.print(f"  [dim]- {note}[/]")
+
     def starting(self, index: int, config: str) -> None:
         self.bar.update(self.task, description=f"run {index}/{self.total}: {config}")
 

@@ -37,6 +37,8 @@ SCHEMA = pa.schema(
         ("status", _str),
         ("reason", _str),
         # the config, one column per dimension
+        ("ladder_step", _str),
+        ("ladder_position", _int),
         ("model", _str),
         ("input_shape", _str),
         ("batch_size", _int),

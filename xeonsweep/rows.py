@@ -13,7 +13,10 @@ from xeonsweep.measure import combined_sps, latency_stats
 
 def config_columns(run: dict) -> dict:
     backend, quantization, runtime = run["backend"], run["quantization"], run["runtime"]
+    ladder = run.get("ladder") or {}
     return {
+        "ladder_step": ladder.get("step"),
+        "ladder_position": ladder.get("position"),
         "model": run["model"]["name"],
         "input_shape": "x".join(str(d) for d in run["model"]["input_shape"]),
         "batch_size": run["batch_size"],

@@ -20,7 +20,7 @@ from hydra.core.utils import JobStatus
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from omegaconf import OmegaConf
 
-from xeonsweep import planning, settings
+from xeonsweep import doctor, planning, settings
 from xeonsweep.app import absolute, new_sweep_id
 from xeonsweep.errors import UserError
 from xeonsweep.machine import cpu_info
@@ -64,12 +64,15 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        machine = doctor.examine()
+        doctor.save(machine, sweep_dir)  # what this machine could do, kept with the sweep
         logging.getLogger("hydra._internal.core_plugins.basic_launcher").setLevel(logging.WARNING)
 
         varying = planning.varying_keys(plan.jobs)
         batch_size = self.max_batch_size or (1 if local else max(len(plan.jobs), 1))
         returns, errors = [], 0
         with SweepProgress(len(plan.jobs), sweep_id, store) as progress:
+            progress.machine(machine)
             for start in range(0, len(plan.jobs), batch_size):
                 batch = plan.jobs[start : start + batch_size]
                 for offset, job in enumerate(batch):

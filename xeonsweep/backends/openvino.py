@@ -22,12 +22,14 @@ PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
 class OpenVino(Backend):
     source: str = "onnx"                 # onnx (the seed's path) or pytorch (openvino.convert_model)
     performance_hint: str = "latency"
-    precision_hint: str | None = None    # null: from `precision` (fp32 -> f32, bf16 -> bf16); or f32, bf16, f16
+    # null: from `precision` (fp32 -> f32, bf16 -> bf16); f32, bf16, f16; or default: OpenVINO's
+    # own choice, as in the seed (bf16 on AMX Xeons).
+    precision_hint: str | None = None
 
     def __post_init__(self) -> None:
         check_choice("backend", "source", self.source, ("onnx", "pytorch"))
         check_choice("backend", "performance_hint", self.performance_hint, tuple(HINTS))
-        check_choice("backend", "precision_hint", self.precision_hint, (None, "f32", "bf16", "f16"))
+        check_choice("backend", "precision_hint", self.precision_hint, (None, "default", "f32", "bf16", "f16"))
 
     def prepare(self, model, example, ctx: RunContext) -> Prepared:
         import openvino as ov
@@ -37,11 +39,9 @@ class OpenVino(Backend):
         ov_model = core.read_model(str(ir_path))
         ov_model.reshape([ctx.batch_size, *ctx.run["model"]["input_shape"]])  # static shapes run faster
         hint = self.precision_hint or PRECISIONS[ctx.precision]
-        config = {
-            "PERFORMANCE_HINT": HINTS[self.performance_hint],
-            "INFERENCE_PRECISION_HINT": hint,
-            "INFERENCE_NUM_THREADS": ctx.threads,
-        }
+        config = {"PERFORMANCE_HINT": HINTS[self.performance_hint], "INFERENCE_NUM_THREADS": ctx.threads}
+        if hint != "default":
+            config["INFERENCE_PRECISION_HINT"] = hint
         compiled = core.compile_model(ov_model, "CPU", config)
         used = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()  # e.g. "bf16", "f32"
         details.update(
