@@ -14,7 +14,7 @@ system-packages:
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]' --config-settings editable_mode=compat
+	$(VENV)/bin/pip install -q -e '.[test,cluster]' --config-settings editable_mode=compat
 	touch $@
 
 # IPEX 2.8.0 (discontinued) only imports with torch 2.8, so its runs use a

@@ -37,6 +37,7 @@ def test_partial_temp_files_are_invisible(tmp_path):
     results.write_row(row("a", "ok"), tmp_path, "s")
     (tmp_path / "s" / ".tmp-half-written.parquet").write_bytes(b"PAR1 not finished")
     assert list(pd.read_parquet(tmp_path)["run_key"]) == ["a"]
+    (tmp_path / "s" / "notes.txt").write_text("not a row")  # load() reads only .parquet files
     assert list(results.load(tmp_path)["run_key"]) == ["a"]
 
 
@@ -51,3 +52,12 @@ def test_unknown_column_is_refused(tmp_path):
     with pytest.raises(KeyError, match="not in the results schema"):
         results.write_row(row("a", "ok", speed=1.0), tmp_path, "s")
     assert not list(tmp_path.rglob("*.parquet"))
+
+
+def test_a_uri_store_works_through_pyarrow_filesystems(tmp_path):
+    uri = f"file://{tmp_path}/shared"
+    results.write_row(row("a", "ok", sps=1.0), uri, "node-1")
+    results.write_row(row("b", "failed"), uri, "node-2")
+    assert sorted(results.load(uri)["run_key"]) == ["a", "b"]
+    assert results.finished_keys(uri) == {"a"}
+    assert sorted(pd.read_parquet(tmp_path / "shared")["run_key"]) == ["a", "b"]

@@ -26,9 +26,10 @@ def new_sweep_id() -> str:
 
 
 def absolute(path: str) -> str:
+    """A local path relative to where xeonsweep was started; URIs (s3://...) as they are."""
     from hydra.utils import to_absolute_path
 
-    return to_absolute_path(path)
+    return path if "://" in path else to_absolute_path(path)
 
 
 def in_sweep() -> bool:

@@ -7,11 +7,11 @@ import os
 import re
 import resource
 import sys
-from importlib import metadata
 from pathlib import Path
 
 from xeonsweep import __version__
 from xeonsweep.machine import host_facts
+from xeonsweep.versions import versions
 
 ALLOCATORS = {"tcmalloc": r"libtcmalloc", "jemalloc": r"libjemalloc"}
 OPENMP = {"intel": r"libiomp5", "gnu": r"libgomp", "llvm": r"libomp\.so"}
@@ -40,16 +40,6 @@ def anon_huge_kb() -> int:
     return int(match.group(1)) if match else -1
 
 
-def versions() -> dict:
-    found = {}
-    for name in LIBRARIES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
-
-
 def applied_facts() -> dict:
     import torch
 
@@ -65,7 +55,7 @@ def applied_facts() -> dict:
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "interpreter": sys.executable,
         "torch_version": torch.__version__,
-        "versions": json.dumps(versions(), sort_keys=True),
+        "versions": json.dumps(versions(LIBRARIES), sort_keys=True),
         "xeonsweep_version": __version__,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }

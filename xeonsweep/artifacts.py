@@ -7,22 +7,16 @@ of the step. A second sweep finds the file and skips the export.
 
 from __future__ import annotations
 
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
 from xeonsweep import cache
 from xeonsweep.models import model_key
+from xeonsweep.versions import versions
 
 
 def library_versions(*names: str) -> dict:
-    found = {}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
+    return versions(names, keep_missing=True)
 
 
 def artifact_key(run: dict, *parts: Any) -> str:

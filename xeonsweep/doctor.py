@@ -11,10 +11,10 @@ import json
 import shutil
 import sys
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 from xeonsweep.machine import ISA_FLAGS, CpuInfo, cpu_info, find_library, numa_nodes, thp_mode
+from xeonsweep.versions import versions
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOCATORS = {"tcmalloc": (["libtcmalloc.so.4", "libtcmalloc_minimal.so.4"], "libtcmalloc-minimal4"),
@@ -94,7 +94,7 @@ def installed_versions(site_packages: list[str], names: tuple[str, ...]) -> dict
 
 def environments() -> dict:
     envs = {"main": {"present": True, "setup": "make setup", "python": sys.executable,
-                     "versions": {n: _version(n) for n in MAIN_LIBRARIES if _version(n)}}}
+                     "versions": versions(MAIN_LIBRARIES)}}
     ipex = ROOT / ".venv-ipex"
     envs["ipex"] = {
         "present": (ipex / "bin" / "python").exists(), "setup": "make ipex-env", "python": str(ipex / "bin" / "python"),
@@ -102,13 +102,6 @@ def environments() -> dict:
                                        ("torch", "intel-extension-for-pytorch", "torchvision", "timm")),
     }
     return envs
-
-
-def _version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def openmp_runtimes() -> dict:

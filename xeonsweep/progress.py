@@ -49,7 +49,12 @@ class SweepProgress:
         self.bar.advance(self.task)
         self.rows.append((config, summary))
 
-    def summary(self, already_done: int) -> None:
+    def lost(self, count: int, why: str) -> None:
+        first = why.strip().splitlines()[0] if why.strip() else why
+        self.bar.console.print(f"[red]lost {count} run(s) with their job: {first}[/]")
+        self.bar.advance(self.task, count)
+
+    def summary(self, already_done: int, lost: int = 0) -> None:
         counts = Counter(s["status"] for _, s in self.rows)
         table = Table(title=f"sweep {self.sweep_id}", show_lines=False)
         for column in ("config", "status", "SPS"):
@@ -60,6 +65,8 @@ class SweepProgress:
         if self.rows:
             self.console.print(table)
         parts = [f"{counts[k]} {k}" for k in ("ok", "failed", "timeout", "skipped", "error") if counts[k]]
+        if lost:
+            parts.append(f"{lost} lost with their job (run the same command again to run them)")
         if already_done:
             parts.append(f"{already_done} already in the store (results.rerun=true runs them again)")
         self.console.print(f"{len(self.rows)} runs: {', '.join(parts) or 'nothing to do'}; results in {self.store}")

@@ -2,6 +2,8 @@
 
 `pandas.read_parquet(dir)` loads the whole store; `load(dir)` does the same and
 returns an empty frame with the right columns for an empty or missing store.
+`dir` may also be a URI of any filesystem pyarrow writes (s3://, gs://, hdfs://),
+so the nodes of a cluster can share one store.
 
 Schema history (bump SCHEMA_VERSION on any change, note it here):
   1: first version.
@@ -10,11 +12,10 @@ Schema history (bump SCHEMA_VERSION on any change, note it here):
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
-from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from xeonsweep.machine import ISA_FLAGS
@@ -115,51 +116,69 @@ SCHEMA = pa.schema(
 COLUMNS = SCHEMA.names
 
 
-def write_row(row: dict, directory: str | os.PathLike, sweep_id: str) -> Path:
+def filesystem(directory: str | os.PathLike) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow filesystem and path for a store: a local path, or a URI
+    (s3://, gs://, hdfs://, file://) so that nodes of a cluster share one store."""
+    text = str(directory)
+    if "://" in text:
+        return pafs.FileSystem.from_uri(text)
+    return pafs.LocalFileSystem(), os.path.abspath(text)
+
+
+def write_row(row: dict, directory: str | os.PathLike, sweep_id: str) -> str:
     """Write one run's row atomically: a temp file in the same folder, then rename.
 
     A reader (or a killed sweep) never sees a partial file: pyarrow skips names
-    starting with '.', and the rename is atomic on one filesystem.
+    starting with '.', and the rename is atomic on one filesystem (an object
+    store makes each object visible whole in any case).
     """
     unknown = set(row) - set(COLUMNS)
     if unknown:
         raise KeyError(f"not in the results schema: {sorted(unknown)}")
-    folder = Path(directory) / sweep_id
-    folder.mkdir(parents=True, exist_ok=True)
+    fs, root = filesystem(directory)
+    folder = f"{root.rstrip('/')}/{sweep_id}"
+    fs.create_dir(folder, recursive=True)
     table = pa.Table.from_pylist([{**row, "schema_version": SCHEMA_VERSION}], schema=SCHEMA)
-    final = folder / f"{row['run_key']}-{uuid.uuid4().hex[:8]}.parquet"
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=folder)
+    name = f"{row['run_key']}-{uuid.uuid4().hex[:8]}.parquet"
+    tmp, final = f"{folder}/.tmp-{name}", f"{folder}/{name}"
     try:
-        with os.fdopen(fd, "wb") as sink:
+        with fs.open_output_stream(tmp) as sink:
             pq.write_table(table, sink)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(tmp, final)
+        if isinstance(fs, pafs.LocalFileSystem):
+            with open(tmp, "rb+") as written:
+                os.fsync(written.fileno())
+        fs.move(tmp, final)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        try:
+            fs.delete_file(tmp)
+        except OSError:
+            pass
         raise
     return final
 
 
-def _files(directory: str | os.PathLike) -> list[str]:
-    root = Path(directory)
-    if not root.is_dir():
-        return []
-    return sorted(str(p) for p in root.rglob("*.parquet") if not p.name.startswith((".", "_")))
+def _files(directory: str | os.PathLike) -> tuple[pafs.FileSystem, list[str]]:
+    fs, root = filesystem(directory)
+    if fs.get_file_info(root).type != pafs.FileType.Directory:
+        return fs, []
+    found = fs.get_file_info(pafs.FileSelector(root, recursive=True))
+    names = [f.path for f in found if f.type == pafs.FileType.File and f.path.endswith(".parquet")
+             and not f.base_name.startswith((".", "_"))]
+    return fs, sorted(names)
 
 
 def load(directory: str | os.PathLike = "outputs/results"):
     """The store as one pandas DataFrame, one row per run (empty store: no rows)."""
-    files = _files(directory)
+    fs, files = _files(directory)
     if not files:
         return SCHEMA.empty_table().to_pandas()
-    return pq.read_table(files, schema=SCHEMA).to_pandas()
+    return pq.read_table(files, schema=SCHEMA, filesystem=fs).to_pandas()
 
 
 def finished_keys(directory: str | os.PathLike) -> set[str]:
     """run_keys that already have an `ok` row: what a resumed sweep skips."""
-    files = _files(directory)
+    fs, files = _files(directory)
     if not files:
         return set()
-    table = pq.read_table(files, columns=["run_key", "status"], schema=SCHEMA)
+    table = pq.read_table(files, columns=["run_key", "status"], schema=SCHEMA, filesystem=fs)
     return {key for key, status in zip(table["run_key"].to_pylist(), table["status"].to_pylist()) if status == "ok"}

@@ -40,8 +40,13 @@ class XeonSweeperConf:
 ConfigStore.instance().store(group="hydra/sweeper", name="xeonsweep", node=XeonSweeperConf, provider="xeonsweep")
 
 
+# Launchers that run jobs on this machine: runs go one at a time (never two
+# benchmarks side by side) and the sweeper can skip finished runs itself.
+LOCAL_LAUNCHERS = ("BasicLauncher", "submitit_launcher.LocalLauncher")
+
+
 def runs_here(launcher_target: str) -> bool:
-    return launcher_target.endswith("BasicLauncher")
+    return launcher_target.endswith(LOCAL_LAUNCHERS)
 
 
 class XeonSweeper(BasicSweeper):  # noqa: D101
@@ -70,21 +75,26 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
 
         varying = planning.varying_keys(plan.jobs)
         batch_size = self.max_batch_size or (1 if local else max(len(plan.jobs), 1))
-        returns, errors = [], 0
+        returns, errors, lost = [], 0, 0
         with SweepProgress(len(plan.jobs), sweep_id, store) as progress:
             progress.machine(machine)
             for start in range(0, len(plan.jobs), batch_size):
                 batch = plan.jobs[start : start + batch_size]
                 for offset, job in enumerate(batch):
                     progress.starting(start + offset + 1, planning.describe(job.overrides, varying))
-                results = self.launcher.launch([j.overrides for j in batch], initial_job_idx=start)
+                try:
+                    results = self.launcher.launch([j.overrides for j in batch], initial_job_idx=start)
+                except Exception as exc:  # a node died, a job was cancelled: its rows are missing, others stay
+                    lost += len(batch)
+                    progress.lost(len(batch), f"{type(exc).__name__}: {exc}")
+                    continue
                 for offset, (job, ret) in enumerate(zip(batch, results)):
                     summary = self._summary(ret)
                     errors += summary["status"] == "error"
                     progress.finished(start + offset + 1, planning.describe(job.overrides, varying), summary)
                 returns.append(results)
-            progress.summary(len(plan.already_done))
-        if errors:
+            progress.summary(len(plan.already_done), lost)
+        if errors or lost:
             sys.exit(1)  # a bug, not a failed run: its traceback was printed above
         return returns
 
