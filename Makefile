@@ -29,7 +29,7 @@ $(IPEX_VENV)/.installed: requirements-ipex.txt pyproject.toml
 	touch $@
 
 run: setup
-	$(PY) -m xeonsweep -m +experiment=quick
+	$(PY) -m xeonsweep -m experiment=quick
 
 test: setup ipex-env
 	$(PY) -m pytest -q -ra

@@ -170,3 +170,10 @@ def test_incompatible_combinations_in_a_sweep_are_skipped_rows(sweep):
     for backend in ("eager", "onnxruntime"):
         assert frame.loc[(backend, "pt2e"), "status"] == "skipped"
         assert f"not backend={backend}" in frame.loc[(backend, "pt2e"), "reason"]
+
+
+def test_compile_without_a_compiler_says_so(sweep):
+    row = one_row(sweep, "backend=compile", "+env.CXX=g++-not-installed")
+    assert row["status"] == "skipped"
+    assert "torch.compile needs a C++ compiler (g++-not-installed)" in row["reason"]
+    assert "Traceback" not in row["reason"]

@@ -27,8 +27,8 @@ EXPECTED = {
     "two_instances": ("ipex", "bf16", "tcmalloc", 8, True, True, 2, "run_cpu", "none"),
     "pt2e": ("compile", "bf16", "tcmalloc", 8, True, True, 1, "python", "pt2e"),
     "onnxruntime": ("onnxruntime", "fp32", "tcmalloc", 8, False, True, 1, "python", "none"),
-    "openvino": ("openvino", "fp32", "tcmalloc", 8, False, True, 1, "python", "none"),
-    "openvino_nncf": ("openvino", "fp32", "tcmalloc", 8, False, True, 1, "python", "nncf"),
+    "openvino": ("openvino", "fp32", "system", 8, False, True, 1, "python", "none"),
+    "openvino_nncf": ("openvino", "fp32", "system", 8, False, True, 1, "python", "nncf"),
 }
 
 

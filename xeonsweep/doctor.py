@@ -66,6 +66,8 @@ def machine_notes(report: Report) -> list[str]:
     notes = []
     if report.thp_mode == "never":
         notes.append("transparent huge pages are off (mode never): thp=true will have no effect.")
+    notes.append("OpenVINO >= 2024.3 aborts under a preloaded tcmalloc or jemalloc (free(): invalid pointer, "
+                 "openvinotoolkit/openvino#29025): run backend=openvino with allocator=system.")
     for name, path in report.allocators.items():
         if path is None:
             notes.append(f"allocator={name} is not installed: apt-get install {ALLOCATORS[name][1]}.")

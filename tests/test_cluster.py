@@ -1,0 +1,111 @@
+"""Sweeps through cluster engines: Submitit's local executor and a local Ray
+cluster run for real; Slurm cannot run here, so its submission script is
+generated from the config by Submitit itself and checked."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import FAST, ROOT
+from tests.test_failures import wait_for_rows
+
+pytestmark = pytest.mark.slow
+
+
+def test_submitit_local_sweep(sweep):
+    result = sweep("-m", "cluster=local", "batch_size=1,2", *FAST)
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_parquet(sweep.store)
+    assert sorted(frame["batch_size"]) == [1, 2] and set(frame["status"]) == {"ok"}
+    assert (sweep.tmp / "sweep" / ".submitit").is_dir()  # the runs really went through Submitit
+
+
+def submitit_jobs(tmp: Path) -> list[int]:
+    out = subprocess.run(["pgrep", "-f", f"submitit.*{tmp}"], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def test_a_node_that_dies_loses_only_its_run(sweep):
+    args = ["-m", "cluster=local", "batch_size=1,2,3", *FAST[:-1], "benchmark.min_duration_s=4"]
+    proc = subprocess.Popen(sweep.argv(*args), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_rows(sweep.store, 1, proc)
+    deadline = time.monotonic() + 60
+    while not submitit_jobs(sweep.tmp) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)  # the second run is measuring
+    for pid in submitit_jobs(sweep.tmp):
+        os.kill(pid, signal.SIGKILL)  # the "node" dies
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 1, err
+    assert "lost with their job" in err
+    first = pd.read_parquet(sweep.store)
+    assert set(first["status"]) == {"ok"} and len(first) == 2  # the runs before and after it are intact
+
+    again = sweep(*args)
+    assert again.returncode == 0, again.stderr
+    assert "2 already in the store" in again.stderr
+    final = pd.read_parquet(sweep.store)
+    assert sorted(final["batch_size"]) == [1, 2, 3] and final["run_key"].nunique() == 3
+
+
+@pytest.fixture
+def ray_cluster(tmp_path):
+    ray = str(Path(sys.executable).parent / "ray")
+    temp = Path("/tmp") / f"ray-{os.getpid()}"  # Ray's socket paths must stay short
+    started = subprocess.run(
+        [ray, "start", "--head", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+         f"--temp-dir={temp}"], capture_output=True, text=True, timeout=180,
+    )
+    assert started.returncode == 0, started.stderr
+    yield
+    subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120)
+    shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_ray_cluster_sweep(sweep, ray_cluster):
+    result = sweep("-m", "cluster=ray", "batch_size=1,2", *FAST, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    frame = pd.read_parquet(sweep.store)
+    assert sorted(frame["batch_size"]) == [1, 2] and set(frame["status"]) == {"ok"}, frame["reason"].tolist()
+    assert frame["hostname"].notna().all()
+    # each run still went through xeonsweep's own child launch, with its environment
+    assert (frame["interpreter"] == sys.executable).all()
+
+
+def test_slurm_submission_from_the_config(tmp_path, monkeypatch):
+    """Compose cluster=slurm, let the real launcher build and write its sbatch
+    script; only the call to sbatch (no Slurm here) is replaced."""
+    import submitit.slurm.slurm as slurm
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.utils import instantiate
+
+    from xeonsweep.cli import CONF
+
+    scripts = []
+
+    def no_sbatch(self, command):
+        scripts.append(Path(command.split()[-1]).read_text())
+        raise RuntimeError("stop here: no Slurm on this machine")
+
+    monkeypatch.setattr(slurm.SlurmExecutor, "_submit_command", no_sbatch)
+    overrides = ["cluster=slurm", "hydra.launcher.partition=cpu-spr", "hydra.launcher.constraint=sapphirerapids",
+                 "hydra.launcher.timeout_min=45", f"hydra.sweep.dir={tmp_path}/sweep"]
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+    launcher = instantiate(cfg.hydra.launcher)
+    launcher.config = cfg
+    with pytest.raises(RuntimeError, match="no Slurm"):
+        launcher.launch([["model=tiny", "batch_size=1"], ["model=tiny", "batch_size=8"]], initial_job_idx=0)
+    script = scripts[0]
+    for line in ("#SBATCH --partition=cpu-spr", "#SBATCH --constraint=sapphirerapids", "#SBATCH --exclusive",
+                 "#SBATCH --nodes=1", "#SBATCH --ntasks-per-node=1", "#SBATCH --time=45", "#SBATCH --array=0-1"):
+        assert line in script, script
