@@ -163,7 +163,8 @@ def plot(summary: pd.DataFrame, path: Path) -> None:
                     fmt="none", ecolor="black", capsize=2, linewidth=0.8)
         for bar, (_, r) in zip(bars, table.iterrows()):
             text = fmt(r["speedup"], "{:.2f}x") if r["status"] == "ok" else r["status"]
-            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {text}", va="center", fontsize=8)
+            right = max(bar.get_width(), r["sps_max"] if r["sps_max"] == r["sps_max"] else 0)  # past the whisker
+            ax.text(right, bar.get_y() + bar.get_height() / 2, f" {text}", va="center", fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel("samples per second (median over repeats; whiskers: min-max)")
         ax.set_title(f"{model} on {machine}", fontsize=10)
@@ -176,7 +177,7 @@ def plot(summary: pd.DataFrame, path: Path) -> None:
 def write(summary: pd.DataFrame, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "report.md", out / "report.csv", out / "report.png"]
-    paths[0].write_text(to_markdown(summary) + "\n".join(f"- warning: {w}" for w in warnings(summary)) + "\n")
+    paths[0].write_text(to_markdown(summary) + "\n" + "".join(f"- warning: {w}\n" for w in warnings(summary)))
     summary.to_csv(paths[1], index=False)
     plot(summary, paths[2])
     return paths
