@@ -55,13 +55,17 @@ def test_a_node_that_dies_loses_only_its_run(sweep):
     assert sorted(final["batch_size"]) == [1, 2, 3] and final["run_key"].nunique() == 3
 
 
+RAY_PORT = 26379  # loopback only: the test cluster never leaves this machine
+
+
 @pytest.fixture
 def ray_cluster(tmp_path):
     ray = str(Path(sys.executable).parent / "ray")
     temp = Path("/tmp") / f"ray-{os.getpid()}"  # Ray's socket paths must stay short
     started = subprocess.run(
-        [ray, "start", "--head", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
-         f"--temp-dir={temp}"], capture_output=True, text=True, timeout=180,
+        [ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={RAY_PORT}", "--num-cpus=2",
+         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
+        capture_output=True, text=True, timeout=180,
     )
     assert started.returncode == 0, started.stderr
     yield
@@ -70,18 +74,20 @@ def ray_cluster(tmp_path):
 
 
 def test_ray_cluster_sweep(sweep, ray_cluster):
-    result = sweep("-m", "cluster=ray", "batch_size=1,2", *FAST, timeout=900)
+    result = sweep("-m", "cluster=ray", f"hydra.launcher.ray.init.address=127.0.0.1:{RAY_PORT}",
+                   "batch_size=1,2", *FAST, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     frame = pd.read_parquet(sweep.store)
     assert sorted(frame["batch_size"]) == [1, 2] and set(frame["status"]) == {"ok"}, frame["reason"].tolist()
     assert frame["hostname"].notna().all()
     # each run still went through xeonsweep's own child launch, with its environment
-    assert (frame["interpreter"] == sys.executable).all()
+    assert all(Path(i).parent == Path(sys.executable).parent for i in frame["interpreter"])
+    assert (frame["applied_allocator"] == "system").all() and frame["torch_threads"].notna().all()
 
 
 def test_slurm_submission_from_the_config(tmp_path, monkeypatch):
     """Compose cluster=slurm, let the real launcher build and write its sbatch
-    script; only the call to sbatch (no Slurm here) is replaced."""
+    script; only Slurm itself (srun's presence, the call to sbatch) is faked."""
     import submitit.slurm.slurm as slurm
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -91,10 +97,11 @@ def test_slurm_submission_from_the_config(tmp_path, monkeypatch):
 
     scripts = []
 
-    def no_sbatch(self, command):
-        scripts.append(Path(command.split()[-1]).read_text())
+    def no_sbatch(self, command):  # instead of writing the script and calling sbatch on it
+        scripts.append(self._make_submission_file_text(command, "test"))
         raise RuntimeError("stop here: no Slurm on this machine")
 
+    monkeypatch.setattr(slurm.SlurmExecutor, "affinity", classmethod(lambda cls: 1))  # "srun is here"
     monkeypatch.setattr(slurm.SlurmExecutor, "_submit_command", no_sbatch)
     overrides = ["cluster=slurm", "hydra.launcher.partition=cpu-spr", "hydra.launcher.constraint=sapphirerapids",
                  "hydra.launcher.timeout_min=45", f"hydra.sweep.dir={tmp_path}/sweep"]
@@ -107,5 +114,5 @@ def test_slurm_submission_from_the_config(tmp_path, monkeypatch):
         launcher.launch([["model=tiny", "batch_size=1"], ["model=tiny", "batch_size=8"]], initial_job_idx=0)
     script = scripts[0]
     for line in ("#SBATCH --partition=cpu-spr", "#SBATCH --constraint=sapphirerapids", "#SBATCH --exclusive",
-                 "#SBATCH --nodes=1", "#SBATCH --ntasks-per-node=1", "#SBATCH --time=45", "#SBATCH --array=0-1"):
+                 "#SBATCH --nodes=1", "#SBATCH --ntasks-per-node=1", "#SBATCH --time=45", "#SBATCH --array=0-1", "#SBATCH --job-name=xeonsweep"):
         assert line in script, script
