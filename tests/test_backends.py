@@ -82,7 +82,7 @@ def test_openvino_fp32(sweep):
     assert row["max_rel_error"] < 1e-3 and row["top1_agreement"] == 1.0
 
 
-def test_pt2e_int8_through_inductor(sweep):
+def test_pt2e_int8_through_inductor_and_its_cache(sweep):
     row = one_row(sweep, "backend=compile", "quantization=pt2e")
     assert_ok(row)
     details = json.loads(row["backend_details"])
@@ -90,6 +90,16 @@ def test_pt2e_int8_through_inductor(sweep):
     assert details["reduce_range"] is (not vnni)
     assert row["applied_precision"] == "int8"
     assert 0 <= row["top1_agreement"] <= 1 and row["max_rel_error"] > 0
+    assert Path(details["quantized_model"]).exists()
+
+    forced = sweep("backend=compile", "quantization=pt2e", "quantization.options.reduce_range=true", *FAST)
+    assert forced.returncode == 0, forced.stderr
+    again = sweep("backend=compile", "quantization=pt2e", "quantization.options.reduce_range=true", "results.rerun=true", *FAST)
+    assert again.returncode == 0, again.stderr
+    rows = sweep.rows().sort_values("finished_at")
+    assert [json.loads(d)["reduce_range"] for d in rows["backend_details"]][1:] == [True, True]
+    assert [bool(c) for c in rows["artifact_cached"]][1:] == [False, True]  # a new setting, then its cache
+    assert rows.iloc[2]["top1_agreement"] == rows.iloc[1]["top1_agreement"]
 
 
 def test_nncf_int8_on_random_and_on_image_calibration(sweep, tmp_path):

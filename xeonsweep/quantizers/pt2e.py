@@ -4,6 +4,8 @@ seed; the compile backend then compiles the quantized graph with freezing.
 torch.export runs strict by default here: on torch 2.14 the non-strict export
 breaks ResNet's reused ReLU ("Input partition has more than one output node").
 reduce_range avoids int8 overflow on CPUs without VNNI; null picks it from the ISA.
+The quantized graph is saved with torch.export.save in the artifact cache, so a
+second run skips export, calibration and conversion.
 """
 
 from __future__ import annotations
@@ -29,13 +31,34 @@ class Pt2e(Quantizer):
             raise UserError(f"quantization.options.calibration_batches={self.calibration_batches} is not valid; valid: an integer >= 1")
 
     def quantize(self, model, example, ctx):
+        """The quantized graph, from the cache when this model, shape and setting were done before."""
         import torch
-        import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
-        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+        from xeonsweep.artifacts import artifact_key, cached, library_versions
 
         reduce_range = self.reduce_range if self.reduce_range is not None else not (VNNI & ctx.isa)
         memory_format = torch.channels_last if ctx.channels_last else torch.contiguous_format
         example = example.contiguous(memory_format=memory_format)
+        key = artifact_key(ctx.run, "pt2e", self.cache_key(), reduce_range, list(example.shape), ctx.channels_last,
+                           library_versions("torch", "torchao"))
+
+        def quantize_and_save(folder):
+            converted = self.convert(model, example, reduce_range, memory_format)
+            with torch.no_grad():
+                program = torch.export.export(converted, (example,), strict=self.strict_export)
+            torch.export.save(program, str(folder / "model.pt2"))
+
+        path, from_cache = cached(ctx.cache_dir, "pt2e", key, "model.pt2", quantize_and_save)
+        import torchao.quantization.pt2e.quantize_pt2e  # noqa: F401  registers quantized_decomposed ops for load
+        quantized = torch.export.load(str(path)).module()
+        return quantized, {"reduce_range": reduce_range, "strict_export": self.strict_export,
+                           "artifact_cached": from_cache, "quantized_model": str(path)}
+
+    def convert(self, model, example, reduce_range, memory_format):
+        import torch
+        import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
         with torch.no_grad():
             exported = torch.export.export(model, (example,), strict=self.strict_export).module()
             quantizer = xiq.X86InductorQuantizer()
@@ -44,5 +67,4 @@ class Pt2e(Quantizer):
             generator = torch.Generator().manual_seed(1)
             for _ in range(self.calibration_batches):
                 prepared(torch.randn(example.shape, generator=generator).contiguous(memory_format=memory_format))
-            converted = convert_pt2e(prepared)
-        return converted, {"reduce_range": reduce_range, "strict_export": self.strict_export}
+            return convert_pt2e(prepared)
