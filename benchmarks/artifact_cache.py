@@ -29,7 +29,7 @@ def setup_seconds(args: list[str], tmp: Path, attempt: int) -> float:
     subprocess.run(
         [sys.executable, "-m", "xeonsweep", *args, "benchmark.warmup=1", "benchmark.iterations=3",
          "benchmark.min_duration_s=0", f"results.dir={store}", f"cache.dir={tmp}/cache",
-         f"hydra.run.dir={tmp}/runs/{attempt}-{'-'.join(args)}"],
+         f"hydra.run.dir={tmp}/runs/{attempt}-{'-'.join(args).replace('=', '_')}"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )
     from xeonsweep.results import load

@@ -17,6 +17,7 @@ CASES = [
      "allocator=tcmalloc: none of libtcmalloc.so.99 is installed; install the Debian package libtcmalloc-minimal4"),
     (["backend=compile", "backend.options.mode=ludicrous"], "backend.options.mode=ludicrous is not valid; valid: default,"),
     (["workers=2"], "workers=2 needs runtime=run_cpu"),
+    (["hydra.run.dir=/tmp/a=b"], "hydra.run.dir=/tmp/a=b cannot be parsed"),
 ]
 
 

@@ -58,12 +58,19 @@ def check_overrides(args: list[str]) -> None:
     """Group options must exist and top-level settings must be known; raise UserError otherwise."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import OverrideType
+    from hydra.errors import HydraException
 
     strings = [a for a in args if "=" in a and not a.startswith("-")]
     groups = {p.name for p in CONF.iterdir() if p.is_dir()}
     settings = known_settings()
     dirs = config_dirs(args)
-    for override in OverridesParser.create().parse_overrides(strings):
+    parser = OverridesParser.create()
+    for text in strings:
+        try:
+            parser.parse_overrides([text])
+        except HydraException as exc:
+            raise UserError(f"{text} cannot be parsed: {one_line(exc)} (quote values holding = , [ ] or spaces)") from None
+    for override in parser.parse_overrides(strings):
         key = override.key_or_group
         head = key.split(".")[0].split("/")[0]
         if head == "hydra" or override.type == OverrideType.DEL:
