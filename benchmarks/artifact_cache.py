@@ -26,9 +26,10 @@ ROWS = {
 
 def setup_seconds(args: list[str], tmp: Path, attempt: int) -> float:
     store = tmp / f"results-{attempt}"
+    cache = tmp / ("cache-" + "-".join(args).replace("=", "_"))
     subprocess.run(
         [sys.executable, "-m", "xeonsweep", *args, "benchmark.warmup=1", "benchmark.iterations=3",
-         "benchmark.min_duration_s=0", f"results.dir={store}", f"cache.dir={tmp}/cache",
+         "benchmark.min_duration_s=0", f"results.dir={store}", f"cache.dir={cache}",  # one cache per row: each first run starts cold
          f"hydra.run.dir={tmp}/runs/{attempt}-{'-'.join(args).replace('=', '_')}"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )

@@ -36,7 +36,7 @@ def cached(cache_dir: str, kind: str, key: str, name: str, make: Callable[[Path]
     return final, False
 
 
-def onnx_file(model: Any, run: dict, cache_dir: str) -> tuple[Path, bool]:
+def onnx_file(load_model: Callable[[], Any], run: dict, cache_dir: str) -> tuple[Path, bool]:
     """The model exported with torch.onnx (dynamo) with a dynamic batch dimension.
 
     The weights go to an external-data file beside model.onnx; both live in one
@@ -51,7 +51,7 @@ def onnx_file(model: Any, run: dict, cache_dir: str) -> tuple[Path, bool]:
         example = torch.randn(2, *run["model"]["input_shape"])
         batch = torch.export.Dim("batch", min=1, max=4096)
         torch.onnx.export(
-            model, (example,), str(folder / "model.onnx"), input_names=["input"], output_names=["output"],
+            load_model(), (example,), str(folder / "model.onnx"), input_names=["input"], output_names=["output"],
             dynamic_shapes=({0: batch},), dynamo=True, external_data=True,
         )
 

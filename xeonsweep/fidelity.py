@@ -8,7 +8,8 @@ near-zero logits do not blow it up.
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Callable
 
 from xeonsweep import cache
 from xeonsweep.models import model_key
@@ -22,20 +23,26 @@ def first_tensor(output: Any) -> Any:
     return output
 
 
-def reference(model: Any, example: Any, run: dict, cache_dir: str) -> Any:
-    """fp32 eager output of `model` on `example` (call before any backend touches the model)."""
+def reference(load_model: Callable[[], Any], example: Any, run: dict, cache_dir: str) -> tuple[Any, float]:
+    """fp32 eager output on `example`, and the seconds its forward pass took (0 when cached).
+
+    Call it before any backend touches the model.
+    """
     import numpy as np
     import torch
 
     ref_key = cache.key(model_key(run["model"], run["seed"]), run["batch_size"])
     path = cache.path(cache_dir, "reference", ref_key, "output.npy")
     if path.exists():
-        return np.load(path)
+        return np.load(path), 0.0
+    model = load_model()
+    started = time.perf_counter()
     with torch.inference_mode():
         out = first_tensor(model(example)).float().numpy()
+    seconds = time.perf_counter() - started
     with cache.atomic_dir(path.parent) as tmp:
         np.save(tmp / path.name, out)
-    return out
+    return out, seconds
 
 
 def compare(output: Any, ref: Any) -> dict:

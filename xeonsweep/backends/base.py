@@ -5,6 +5,10 @@ A backend is a dataclass whose fields are its YAML `options`, validated in
 eager model into something to time: `Prepared.feed` converts the input once
 (outside the timed loop), `infer` is what is timed, `fetch` turns an output
 into a numpy array for the fidelity check.
+
+`prepare` gets `load_model`, which builds the eager fp32 model (weights loaded)
+on its first call: a backend whose artifact is already cached never calls it,
+and so never pays for building a model it would not use.
 """
 
 from __future__ import annotations
@@ -49,8 +53,16 @@ class Backend:
             )
         return None
 
-    def prepare(self, model: Any, example: Any, ctx: RunContext) -> Prepared:
+    def prepare(self, load_model: Callable[[], Any], example: Any, ctx: RunContext) -> Prepared:
         raise NotImplementedError
+
+
+def torch_model(load_model: Callable[[], Any], ctx: RunContext) -> Any:
+    """The eager model in the run's memory format."""
+    import torch
+
+    model = load_model()
+    return model.to(memory_format=torch.channels_last) if ctx.channels_last else model
 
 
 def torch_prepared(module: Any, ctx: RunContext, details: dict | None = None) -> Prepared:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 
-from xeonsweep.backends.base import Backend, Prepared, RunContext, torch_prepared
+from xeonsweep.backends.base import Backend, Prepared, RunContext, torch_model, torch_prepared
 from xeonsweep.components import check_choice
 from xeonsweep.errors import Skip
 
@@ -24,7 +24,7 @@ class Compile(Backend):
         for name in ("freezing", "cpp_wrapper", "dynamic"):
             check_choice("backend", name, getattr(self, name), (True, False))
 
-    def prepare(self, model, example, ctx: RunContext) -> Prepared:
+    def prepare(self, load_model, example, ctx: RunContext) -> Prepared:
         import torch
         import torch._inductor.config as inductor
 
@@ -37,6 +37,7 @@ class Compile(Backend):
         inductor.freezing = self.freezing
         inductor.cpp_wrapper = self.cpp_wrapper
         details = {}
+        model = torch_model(load_model, ctx)
         if ctx.quantizer is not None:
             model, details = ctx.quantizer.quantize(model, example, ctx)
             details["applied_precision"] = "int8" + (" + bf16 autocast" if ctx.precision == "bf16" else "")

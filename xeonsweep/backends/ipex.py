@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xeonsweep.backends.base import Backend, Prepared, RunContext, torch_prepared
+from xeonsweep.backends.base import Backend, Prepared, RunContext, torch_model, torch_prepared
 from xeonsweep.errors import Skip
 
 BF16_PREPACK = ({"avx512f", "avx512bw", "avx512vl"}, {"avx_ne_convert"})
@@ -25,7 +25,7 @@ class Ipex(Backend):
     compile: bool = False       # torch.compile the IPEX-optimized model afterwards
     weights_prepack: bool = True
 
-    def prepare(self, model, example, ctx: RunContext) -> Prepared:
+    def prepare(self, load_model, example, ctx: RunContext) -> Prepared:
         import intel_extension_for_pytorch as ipex
         import torch
 
@@ -35,7 +35,7 @@ class Ipex(Backend):
                        + (", ".join(sorted(f for f in ctx.isa if f.startswith(("avx", "amx")))) or "neither"))
         dtype = torch.bfloat16 if bf16 else torch.float32
         try:
-            optimized = ipex.optimize(model, dtype=dtype, weights_prepack=self.weights_prepack)
+            optimized = ipex.optimize(torch_model(load_model, ctx), dtype=dtype, weights_prepack=self.weights_prepack)
         except RuntimeError as exc:
             if "AVX512" in str(exc).upper() or "avx_ne_convert" in str(exc):
                 raise Skip(f"IPEX refused on this CPU: {exc}") from exc

@@ -19,12 +19,12 @@ class OnnxRuntime(Backend):
     def __post_init__(self) -> None:
         check_choice("backend", "graph_optimization_level", self.graph_optimization_level, tuple(LEVELS))
 
-    def prepare(self, model, example, ctx: RunContext) -> Prepared:
+    def prepare(self, load_model, example, ctx: RunContext) -> Prepared:
         import onnxruntime as ort
 
         from xeonsweep.artifacts import onnx_file
 
-        path, from_cache = onnx_file(model, ctx.run, ctx.cache_dir)
+        path, from_cache = onnx_file(load_model, ctx.run, ctx.cache_dir)
         options = ort.SessionOptions()
         options.intra_op_num_threads = ctx.threads  # the run's cores per instance
         options.inter_op_num_threads = self.inter_op_threads

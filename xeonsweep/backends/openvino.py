@@ -7,6 +7,7 @@ OpenVINO really ran in: a bf16 hint on a CPU without bf16 silently runs f32.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +32,10 @@ class OpenVino(Backend):
         check_choice("backend", "performance_hint", self.performance_hint, tuple(HINTS))
         check_choice("backend", "precision_hint", self.precision_hint, (None, "default", "f32", "bf16", "f16"))
 
-    def prepare(self, model, example, ctx: RunContext) -> Prepared:
+    def prepare(self, load_model, example, ctx: RunContext) -> Prepared:
         import openvino as ov
 
-        ir_path, from_cache, details = self.ir(model, ctx)
+        ir_path, from_cache, details = self.ir(load_model, ctx)
         core = ov.Core()
         ov_model = core.read_model(str(ir_path))
         ov_model.reshape([ctx.batch_size, *ctx.run["model"]["input_shape"]])  # static shapes run faster
@@ -56,42 +57,37 @@ class OpenVino(Backend):
             details=details,
         )
 
-    def ir(self, model, ctx: RunContext) -> tuple[Path, bool, dict]:
+    def ir(self, load_model, ctx: RunContext) -> tuple[Path, bool, dict]:
         """The OpenVINO IR for this run, quantized if the run asks; (path, from cache, details)."""
         import openvino as ov
 
         from xeonsweep.artifacts import artifact_key, cached, library_versions, onnx_file
 
         run = ctx.run
-        versions = library_versions("torch", "openvino")
-        key = artifact_key(run, "openvino", self.source, versions)
-        onnx_cached = None
+        key = artifact_key(run, "openvino", self.source, library_versions("torch", "openvino"))
 
         def convert(folder: Path) -> None:
-            nonlocal onnx_cached
             if self.source == "onnx":
-                onnx_path, onnx_cached = onnx_file(model, run, ctx.cache_dir)
+                onnx_path, _ = onnx_file(load_model, run, ctx.cache_dir)
                 ov_model = ov.convert_model(str(onnx_path))
             else:
                 import torch
 
                 example = torch.randn(2, *run["model"]["input_shape"])
                 shape = ov.PartialShape([-1, *run["model"]["input_shape"]])
-                ov_model = ov.convert_model(model, example_input=example, input=[shape])
+                ov_model = ov.convert_model(load_model(), example_input=example, input=[shape])
             ov.save_model(ov_model, str(folder / "model.xml"), compress_to_fp16=False)
 
-        path, from_cache = cached(ctx.cache_dir, "openvino", key, "model.xml", convert)
-        details = {}
-        if ctx.quantizer is not None:
-            quant_key = cache.key(key, ctx.quantizer.cache_key(), library_versions("nncf"))
-            extra: dict = {}
+        if ctx.quantizer is None:
+            path, from_cache = cached(ctx.cache_dir, "openvino", key, "model.xml", convert)
+            return path, from_cache, {}
 
-            def quantize(folder: Path) -> None:
-                quantized, extra_details = ctx.quantizer.quantize(ov.Core().read_model(str(path)), None, ctx)
-                extra.update(extra_details)
-                ov.save_model(quantized, str(folder / "model.xml"), compress_to_fp16=False)
+        def quantize(folder: Path) -> None:
+            base, _ = cached(ctx.cache_dir, "openvino", key, "model.xml", convert)
+            quantized, details = ctx.quantizer.quantize(ov.Core().read_model(str(base)), None, ctx)
+            ov.save_model(quantized, str(folder / "model.xml"), compress_to_fp16=False)
+            (folder / "details.json").write_text(json.dumps(details))
 
-            path, from_cache = cached(ctx.cache_dir, "openvino-int8", quant_key, "model.xml", quantize)
-            details.update(extra)
-        return path, from_cache, details
-
+        quant_key = cache.key(key, ctx.quantizer.cache_key(), library_versions("nncf"))
+        path, from_cache = cached(ctx.cache_dir, "openvino-int8", quant_key, "model.xml", quantize)
+        return path, from_cache, json.loads((path.parent / "details.json").read_text())
