@@ -45,6 +45,7 @@ def test_defaults_are_valid(run):
         ("benchmark.iterations", 0, "benchmark.iterations=0 is not valid"),
         ("precision.name", "fp8", "precision=fp8 is not valid; valid: fp32, bf16"),
         ("backend.options", {"turbo": True}, "backend.options.turbo is not an option of backend=eager"),
+        ("cache.dir", "s3://bucket/cache", "cache.dir=s3://bucket/cache must be a filesystem path"),
     ],
 )
 def test_bad_values(run, path, value, message):

@@ -9,7 +9,6 @@ never imports torch.
 from __future__ import annotations
 
 import sys
-import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path

@@ -65,6 +65,9 @@ def validate(run: dict, cpu: CpuInfo) -> None:
     _check_number(bench, "min_duration_s", 0.0, "benchmark.")
     _check_number(bench, "timeout_s", 1.0, "benchmark.")
     _check_model(run["model"])
+    if "://" in str(run["cache"]["dir"]):
+        raise UserError(f"cache.dir={run['cache']['dir']} must be a filesystem path (shared by the nodes of a "
+                        "cluster); a URI such as s3:// is for results.dir only")
     _check_one_of("precision", run["precision"]["name"], PRECISIONS)
     _check_one_of("runtime", run["runtime"]["name"], RUNTIMES)
     allocator_library(run["allocator"])
