@@ -41,6 +41,9 @@ def test_single_run_prints_its_result(sweep):
     assert result.returncode == 0, result.stderr
     assert "xeonsweep: ok" in result.stdout and "samples/s" in result.stdout
     assert len(sweep.rows()) == 1
+    again = sweep(*FAST)  # a single run checks the store itself
+    assert again.returncode == 0 and "xeonsweep: done: already in the store" in again.stdout
+    assert len(sweep.rows()) == 1
 
 
 def test_allocators_are_really_mapped_in_the_child(sweep):

@@ -38,6 +38,15 @@ def in_sweep() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+def store_checked_by_sweeper() -> bool:
+    """A sweep on this machine dropped finished runs before launching; a node or a single run looks itself."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from xeonsweep.planning import runs_here
+
+    return in_sweep() and runs_here(HydraConfig.get().launcher._target_)
+
+
 def job_dir() -> Path:
     from hydra.core.hydra_config import HydraConfig
 
@@ -84,7 +93,8 @@ def run_settings(run: dict) -> dict:
             raise
         outcome = launch.Outcome("skipped", str(exc))
         return record(run, keys, outcome, started, store)
-    if not run["results"]["rerun"] and keys["run_key"] in results.finished_keys(store):
+    done = not run["results"]["rerun"] and not store_checked_by_sweeper() and keys["run_key"] in results.finished_keys(store)
+    if done:
         return {"status": "done", "sps": None, "reason": "already in the store", "run_key": keys["run_key"]}
     outcome = launch.execute(run, job_dir(), absolute(run["cache"]["dir"]), run["benchmark"]["timeout_s"])
     return record(run, keys, outcome, started, store)

@@ -14,6 +14,15 @@ from xeonsweep.errors import Incompatible
 from xeonsweep.machine import CpuInfo
 
 
+# Launchers that run jobs on this machine: runs go one at a time (never two
+# benchmarks side by side) and the sweeper skips finished runs itself.
+LOCAL_LAUNCHERS = ("BasicLauncher", "submitit_launcher.LocalLauncher")
+
+
+def runs_here(launcher_target: str) -> bool:
+    return launcher_target.endswith(LOCAL_LAUNCHERS)
+
+
 @dataclass
 class Job:
     overrides: list[str]

@@ -21,6 +21,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from omegaconf import OmegaConf
 
 from xeonsweep import doctor, planning, settings
+from xeonsweep.planning import runs_here
 from xeonsweep.app import absolute, new_sweep_id
 from xeonsweep.errors import UserError
 from xeonsweep.machine import cpu_info
@@ -38,15 +39,6 @@ class XeonSweeperConf:
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="xeonsweep", node=XeonSweeperConf, provider="xeonsweep")
-
-
-# Launchers that run jobs on this machine: runs go one at a time (never two
-# benchmarks side by side) and the sweeper can skip finished runs itself.
-LOCAL_LAUNCHERS = ("BasicLauncher", "submitit_launcher.LocalLauncher")
-
-
-def runs_here(launcher_target: str) -> bool:
-    return launcher_target.endswith(LOCAL_LAUNCHERS)
 
 
 class XeonSweeper(BasicSweeper):  # noqa: D101
