@@ -4,7 +4,7 @@ VENV := .venv
 IPEX_VENV := .venv-ipex
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-packages ipex-env run test bench clean-results
+.PHONY: setup system-packages ipex-env run test bench bench-ladder clean-results
 
 setup: system-packages $(VENV)/.installed
 
@@ -34,8 +34,13 @@ run: setup
 test: setup ipex-env
 	$(PY) -m pytest -q -ra
 
+# Benchmarks print ratios measured side by side; tests never assert speed.
 bench: setup ipex-env
 	$(PY) benchmarks/harness_overhead.py
+	$(PY) benchmarks/artifact_cache.py
+
+bench-ladder: setup ipex-env   # the whole ladder for resnet50: about half an hour on 2 cores
+	$(PY) benchmarks/ladder.py
 
 clean-results:
 	rm -rf outputs/results outputs/runs outputs/sweeps
