@@ -86,6 +86,15 @@ def test_run_cpu_with_two_instances(sweep):
     assert row["cpu_affinity"].split(";")[0] != row["cpu_affinity"].split(";")[1]
 
 
+def test_run_cpu_with_intel_openmp_really_maps_it(sweep):
+    result = sweep("runtime=run_cpu", "runtime.intel_openmp=true", *FAST)
+    assert result.returncode == 0, result.stderr
+    row = sweep.rows().iloc[0]
+    assert row["status"] == "ok"
+    assert "intel" in row["applied_openmp"].split(",")
+    assert "libiomp5" in row["ld_preload"]
+
+
 def test_incompatible_combination_in_a_sweep_is_a_skipped_row(sweep):
     result = sweep("-m", "workers=1,2", *FAST)
     assert result.returncode == 0, result.stderr

@@ -76,6 +76,18 @@ def test_cores_per_instance_times_workers_must_fit(run):
         settings.validate(bad, CPU)
 
 
+def test_intel_openmp_must_be_installed_in_the_runs_environment(run, tmp_path):
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "lib").mkdir()
+    (venv / "bin" / "python").touch()
+    asked = changed(changed(run, "runtime", {"name": "run_cpu", "intel_openmp": True}), "backend.venv", str(venv))
+    with pytest.raises(UserError, match=r"runtime.intel_openmp=true: .*libiomp5.so is missing; pip install intel-openmp"):
+        settings.validate(asked, CPU)
+    (venv / "lib" / "libiomp5.so").touch()
+    settings.validate(asked, CPU)
+
+
 def test_fingerprint_ignores_bookkeeping_but_not_settings(run):
     same = changed(changed(run, "results.dir", "/elsewhere"), "sweep_id", "x")
     assert settings.config_hash(same) == settings.config_hash(run)

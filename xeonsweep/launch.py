@@ -16,14 +16,13 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xeonsweep.environments import ROOT, interpreter_for, venv_dir
 from xeonsweep.settings import allocator_library
 
-ROOT = Path(__file__).resolve().parents[1]
 WORKER_SCRIPT = Path(__file__).resolve().parent / "entry" / "xeonsweep_worker.py"
 # Inherited as they are; everything else the child gets is set here on purpose.
 PASS_THROUGH = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TERM", "TZ", "PYTHONPATH")
@@ -42,17 +41,9 @@ class Outcome:
     child_cpu_s: float | None = None
 
 
-def interpreter_for(run: dict) -> Path:
-    venv = run["backend"].get("venv")
-    if not venv:
-        return Path(sys.executable)
-    venv_path = Path(venv) if Path(venv).is_absolute() else ROOT / venv
-    return venv_path / "bin" / "python"
-
-
 def child_environment(run: dict, interpreter: Path) -> dict:
     """The variables this run sets, and so records (without the pass-through ones)."""
-    env: dict[str, str] = {"PYTHONUNBUFFERED": "1", "VIRTUAL_ENV": str(interpreter.parent.parent)}
+    env: dict[str, str] = {"PYTHONUNBUFFERED": "1", "VIRTUAL_ENV": str(venv_dir(interpreter))}
     library = allocator_library(run["allocator"])
     if library:
         env["LD_PRELOAD"] = library

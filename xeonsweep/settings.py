@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from xeonsweep import components
+from xeonsweep.environments import interpreter_for, venv_dir
 from xeonsweep.errors import Incompatible, UserError
 from xeonsweep.machine import CpuInfo, find_library
 
@@ -105,6 +106,8 @@ def _check_workers(run: dict, cpu: CpuInfo) -> None:
             raise Incompatible(f"workers={workers} needs runtime=run_cpu (runtime=python runs one instance)")
         return
     _check_one_of("runtime.mode", runtime.get("mode"), RUN_CPU_MODES)
+    if runtime.get("intel_openmp"):
+        _check_intel_openmp(run)
     if runtime.get("mode") and workers > 1:
         raise Incompatible(f"runtime.mode={runtime['mode']} chooses its own instances; use it with workers=1")
     per_instance = runtime.get("ncores_per_instance")
@@ -116,6 +119,19 @@ def _check_workers(run: dict, cpu: CpuInfo) -> None:
                 f"runtime.ncores_per_instance={per_instance} x workers={workers} exceeds the {cores} cores "
                 f"of this machine; valid: at most {cores // workers} per instance"
             )
+
+
+def _check_intel_openmp(run: dict) -> None:
+    """run_cpu only warns when libiomp5 is missing and runs GNU OpenMP: refuse instead."""
+    interpreter = interpreter_for(run)
+    if not interpreter.exists():  # a missing environment becomes a failed row naming its set-up command
+        return
+    library = venv_dir(interpreter) / "lib" / "libiomp5.so"
+    if not library.exists():
+        raise UserError(
+            f"runtime.intel_openmp=true: {library} is missing; pip install intel-openmp into that environment "
+            f"({run['backend'].get('setup') or 'make setup'}) or set runtime.intel_openmp=false"
+        )
 
 
 def _check_model(model: dict) -> None:
