@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 import hydra
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from xeonsweep.errors import UserError
 
@@ -41,6 +43,11 @@ def known_settings() -> list[str]:
     return sorted({k for k in top if k != "defaults"} | set(groups))
 
 
+def override_args(args: list[str]) -> list[str]:
+    """The key=value overrides among the arguments (not flags such as -m or --cfg)."""
+    return [a for a in args if "=" in a and not a.startswith("-")]
+
+
 def one_line(exc: Exception) -> str:
     return " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
 
@@ -58,9 +65,8 @@ def check_overrides(args: list[str]) -> None:
     """Group options must exist and top-level settings must be known; raise UserError otherwise."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import OverrideType
-    from hydra.errors import HydraException
 
-    strings = [a for a in args if "=" in a and not a.startswith("-")]
+    strings = override_args(args)
     groups = {p.name for p in CONF.iterdir() if p.is_dir()}
     settings = known_settings()
     dirs = config_dirs(args)
@@ -93,13 +99,9 @@ def check_single_run(args: list[str]) -> None:
     from xeonsweep import settings
     from xeonsweep.machine import cpu_info
 
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    overrides = [a for a in args if "=" in a and not a.startswith("-")]
     try:
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=overrides)
+            cfg = compose(config_name="config", overrides=override_args(args))
     except (HydraException, OmegaConfBaseException) as exc:
         raise UserError(one_line(exc)) from None
     settings.validate(settings.to_settings(cfg), cpu_info())

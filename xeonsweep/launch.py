@@ -8,7 +8,6 @@ blocks on the child: no polling. On timeout the child's whole process group
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import re
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from xeonsweep.environments import ROOT, interpreter_for, venv_dir
 from xeonsweep.settings import allocator_library
+from xeonsweep.worker import die_with_parent
 
 WORKER_SCRIPT = Path(__file__).resolve().parent / "entry" / "xeonsweep_worker.py"
 # Inherited as they are; everything else the child gets is set here on purpose.
@@ -80,10 +80,6 @@ def child_command(run: dict, interpreter: Path, spec: Path, out_dir: Path) -> li
     return cmd + worker
 
 
-def _die_with_parent() -> None:
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def _kill_group(proc: subprocess.Popen) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
@@ -118,7 +114,7 @@ def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outco
     with open(run_dir / "stdout.txt", "wb") as out, open(stderr_path, "wb") as err:
         proc = subprocess.Popen(
             argv, env=env, stdout=out, stderr=err, cwd=ROOT,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            start_new_session=True, preexec_fn=die_with_parent,
         )
         try:
             returncode = proc.wait(timeout=timeout_s)
