@@ -74,7 +74,9 @@ def build_row(run: dict, keys: dict, outcome: Outcome, started: datetime, finish
         "status": outcome.status,
         "reason": outcome.reason,
         **config_columns(run),
-        **host_facts(),
+        # An ok run's child reported these itself (with the rest of what it had); read them here
+        # only for a run that never reported, so its row still says where it ran.
+        **(host_facts() if outcome.status != "ok" else {}),
         "child_env": json.dumps(outcome.child_env, sort_keys=True),
         "interpreter": outcome.interpreter or None,
         "parent_cpu_s": outcome.parent_cpu_s,
