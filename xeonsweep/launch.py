@@ -39,6 +39,11 @@ class Outcome:
     interpreter: str = ""
     parent_cpu_s: float | None = None  # the parent's CPU time while it waited: the harness's cost
     child_cpu_s: float | None = None
+    # Live workers (xeonsweep.live): instances are then the ready reports, measured in blocks.
+    method: str = "fresh"
+    blocks: list[dict] = field(default_factory=list)
+    schedule: dict = field(default_factory=dict)  # group, rounds, target, idle CPU ...
+    probes: list[dict] = field(default_factory=list)
 
 
 def child_environment(run: dict, interpreter: Path) -> dict:
@@ -93,8 +98,59 @@ def _kill_group(proc: subprocess.Popen) -> None:
             continue
 
 
-def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outcome:
-    """Run the child for `run`, wait, and read what its instances wrote."""
+@dataclass
+class Child:
+    """Everything needed to start one run's child, written to its run folder."""
+
+    argv: list[str]
+    env: dict
+    env_set: dict  # what this run set (recorded), without the pass-through variables
+    interpreter: Path
+    out_dir: Path
+    stderr_path: Path
+    instances: int
+
+
+def kill_tree(proc: subprocess.Popen, grace_s: float = KILL_GRACE_S) -> None:
+    """SIGTERM, then SIGKILL, the child, its process group and every descendant.
+
+    run_cpu starts its instances through torch's elastic launcher in sessions of
+    their own, outside the child's process group: they are found (before any
+    signal, while the tree is whole) and signalled one by one.
+    """
+    import psutil
+
+    try:
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        descendants = []
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                proc.send_signal(sig)
+        for member in descendants:
+            try:
+                member.send_signal(sig)
+            except psutil.NoSuchProcess:
+                pass
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+        # The child itself is reaped by Popen (which keeps its exit status); psutil waits for the rest.
+        _, descendants = psutil.wait_procs(descendants, timeout=grace_s if proc.poll() is not None else 0)
+        if proc.poll() is not None and not descendants:
+            return
+
+
+def prepare(run: dict, run_dir: Path, cache_dir: str, live: dict | None = None) -> Child | Outcome:
+    """The child's environment, spec and command; an Outcome when it cannot start at all.
+
+    `live` (a socket path and a token) makes the worker a live one: it sets up,
+    reports ready on that socket and times blocks when asked.
+    """
     interpreter = interpreter_for(run)
     if not interpreter.exists():
         setup = run["backend"].get("setup") or "make setup"
@@ -106,27 +162,40 @@ def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outco
     out_dir.mkdir(parents=True)
     spec = run_dir / "spec.json"
     instances = 1 if run["runtime"].get("mode") else run["workers"]
-    spec.write_text(json.dumps({"run": run, "instances": instances, "cache_dir": cache_dir}))
+    spec.write_text(json.dumps({"run": run, "instances": instances, "cache_dir": cache_dir, "live": live}))
     argv = child_command(run, interpreter, spec, out_dir)
     (run_dir / "command.txt").write_text(" ".join(argv) + "\n")
-    stderr_path = run_dir / "stderr.txt"
-    cpu_before = time.process_time(), _children_cpu()
-    with open(run_dir / "stdout.txt", "wb") as out, open(stderr_path, "wb") as err:
-        proc = subprocess.Popen(
-            argv, env=env, stdout=out, stderr=err, cwd=ROOT,
+    return Child(argv, env, env_set, interpreter, out_dir, run_dir / "stderr.txt", instances)
+
+
+def start(child: Child) -> subprocess.Popen:
+    """Start the child in a session of its own; the kernel kills it if this thread's process dies."""
+    with open(child.stderr_path.with_name("stdout.txt"), "wb") as out, open(child.stderr_path, "wb") as err:
+        return subprocess.Popen(
+            child.argv, env=child.env, stdout=out, stderr=err, cwd=ROOT,
             start_new_session=True, preexec_fn=die_with_parent,
         )
-        try:
-            returncode = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            tail = stderr_tail(stderr_path)
-            return Outcome("timeout", f"exceeded timeout_s={timeout_s:g}; process group killed" + tail,
-                           child_env=env_set, interpreter=str(interpreter))
-        except BaseException:
-            _kill_group(proc)  # Ctrl-C or a stopped sweep: no orphaned child keeps the cores busy
-            raise
-    outcome = read_outcome(out_dir, instances, returncode, stderr_path, env_set, str(interpreter))
+
+
+def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outcome:
+    """Run the child for `run`, wait, and read what its instances wrote."""
+    child = prepare(run, run_dir, cache_dir)
+    if isinstance(child, Outcome):
+        return child
+    cpu_before = time.process_time(), _children_cpu()
+    proc = start(child)
+    try:
+        returncode = proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        tail = stderr_tail(child.stderr_path)
+        return Outcome("timeout", f"exceeded timeout_s={timeout_s:g}; process group killed" + tail,
+                       child_env=child.env_set, interpreter=str(child.interpreter))
+    except BaseException:
+        _kill_group(proc)  # Ctrl-C or a stopped sweep: no orphaned child keeps the cores busy
+        raise
+    outcome = read_outcome(child.out_dir, child.instances, returncode, child.stderr_path, child.env_set,
+                           str(child.interpreter))
     outcome.parent_cpu_s = time.process_time() - cpu_before[0]
     outcome.child_cpu_s = _children_cpu() - cpu_before[1]
     return outcome

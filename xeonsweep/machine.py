@@ -141,3 +141,19 @@ def host_facts() -> dict:
         "thp_mode": thp_mode(),
         "python_version": platform.python_version(),
     }
+
+
+def available_memory_mb(path: str = "/proc/meminfo") -> float:
+    """Memory the kernel can give new work without swapping (MemAvailable), in MB."""
+    match = re.search(r"MemAvailable:\s+(\d+) kB", Path(path).read_text())
+    return int(match.group(1)) / 1024.0 if match else float("inf")
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """CPU time (user + system, all threads) a process has used so far; None once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # the name may hold spaces; fields start at state (3rd)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -87,3 +87,43 @@ def combined_sps(instances: list[dict], batch_size: int) -> tuple[float, list[fl
         span = (ends[-1] - begin) / 1e9 if ends else 0.0
         per_instance.append(batch_size * len(ends) / span if span > 0 else 0.0)
     return sum(per_instance), per_instance
+
+
+def warm_up(infer: Callable[[Any], Any], batch: Any, min_duration_s: float,
+            clock: Callable[[], int] = time.monotonic_ns) -> float:
+    """Untimed iterations (at least one) for at least `min_duration_s`: a woken child runs cold."""
+    t0 = clock()
+    infer(batch)
+    while clock() - t0 < min_duration_s * 1e9:
+        infer(batch)
+    return (clock() - t0) / 1e9
+
+
+def serve_blocks(
+    recv: Callable[[], dict | None],
+    send: Callable[[dict], None],
+    infer: Callable[[Any], Any],
+    batch: Any,
+    clock: Callable[[], int] = time.monotonic_ns,
+) -> int:
+    """A live child's loop: block in `recv` (no CPU) until the parent asks for the next step.
+
+    `warm` re-warms the set-up model; `time` runs one timed block with the same
+    loop as a fresh run; `exit` (or the parent gone) ends it. The parent sends
+    `warm` to every instance of a config, then `time` once all are warm, so that
+    their blocks overlap. Returns the number of blocks timed.
+    """
+    blocks = 0
+    while True:
+        command = recv()
+        if command is None or command["cmd"] == "exit":
+            return blocks
+        if command["cmd"] == "warm":
+            send({"warm_s": warm_up(infer, batch, command["min_s"], clock)})
+        elif command["cmd"] == "time":
+            timing = run_loop(infer, batch, 0, command["iterations"], command["min_s"], clock)
+            blocks += 1
+            send({"start_ns": timing.start_ns, "end_ns": timing.end_ns,
+                  "ends_ns": timing.ends_ns, "latencies_ns": timing.latencies_ns})
+        else:
+            raise ValueError(f"unknown command {command['cmd']!r}")

@@ -4,6 +4,10 @@ Reads the run spec the parent wrote, builds the model, prepares the backend,
 times it, and writes OUT_DIR/instance-<pid>.json atomically. Under run_cpu
 with several instances every instance runs this; they wait for each other
 after setup so that their timed loops overlap.
+
+In live mode (the spec names a socket) it sets up the same way, reports ready
+to the sweep and times short blocks when asked (see `serve`); a set-up that
+fails still writes its instance file, like a fresh run.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import signal
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from xeonsweep.errors import Skip
 
@@ -51,18 +57,25 @@ def wait_for_peers(out_dir: Path, instances: int) -> None:
         time.sleep(0.005)
 
 
-def measure(spec: dict, out_dir: Path) -> dict:
+@dataclass
+class SetUp:
+    """A model built and prepared by its backend, ready to time."""
+
+    prepared: Any
+    batch: Any
+    ref: Any
+    facts: dict  # setup_s, first_call_s, details
+
+
+def set_up(spec: dict) -> SetUp:
     import torch
 
     from xeonsweep import components, fidelity
-    from xeonsweep.applied import applied_facts
     from xeonsweep.backends.base import RunContext
     from xeonsweep.machine import cpu_info
-    from xeonsweep.measure import run_loop
     from xeonsweep.models import build_model, make_input
 
     run = spec["run"]
-    bench = run["benchmark"]
     ctx = RunContext(
         precision=run["precision"]["name"],
         channels_last=run["channels_last"],
@@ -86,22 +99,53 @@ def measure(spec: dict, out_dir: Path) -> dict:
     t1 = time.perf_counter()
     prepared.infer(batch)
     t2 = time.perf_counter()
+    facts = {"setup_s": t2 - t0 - reference_s, "first_call_s": t2 - t1, "details": prepared.details}
+    return SetUp(prepared, batch, ref, facts)
 
+
+def measure(spec: dict, out_dir: Path) -> dict:
+    from xeonsweep import fidelity
+    from xeonsweep.applied import applied_facts
+    from xeonsweep.measure import run_loop
+
+    bench = spec["run"]["benchmark"]
+    ready = set_up(spec)
+    prepared, batch = ready.prepared, ready.batch
     wait_for_peers(out_dir, spec["instances"])
     timing = run_loop(prepared.infer, batch, bench["warmup"], bench["iterations"], bench["min_duration_s"])
     return {
         "status": "ok",
-        "setup_s": t2 - t0 - reference_s,
-        "first_call_s": t2 - t1,
+        **ready.facts,
         "warmup_s": timing.warmup_s,
         "start_ns": timing.start_ns,
         "end_ns": timing.end_ns,
         "ends_ns": timing.ends_ns,
         "latencies_ns": timing.latencies_ns,
-        "details": prepared.details,
-        **fidelity.compare(prepared.fetch(prepared.infer(batch)), ref),
+        **fidelity.compare(prepared.fetch(prepared.infer(batch)), ready.ref),
         "applied": applied_facts(),
     }
+
+
+def serve(spec: dict, out_dir: Path) -> None:
+    """Live mode: set up once, report ready, then time blocks when the sweep asks.
+
+    The ready report carries everything a row needs besides the blocks, its
+    peak RSS so far (the sweep budgets memory with it) included. A failed
+    set-up raises like a fresh run's, so it is reported the same way.
+    """
+    from xeonsweep import fidelity
+    from xeonsweep.applied import applied_facts
+    from xeonsweep.channel import Channel
+    from xeonsweep.measure import serve_blocks
+
+    ready = set_up(spec)
+    prepared, batch = ready.prepared, ready.batch
+    report = {**ready.facts, **fidelity.compare(prepared.fetch(prepared.infer(batch)), ready.ref),
+              "applied": applied_facts()}
+    channel = Channel.connect(spec["live"]["socket"])
+    channel.send({"token": spec["live"]["token"], "pid": os.getpid(), "ready": report})
+    serve_blocks(channel.recv, channel.send, prepared.infer, batch)
+    channel.close()
 
 
 def root_cause(exc: BaseException) -> BaseException:
@@ -117,6 +161,9 @@ def main(argv: list[str]) -> int:
     spec = json.loads(spec_path.read_text())
     result_path = out_dir / f"instance-{os.getpid()}.json"
     try:
+        if spec.get("live"):
+            serve(spec, out_dir)
+            return 0
         result = measure(spec, out_dir)
     except Skip as exc:
         result = {"status": "skipped", "reason": str(exc)}
