@@ -106,3 +106,42 @@ def test_nested_holds_in_one_process_share_the_lock(lock_file):
             assert host_lock.read_holder()["owner"] == "sweep"
         assert host_lock.held_here()
     assert not host_lock.held_here()
+
+
+def test_two_sweeps_started_together_never_measure_at_the_same_time(tmp_path, cache_dir, lock_file):
+    from tests.conftest import FAST, Sweep
+
+    sweeps = [Sweep(tmp_path / name, cache_dir) for name in ("a", "b")]
+    procs = [subprocess.Popen(s.argv("-m", *FAST, "batch_size=1,2"), cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for s in sweeps]
+    outputs = [p.communicate(timeout=900) for p in procs]
+    for proc, (out, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err[-2000:]
+    frames = [s.rows() for s in sweeps]
+    assert all(len(f) == 2 and (f["status"] == "ok").all() for f in frames)
+    windows = [[(r.started_at, r.finished_at) for r in f.itertuples()] for f in frames]
+    for start_a, end_a in windows[0]:
+        for start_b, end_b in windows[1]:
+            assert end_a <= start_b or end_b <= start_a, (windows, outputs)
+    waited = [i for i, (_, err) in enumerate(outputs) if "waiting for the host lock" in err]
+    assert len(waited) == 1, outputs
+    holder_id = frames[1 - waited[0]]["sweep_id"].iloc[0]
+    line = next(l for l in outputs[waited[0]][1].splitlines() if "waiting for the host lock" in l)
+    assert f"held by sweep {holder_id} " in line and "since " in line
+
+
+def test_a_single_run_that_must_not_wait_fails_in_one_line_then_takes_over_a_dead_holder(sweep, lock_file):
+    from tests.conftest import FAST
+
+    first = holder("sweep-A", 300)
+    wait_until_held(first)
+    refused = sweep(*FAST, "lock.wait=false")
+    assert refused.returncode == 2
+    lines = [l for l in refused.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "held by sweep-A" in lines[0], refused.stderr
+    assert sweep.rows().empty
+    os.kill(first.pid, signal.SIGKILL)  # its record stays behind; the kernel dropped its lock
+    first.wait()
+    taken = sweep(*FAST, "lock.wait=false")
+    assert taken.returncode == 0, taken.stderr[-2000:]
+    assert list(sweep.rows()["status"]) == ["ok"]
