@@ -94,3 +94,14 @@ def test_fingerprint_ignores_bookkeeping_but_not_settings(run):
     assert settings.config_hash(changed(run, "batch_size", 2)) != settings.config_hash(run)
     assert settings.run_key(run, "m") != settings.run_key(changed(run, "repeat", 1), "m")
     assert settings.run_key(run, "m") != settings.run_key(run, "other machine")
+
+
+def test_default_fingerprint_is_unchanged_by_issue_8(run):
+    """Rows already in a store still count: hash computed on ef1ff36 (before the host lock setting)."""
+    assert settings.config_hash(run) == "1ecf4d161678f3d4"
+    assert settings.config_hash(changed(run, "lock.wait", False)) == "1ecf4d161678f3d4"
+
+
+def test_lock_wait_must_be_a_bool(run):
+    with pytest.raises(UserError, match="lock.wait=maybe is not valid; valid: true, false"):
+        settings.validate(changed(run, "lock.wait", "maybe"), CPU)

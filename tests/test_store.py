@@ -61,3 +61,27 @@ def test_a_uri_store_works_through_pyarrow_filesystems(tmp_path):
     assert sorted(results.load(uri)["run_key"]) == ["a", "b"]
     assert results.finished_keys(uri) == {"a"}
     assert sorted(pd.read_parquet(tmp_path / "shared")["run_key"]) == ["a", "b"]
+
+
+def write_v1_row(directory, sweep_id, **values):
+    """A row as schema version 1 wrote it: the columns before issue 8's block."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    v1 = pa.schema([results.SCHEMA.field(name) for name in results.COLUMNS[: results.COLUMNS.index("sps_ci_low")]])
+    folder = directory / sweep_id
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist([{**values, "schema_version": 1}], schema=v1), folder / f"{values['run_key']}.parquet")
+
+
+def test_version_1_rows_load_and_resume_with_nulls_for_new_columns(tmp_path):
+    write_v1_row(tmp_path, "old", **row("a", "ok", sps=10.0))
+    results.write_row(row("b", "ok", sps=11.0, sps_ci_low=10.5, sps_ci_high=11.5, block_sps=[11.0, 10.9],
+                          target_met=True, measurement="blocks"), tmp_path, "new")
+    frame = results.load(tmp_path).set_index("run_key")
+    assert list(frame.columns) == [c for c in results.COLUMNS if c != "run_key"]
+    assert frame.loc["a", "schema_version"] == 1 and frame.loc["b", "schema_version"] == results.SCHEMA_VERSION
+    assert pd.isna(frame.loc["a", "sps_ci_low"]) and frame.loc["a", "block_sps"] is None
+    assert pd.isna(frame.loc["a", "target_met"]) and frame.loc["b", "target_met"] == True  # noqa: E712
+    assert list(frame.loc["b", "block_sps"]) == [11.0, 10.9]
+    assert results.finished_keys(tmp_path) == {"a", "b"}

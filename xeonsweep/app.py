@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from xeonsweep import launch, results, rows, settings
 from xeonsweep.errors import Incompatible, UserError
+from xeonsweep.host_lock import host_lock
 from xeonsweep.machine import cpu_info
 
 
@@ -96,8 +97,22 @@ def run_settings(run: dict) -> dict:
     done = not run["results"]["rerun"] and not store_checked_by_sweeper() and keys["run_key"] in results.finished_keys(store)
     if done:
         return {"status": "done", "sps": None, "reason": "already in the store", "run_key": keys["run_key"]}
-    outcome = launch.execute(run, job_dir(), absolute(run["cache"]["dir"]), run["benchmark"]["timeout_s"])
+    try:
+        # One measurement at a time on this host: a single run, a run on a node, or (already held by
+        # the sweeper, so this is a no-op) each run of a sweep here.
+        with host_lock(lock_owner(run), wait=run.get("lock", {}).get("wait", True)):
+            started = datetime.now(timezone.utc)
+            outcome = launch.execute(run, job_dir(), absolute(run["cache"]["dir"]), run["benchmark"]["timeout_s"])
+    except UserError as exc:
+        if not in_sweep():
+            raise
+        outcome = launch.Outcome("failed", str(exc))  # lock.wait=false on a busy node: a row saying so
     return record(run, keys, outcome, started, store)
+
+
+def lock_owner(run: dict) -> str:
+    kind = "sweep" if in_sweep() else "run"
+    return f"{kind} {run['sweep_id']} ({job_overrides() or 'defaults'})"
 
 
 def record(run: dict, keys: dict, outcome: launch.Outcome, started: datetime, store: str) -> dict:

@@ -7,6 +7,10 @@ so the nodes of a cluster can share one store.
 
 Schema history (bump SCHEMA_VERSION on any change, note it here):
   1: first version.
+  2: issue 8: `sps` is the median over timed blocks of live workers; its 95%
+     confidence interval, blocks, rounds, per-block SPS and times, the machine
+     speed probes around the config's blocks, how it was measured (blocks or
+     fresh) and in which memory group, and the peak RSS during setup.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import pyarrow.parquet as pq
 
 from xeonsweep.machine import ISA_FLAGS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("ok", "failed", "timeout", "skipped")
 
 _str, _int, _float, _bool = pa.string(), pa.int64(), pa.float64(), pa.bool_()
@@ -110,6 +114,23 @@ SCHEMA = pa.schema(
         ("torch_version", _str),
         ("versions", _str),
         ("xeonsweep_version", _str),
+        # issue 8: median over interleaved blocks, its confidence, the machine speed probe
+        ("sps_ci_low", _float),
+        ("sps_ci_high", _float),
+        ("ci_half_width_pct", _float),
+        ("target_ci_pct", _float),
+        ("target_met", _bool),
+        ("blocks", _int),
+        ("rounds", _int),
+        ("block_sps", pa.list_(_float)),
+        ("block_start_unix_s", pa.list_(_float)),
+        ("block_end_unix_s", pa.list_(_float)),
+        ("probe_unix_s", pa.list_(_float)),
+        ("probe_fp32_gflops", pa.list_(_float)),
+        ("probe_bf16_gflops", pa.list_(_float)),
+        ("measurement", _str),
+        ("measure_group", _int),
+        ("setup_peak_rss_mb", _float),
     ]
 )
 

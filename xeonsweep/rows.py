@@ -82,6 +82,7 @@ def build_row(run: dict, keys: dict, outcome: Outcome, started: datetime, finish
         "parent_cpu_s": outcome.parent_cpu_s,
         "child_cpu_s": outcome.child_cpu_s,
         "xeonsweep_version": __version__,
+        "measurement": "fresh",  # one fresh process, one timed loop (live workers' rows say "blocks")
     }
     if outcome.status == "ok":
         row.update(measurement_columns(outcome.instances, run["batch_size"]))

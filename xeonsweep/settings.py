@@ -20,7 +20,7 @@ RUNTIMES = ("python", "run_cpu")
 RUN_CPU_MODES = (None, "latency", "throughput")
 
 # Keys that do not change what is measured: left out of the fingerprint.
-NOT_MEASURED = ("results", "sweep_id", "cache", "repeat")
+NOT_MEASURED = ("results", "sweep_id", "cache", "repeat", "lock")
 NOT_MEASURED_BENCHMARK = ("timeout_s", "repeats")
 
 
@@ -59,6 +59,8 @@ def validate(run: dict, cpu: CpuInfo) -> None:
     _check_int(run, "seed", 0)
     _check_bool(run, "channels_last")
     _check_bool(run, "thp")
+    if not isinstance((run.get("lock") or {}).get("wait", True), bool):
+        raise UserError(f"lock.wait={run['lock']['wait']} is not valid; valid: true, false")
     bench = run["benchmark"]
     _check_int(bench, "warmup", 0, "benchmark.")
     _check_int(bench, "iterations", 1, "benchmark.")

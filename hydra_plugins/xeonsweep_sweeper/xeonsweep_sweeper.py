@@ -8,11 +8,12 @@ configured (basic, submitit, ray), with progress and a summary.
 """
 
 
+import contextlib
 import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -24,6 +25,7 @@ from xeonsweep import doctor, planning, settings
 from xeonsweep.planning import runs_here
 from xeonsweep.app import absolute, new_sweep_id
 from xeonsweep.errors import UserError
+from xeonsweep.host_lock import host_lock
 from xeonsweep.machine import cpu_info
 
 log = logging.getLogger(__name__)
@@ -57,13 +59,31 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
         batch_size = self.max_batch_size or (1 if local else max(len(plan.jobs), 1))
         from xeonsweep.progress import SweepProgress
 
-        with SweepProgress(len(plan.jobs), sweep_id, store) as progress:
+        with self._host_lock(sweep_id, arguments), SweepProgress(len(plan.jobs), sweep_id, store) as progress:
             progress.machine(machine)
             returns, errors, lost = self._run(plan, batch_size, progress)
             progress.summary(len(plan.already_done), lost)
         if errors or lost:
             sys.exit(1)  # a bug (traceback above) or runs lost with their job: not a clean sweep
         return returns
+
+    @contextlib.contextmanager
+    def _host_lock(self, sweep_id: str, arguments: List[str]) -> Iterator[None]:
+        """Runs in this very process measure one after another: hold the host lock for the whole
+        sweep. Jobs in processes of their own (submitit, a cluster node) take it themselves, and a
+        sweeper that only submits never holds it."""
+        if not self.config.hydra.launcher._target_.endswith("BasicLauncher"):
+            yield
+            return
+        held = contextlib.ExitStack()
+        try:
+            held.enter_context(host_lock(f"sweep {sweep_id} (xeonsweep -m {' '.join(arguments)})",
+                                         wait=self.config.lock.wait))
+        except UserError as exc:
+            print(f"xeonsweep: {exc}", file=sys.stderr)
+            sys.exit(2)
+        with held:
+            yield
 
     def _job_overrides(self, arguments: List[str]) -> List[List[str]]:
         """Every job's overrides: Hydra's basic expansion of params and command line."""

@@ -1,0 +1,38 @@
+"""The machine speed probe runs its kernel in a child; the parent stays light."""
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+from xeonsweep.machine import CpuInfo, cpu_info
+from xeonsweep.probe import has_native_bf16, run_probe
+
+
+def test_probe_measures_fp32_and_bf16_where_native():
+    probe = run_probe()
+    assert probe["status"] == "ok", probe["reason"]
+    assert probe["fp32_gflops"] > 0 and probe["probe_unix_s"] > 0
+    assert (probe["bf16_gflops"] is not None) == has_native_bf16(cpu_info())
+    if probe["bf16_gflops"] is not None:
+        assert probe["bf16_gflops"] > 0
+
+
+def test_no_bf16_probe_without_native_bf16():
+    avx2 = CpuInfo(model="zen3", logical_cpus=2, physical_cores=2, sockets=1, flags=frozenset({"avx2"}))
+    probe = run_probe(cpu=avx2)
+    assert probe["status"] == "ok" and probe["bf16_gflops"] is None and probe["fp32_gflops"] > 0
+
+
+def test_amx_and_avx512_bf16_are_native():
+    assert has_native_bf16(CpuInfo("spr", 2, 2, 1, frozenset({"amx_bf16"})))
+    assert has_native_bf16(CpuInfo("zen4", 2, 2, 1, frozenset({"avx512_bf16"})))
+
+
+def test_a_failing_probe_says_why():
+    probe = run_probe(interpreter="/bin/false")
+    assert probe["status"] == "failed" and probe["fp32_gflops"] is None and "status 1" in probe["reason"]
+
+
+def test_the_parent_never_imports_torch():
+    code = "import sys; from xeonsweep.probe import run_probe; run_probe(); assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

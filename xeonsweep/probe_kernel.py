@@ -1,0 +1,54 @@
+"""The machine speed probe's kernel, run in a child of its own:
+`python -m xeonsweep.probe_kernel [--bf16]` prints one JSON line.
+
+A fixed square matmul timed a fixed number of times, on torch's default
+threads: a number that moves only when the machine's own speed moves (a
+neighbour on the host, a throttled clock, the AMX unit's swings), to set
+beside the configs' block SPS. The per-call median is used, so one stall does
+not move it.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+
+SIZE = 1024
+WARMUP = 3
+CALLS = 15
+
+
+def gflops(dtype) -> tuple[float, float]:
+    """GFLOP/s of a SIZE x SIZE matmul in `dtype` (median call), and the unix time of the timed calls' middle."""
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(SIZE, SIZE, generator=generator).to(dtype)
+    b = torch.randn(SIZE, SIZE, generator=generator).to(dtype)
+    with torch.no_grad():
+        for _ in range(WARMUP):
+            torch.mm(a, b)
+        start = time.time()
+        times = []
+        for _ in range(CALLS):
+            t0 = time.perf_counter()
+            torch.mm(a, b)
+            times.append(time.perf_counter() - t0)
+        end = time.time()
+    return 2 * SIZE**3 / statistics.median(times) / 1e9, (start + end) / 2
+
+
+def main(argv: list[str]) -> int:
+    import torch
+
+    fp32, when = gflops(torch.float32)
+    bf16 = gflops(torch.bfloat16)[0] if "--bf16" in argv else None
+    print(json.dumps({"probe_unix_s": when, "fp32_gflops": fp32, "bf16_gflops": bf16,
+                      "threads": torch.get_num_threads(), "size": SIZE, "calls": CALLS}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
