@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from xeonsweep.measure import combined_sps, latency_stats, percentile, run_loop
+from xeonsweep.measure import combined_sps, latency_stats, percentile, run_loop, serve_blocks
 
 
 class FakeClock:
@@ -70,3 +70,42 @@ def test_multi_instance_counts_only_the_common_window():
     assert per[0] == pytest.approx(10.0)
     assert per[1] == pytest.approx(4.0)
     assert total == pytest.approx(14.0)
+
+
+class FakeParent:
+    """The parent's side of a live child's channel: a script of commands, the answers kept."""
+
+    def __init__(self, commands):
+        self.commands, self.answers = list(commands), []
+
+    def recv(self):
+        return self.commands.pop(0) if self.commands else None
+
+    def send(self, message):
+        self.answers.append(message)
+
+
+def test_a_live_child_warms_up_times_blocks_and_exits_when_told():
+    clock = FakeClock([])  # 1 ms per call
+    parent = FakeParent([
+        {"cmd": "warm", "min_s": 0.0025},
+        {"cmd": "time", "min_s": 0.004, "iterations": 2},
+        {"cmd": "warm", "min_s": 0},
+        {"cmd": "time", "min_s": 0, "iterations": 3},
+        {"cmd": "exit"},
+        {"cmd": "time", "min_s": 0, "iterations": 3},  # never reached
+    ])
+    assert serve_blocks(parent.recv, parent.send, clock.infer, None, clock=clock) == 2
+    warm, first, rewarm, second = parent.answers
+    assert warm == {"warm_s": pytest.approx(0.003)}  # whole iterations until 2.5 ms have passed
+    assert first["latencies_ns"] == [1_000_000] * 4 and first["end_ns"] - first["start_ns"] == 4_000_000
+    assert rewarm == {"warm_s": pytest.approx(0.001)}  # at least one iteration, however short asked
+    assert len(second["latencies_ns"]) == 3 and second["start_ns"] == first["end_ns"] + 1_000_000
+    assert clock.calls == 3 + 4 + 1 + 3
+
+
+def test_a_live_child_stops_when_the_parent_is_gone():
+    parent = FakeParent([{"cmd": "warm", "min_s": 0}])
+    clock = FakeClock([])
+    assert serve_blocks(parent.recv, parent.send, clock.infer, None, clock=clock) == 0
+    assert len(parent.answers) == 1

@@ -76,15 +76,8 @@ def run_job(cfg: DictConfig) -> dict:
 
 def run_settings(run: dict) -> dict:
     cpu = cpu_info()
-    machine = settings.machine_label(cpu)
     run["sweep_id"] = run.get("sweep_id") or new_sweep_id()
-    keys = {
-        "run_key": settings.run_key(run, machine),
-        "config_hash": settings.config_hash(run),
-        "sweep_id": run["sweep_id"],
-        "machine": machine,
-        "overrides": job_overrides(),
-    }
+    keys = run_keys(run, settings.machine_label(cpu), job_overrides())
     store = absolute(run["results"]["dir"])
     started = datetime.now(timezone.utc)
     try:
@@ -110,6 +103,17 @@ def run_settings(run: dict) -> dict:
     return record(run, keys, outcome, started, store)
 
 
+def run_keys(run: dict, machine: str, overrides: str) -> dict:
+    """The identity columns of a run's row."""
+    return {
+        "run_key": settings.run_key(run, machine),
+        "config_hash": settings.config_hash(run),
+        "sweep_id": run["sweep_id"],
+        "machine": machine,
+        "overrides": overrides,
+    }
+
+
 def lock_owner(run: dict) -> str:
     kind = "sweep" if in_sweep() else "run"
     return f"{kind} {run['sweep_id']} ({job_overrides() or 'defaults'})"
@@ -118,4 +122,5 @@ def lock_owner(run: dict) -> str:
 def record(run: dict, keys: dict, outcome: launch.Outcome, started: datetime, store: str) -> dict:
     row = rows.build_row(run, keys, outcome, started, datetime.now(timezone.utc))
     results.write_row(row, store, run["sweep_id"])
-    return {"status": row["status"], "sps": row.get("sps"), "reason": row["reason"], "run_key": keys["run_key"]}
+    return {"status": row["status"], "sps": row.get("sps"), "reason": row["reason"], "run_key": keys["run_key"],
+            "ci_half_width_pct": row.get("ci_half_width_pct"), "target_met": row.get("target_met")}

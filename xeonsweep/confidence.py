@@ -108,7 +108,8 @@ class Rounds:
         if self.met(name):
             return None
         est = estimate(self.blocks[name])
-        width = f"±{est.half_width_pct:.1f}%" if est.half_width_pct != float("inf") else "no interval"
-        why = f"budget_s={self.budget_s:g} ran out" if self.stopped_by == "budget" else "stopped"
-        return (f"target not met: 95% CI {width} of the median > target_ci_pct={self.target_pct:g} "
-                f"after {len(self.blocks[name])} blocks ({why})")
+        width = (f"95% CI ±{est.half_width_pct:.1f}% of the median" if est.blocks > 1
+                 else f"{est.blocks} block, no interval")
+        why = "the time budget (benchmark.budget_s) ran out" if self.stopped_by == "budget" else "stopped early"
+        return (f"target not met: {width} (target_ci_pct={self.target_pct:g}) after "
+                f"{est.blocks} blocks in {self.done} rounds; {why}")

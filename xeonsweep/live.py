@@ -109,7 +109,7 @@ class Sweep:
         self.bench = bench
         self.memory_mb = bench.get("live_memory_mb") or MEMORY_SHARE * available_memory_mb()
         self.budget_s = float(bench["budget_s"])
-        self.started = clock()
+        self.rounds_s = 0.0  # spent in rounds so far: the budget is for measuring, not for set-up
         self.largest_peak_mb = 0.0
         self.probes: list[dict] = []
         self.lives: list[Live] = []
@@ -129,8 +129,10 @@ class Sweep:
                         reference = reference or live
                         members.append(live)
                 share = len([m for m in members if m is not reference]) or 1
-                budget = (self.budget_s - (self.clock() - self.started)) * share / (share + len(pending))
+                budget = (self.budget_s - self.rounds_s) * share / (share + len(pending))
+                began = self.clock()
                 self._rounds(members, group, budget, reference if (group or pending) else None)
+                self.rounds_s += self.clock() - began
                 for live in members:
                     if live is not reference or not pending:
                         self._stop(live)
@@ -229,7 +231,7 @@ class Sweep:
                     "verdict": rounds.verdict(name),
                     "idle_cpu_s": live.idle_cpu_s,
                     "idle_s": live.idle_s,
-                }, blocks=list(live.blocks), probes=list(self.probes)))
+                }, blocks=list(live.blocks), probes=[p for p in self.probes if p["group"] == group]))
                 if live is reference:
                     live.outcome = None  # it stays live for the next group
                     live.idle_cpu_s = live.idle_s = 0.0
@@ -350,3 +352,30 @@ class Sweep:
             except subprocess.TimeoutExpired:
                 pass
             launch.kill_tree(live.proc)
+
+
+def measure_in_blocks(jobs: list[Job], sweep_dir: Path, machine: str, finished: Callable[[Job, dict], None],
+                      label: Callable[[Job], str], status: Callable[[str], None]) -> None:
+    """Measure a sweep's jobs with live workers, writing each config's row as soon as it is over.
+
+    Jobs whose settings cannot go together become skipped rows at once, as in a fresh sweep.
+    """
+    from xeonsweep import app
+    from xeonsweep.machine import cpu_info
+    from xeonsweep.probe import run_probe
+
+    def write(job: Job, outcome: Outcome, started: datetime) -> None:
+        keys = app.run_keys(job.run, machine, " ".join(job.overrides))
+        finished(job, app.record(job.run, keys, outcome, started, app.absolute(job.run["results"]["dir"])))
+
+    runnable = []
+    for job in jobs:
+        if job.incompatible:
+            write(job, Outcome("skipped", job.incompatible, method="blocks"), datetime.now(timezone.utc))
+        else:
+            runnable.append(job)
+    if runnable:
+        cpu = cpu_info()
+        Sweep(runnable, sweep_dir, lambda run: app.absolute(run["cache"]["dir"]),
+              lambda live: write(live.job, live.outcome, live.started_at), label, status,
+              probe=lambda: run_probe(cpu)).run()

@@ -23,6 +23,17 @@ def runs_here(launcher_target: str) -> bool:
     return launcher_target.endswith(LOCAL_LAUNCHERS)
 
 
+def in_blocks(run: dict, launcher_target: str) -> bool:
+    """Measured by live workers in interleaved blocks (xeonsweep.live) rather than one fresh process per run.
+
+    Only in this very process (the basic launcher: a Submitit or cluster job is
+    one run), for the offline scenario, and without fresh-process repeats.
+    """
+    bench = run["benchmark"]
+    return (launcher_target.endswith("BasicLauncher") and bench.get("method", "fresh") == "blocks"
+            and bench["repeats"] == 1 and (run.get("scenario") or {}).get("name", "offline") == "offline")
+
+
 @dataclass
 class Job:
     overrides: list[str]

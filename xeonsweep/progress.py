@@ -38,12 +38,19 @@ class SweepProgress:
     def starting(self, index: int, config: str) -> None:
         self.bar.update(self.task, description=f"run {index}/{self.total}: {config}")
 
+    def status(self, text: str) -> None:
+        """What a live-worker sweep is doing now (setting a config up, which round)."""
+        self.bar.update(self.task, description=text)
+
     def finished(self, index: int, config: str, summary: dict) -> None:
         status = summary["status"]
         sps = f"{summary['sps']:.1f} SPS" if summary.get("sps") is not None else ""
-        reason = (summary.get("reason") or "").splitlines()[0] if status not in ("ok",) else ""
+        if summary.get("ci_half_width_pct") is not None:
+            sps += f" ±{summary['ci_half_width_pct']:.1f}%"
+        # An ok row's reason says a live config missed its confidence target.
+        reason = (summary.get("reason") or "").splitlines()[0] if summary.get("reason") else ""
         self.bar.console.print(
-            f"[{index}/{self.total}] [{STYLE.get(status, '')}]{status:<7}[/] {sps:>12}  {config}"
+            f"[{index}/{self.total}] [{STYLE.get(status, '')}]{status:<7}[/] {sps:>19}  {config}"
             + (f"\n          {reason}" if reason else "")
         )
         self.bar.advance(self.task)
@@ -61,10 +68,15 @@ class SweepProgress:
             table.add_column(column, justify="right" if column == "SPS" else "left")
         for config, s in self.rows:
             sps = f"{s['sps']:.1f}" if s.get("sps") is not None else "-"
+            if s.get("ci_half_width_pct") is not None:
+                sps += f" ±{s['ci_half_width_pct']:.1f}%" + ("" if s.get("target_met") else " (target not met)")
             table.add_row(config or "(defaults)", f"[{STYLE.get(s['status'], '')}]{s['status']}[/]", sps)
         if self.rows:
             self.console.print(table)
         parts = [f"{counts[k]} {k}" for k in ("ok", "failed", "timeout", "skipped", "error") if counts[k]]
+        missed = sum(1 for _, s in self.rows if s["status"] == "ok" and s.get("target_met") is False)
+        if missed:
+            parts.append(f"{missed} short of the confidence target (more benchmark.budget_s, or a larger target_ci_pct)")
         if lost:
             parts.append(f"{lost} lost with their job (run the same command again to run them)")
         if already_done:

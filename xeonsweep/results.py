@@ -10,7 +10,9 @@ Schema history (bump SCHEMA_VERSION on any change, note it here):
   2: issue 8: `sps` is the median over timed blocks of live workers; its 95%
      confidence interval, blocks, rounds, per-block SPS and times, the machine
      speed probes around the config's blocks, how it was measured (blocks or
-     fresh) and in which memory group, and the peak RSS during setup.
+     fresh) and in which memory group, and the peak RSS during setup;
+     whether the row is a group's common reference, and a live worker's CPU
+     time while it waited.
 """
 
 from __future__ import annotations
@@ -131,6 +133,9 @@ SCHEMA = pa.schema(
         ("measurement", _str),
         ("measure_group", _int),
         ("setup_peak_rss_mb", _float),
+        ("measure_reference", _bool),   # the sweep's first config, measured again in a later memory group
+        ("idle_cpu_s", _float),         # CPU time a live worker used while it waited between its blocks
+        ("idle_s", _float),             # ... and how long it waited
     ]
 )
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import statistics
 from datetime import datetime
 
 from xeonsweep import __version__
 from xeonsweep.launch import Outcome
 from xeonsweep.machine import host_facts
+from xeonsweep.confidence import estimate
 from xeonsweep.measure import combined_sps, latency_stats
 
 
@@ -41,20 +43,12 @@ def config_columns(run: dict) -> dict:
     }
 
 
-def measurement_columns(instances: list[dict], batch_size: int) -> dict:
-    sps, per_instance = combined_sps(instances, batch_size)
-    latencies_ms = [ns / 1e6 for inst in instances for ns in inst["latencies_ns"]]
+def setup_columns(instances: list[dict]) -> dict:
+    """What the instances reported besides their timing: fidelity, backend details, what was applied."""
     first = instances[0]
     return {
-        "sps": sps,
-        "instance_sps": per_instance,
-        **latency_stats(latencies_ms),
-        "latencies_ms": latencies_ms,
-        "iterations_measured": sum(len(i["latencies_ns"]) for i in instances),
-        "measured_s": (min(i["end_ns"] for i in instances) - max(i["start_ns"] for i in instances)) / 1e9,
         "setup_s": max(i["setup_s"] for i in instances),
         "first_call_s": max(i["first_call_s"] for i in instances),
-        "warmup_s": max(i["warmup_s"] for i in instances),
         "top1_agreement": first.get("top1_agreement"),
         "max_rel_error": max(i["max_rel_error"] for i in instances),
         "artifact_cached": first["details"].get("artifact_cached"),
@@ -63,6 +57,56 @@ def measurement_columns(instances: list[dict], batch_size: int) -> dict:
         **first["applied"],
         "peak_rss_mb": max(i["applied"]["peak_rss_mb"] for i in instances),
         "cpu_affinity": ";".join(i["applied"]["cpu_affinity"] for i in instances),
+    }
+
+
+def measurement_columns(instances: list[dict], batch_size: int) -> dict:
+    sps, per_instance = combined_sps(instances, batch_size)
+    latencies_ms = [ns / 1e6 for inst in instances for ns in inst["latencies_ns"]]
+    return {
+        **setup_columns(instances),
+        "sps": sps,
+        "instance_sps": per_instance,
+        **latency_stats(latencies_ms),
+        "latencies_ms": latencies_ms,
+        "iterations_measured": sum(len(i["latencies_ns"]) for i in instances),
+        "measured_s": (min(i["end_ns"] for i in instances) - max(i["start_ns"] for i in instances)) / 1e9,
+        "warmup_s": max(i["warmup_s"] for i in instances),
+    }
+
+
+def block_columns(ready: list[dict], blocks: list[dict], schedule: dict, probes: list[dict]) -> dict:
+    """A live worker's row: SPS is the median over its blocks, with the bootstrap interval around it."""
+    sps = [b["sps"] for b in blocks]
+    est = estimate(sps)
+    timed = [inst for b in blocks for inst in b["instances"]]
+    latencies_ms = [ns / 1e6 for inst in timed for ns in inst["latencies_ns"]]
+    return {
+        **setup_columns(ready),
+        "sps": est.median,
+        "instance_sps": [statistics.median(b["instance_sps"][i] for b in blocks) for i in range(len(ready))],
+        **latency_stats(latencies_ms),
+        "latencies_ms": latencies_ms,
+        "iterations_measured": sum(len(inst["latencies_ns"]) for inst in timed),
+        "measured_s": sum(b["measured_s"] for b in blocks),
+        "warmup_s": sum(b["warm_s"] for b in blocks),  # the re-warm-ups before the blocks, all told
+        "setup_peak_rss_mb": sum(r["applied"]["peak_rss_mb"] for r in ready),
+        "sps_ci_low": est.low,
+        "sps_ci_high": est.high,
+        "ci_half_width_pct": est.half_width_pct if est.blocks > 1 else None,
+        "target_ci_pct": schedule["target_ci_pct"],
+        "target_met": schedule["target_met"],
+        "blocks": len(blocks),
+        "rounds": schedule["rounds"],
+        "block_sps": sps,
+        "block_start_unix_s": [b["started_at"] for b in blocks],
+        "block_end_unix_s": [b["ended_at"] for b in blocks],
+        "probe_unix_s": [p["probe_unix_s"] for p in probes],
+        "probe_fp32_gflops": [p["fp32_gflops"] for p in probes],
+        "probe_bf16_gflops": [p["bf16_gflops"] for p in probes],
+        "measure_reference": schedule["reference"],
+        "idle_cpu_s": schedule["idle_cpu_s"],
+        "idle_s": schedule["idle_s"],
     }
 
 
@@ -82,8 +126,14 @@ def build_row(run: dict, keys: dict, outcome: Outcome, started: datetime, finish
         "parent_cpu_s": outcome.parent_cpu_s,
         "child_cpu_s": outcome.child_cpu_s,
         "xeonsweep_version": __version__,
-        "measurement": "fresh",  # one fresh process, one timed loop (live workers' rows say "blocks")
+        # "fresh": one fresh process, one timed loop; "blocks": a live worker measured in interleaved blocks
+        "measurement": outcome.method,
+        "measure_group": outcome.schedule.get("group"),
+        # A live config that did not reach its confidence target says so (its row is still ok).
+        **({"reason": outcome.schedule["verdict"]} if outcome.schedule.get("verdict") else {}),
     }
-    if outcome.status == "ok":
+    if outcome.status == "ok" and outcome.method == "blocks":
+        row.update(block_columns(outcome.instances, outcome.blocks, outcome.schedule, outcome.probes))
+    elif outcome.status == "ok":
         row.update(measurement_columns(outcome.instances, run["batch_size"]))
     return row

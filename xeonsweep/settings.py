@@ -21,7 +21,9 @@ RUN_CPU_MODES = (None, "latency", "throughput")
 
 # Keys that do not change what is measured: left out of the fingerprint.
 NOT_MEASURED = ("results", "sweep_id", "cache", "repeat", "lock")
-NOT_MEASURED_BENCHMARK = ("timeout_s", "repeats")
+NOT_MEASURED_BENCHMARK = ("timeout_s", "repeats", "method", "block_s", "block_warmup_s", "target_ci_pct",
+                          "min_rounds", "budget_s", "live_memory_mb")
+METHODS = ("fresh", "blocks")
 
 
 def to_settings(cfg: Any) -> dict:
@@ -67,6 +69,7 @@ def validate(run: dict, cpu: CpuInfo) -> None:
     _check_int(bench, "repeats", 1, "benchmark.")
     _check_number(bench, "min_duration_s", 0.0, "benchmark.")
     _check_number(bench, "timeout_s", 1.0, "benchmark.")
+    _check_blocks(bench)
     _check_model(run["model"])
     if "://" in str(run["cache"]["dir"]):
         raise UserError(f"cache.dir={run['cache']['dir']} must be a filesystem path (shared by the nodes of a "
@@ -81,6 +84,19 @@ def validate(run: dict, cpu: CpuInfo) -> None:
         reason = component.incompatibility(run) if component else None
         if reason:
             raise Incompatible(reason)
+
+
+def _check_blocks(bench: dict) -> None:
+    """The live-worker settings (absent keys keep their defaults: older configs still validate)."""
+    _check_one_of("benchmark.method", bench.get("method", "fresh"), METHODS)
+    for key, minimum in (("block_s", 0.01), ("block_warmup_s", 0.0), ("target_ci_pct", 0.01), ("budget_s", 0.0)):
+        if key in bench:
+            _check_number(bench, key, minimum, "benchmark.")
+    if "min_rounds" in bench:
+        _check_int(bench, "min_rounds", 1, "benchmark.")
+    memory = bench.get("live_memory_mb")
+    if memory is not None and (not isinstance(memory, (int, float)) or isinstance(memory, bool) or memory <= 0):
+        raise UserError(f"benchmark.live_memory_mb={memory} is not valid; valid: null or a number of MB > 0")
 
 
 def allocator_library(allocator: dict) -> str | None:

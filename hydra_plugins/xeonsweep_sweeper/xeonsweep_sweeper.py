@@ -61,7 +61,11 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
 
         with self._host_lock(sweep_id, arguments), SweepProgress(len(plan.jobs), sweep_id, store) as progress:
             progress.machine(machine)
-            returns, errors, lost = self._run(plan, batch_size, progress)
+            target = self.config.hydra.launcher._target_
+            fresh = [j for j in plan.jobs if not planning.in_blocks(j.run, target)]
+            varying = planning.varying_keys(plan.jobs)
+            returns, errors, lost = self._run(fresh, batch_size, progress, varying)
+            self._run_in_blocks([j for j in plan.jobs if j not in fresh], progress, varying, len(fresh))
             progress.summary(len(plan.already_done), lost)
         if errors or lost:
             sys.exit(1)  # a bug (traceback above) or runs lost with their job: not a clean sweep
@@ -101,12 +105,11 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
         logging.getLogger("hydra._internal.core_plugins.basic_launcher").setLevel(logging.WARNING)
         return machine
 
-    def _run(self, plan: planning.Plan, batch_size: int, progress: Any) -> tuple:
+    def _run(self, jobs: List[planning.Job], batch_size: int, progress: Any, varying: set) -> tuple:
         """Hand the jobs to the launcher batch by batch; a batch lost with its job does not stop the rest."""
-        varying = planning.varying_keys(plan.jobs)
         returns, errors, lost = [], 0, 0
-        for start in range(0, len(plan.jobs), batch_size):
-            batch = plan.jobs[start : start + batch_size]
+        for start in range(0, len(jobs), batch_size):
+            batch = jobs[start : start + batch_size]
             for offset, job in enumerate(batch):
                 progress.starting(start + offset + 1, planning.describe(job.overrides, varying))
             try:
@@ -121,6 +124,19 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
                 progress.finished(start + offset + 1, planning.describe(job.overrides, varying), summary)
             returns.append(results)
         return returns, errors, lost
+
+    def _run_in_blocks(self, jobs: List[planning.Job], progress: Any, varying: set, done: int) -> None:
+        """Live workers in this process: each config set up once, then timed in interleaved blocks."""
+        if not jobs:
+            return
+        from xeonsweep import live
+
+        count = iter(range(done + 1, done + 10**6))
+        live.measure_in_blocks(
+            jobs, Path(self.config.hydra.sweep.dir), settings.machine_label(cpu_info()),
+            finished=lambda job, summary: progress.finished(next(count), planning.describe(job.overrides, varying), summary),
+            label=lambda job: planning.describe(job.overrides, varying), status=progress.status,
+        )
 
     def _settings(self, overrides: List[str]) -> dict:
         cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))

@@ -1,0 +1,120 @@
+"""The confidence interval and the round-robin stopping rule, with a fake clock: exact, not timed."""
+
+import statistics
+
+import pytest
+
+from xeonsweep.confidence import Rounds, estimate, target_met
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_bootstrap_is_seeded_and_brackets_the_median():
+    values = [100.0, 103.0, 98.0, 101.0, 99.5, 102.0, 97.0, 100.5]
+    first, again = estimate(values), estimate(list(values))
+    assert first == again  # the same blocks always give the same interval
+    assert first.median == statistics.median(values)
+    assert first.low <= first.median <= first.high
+    assert min(values) <= first.low and first.high <= max(values)
+    assert first.half_width_pct == pytest.approx((first.high - first.low) / 2 / first.median * 100)
+    assert estimate(values, seed=1) != first or estimate(values, seed=2) != first
+
+
+def test_identical_blocks_have_a_zero_width_interval():
+    assert estimate([50.0] * 5).half_width_pct == 0.0
+
+
+def test_one_block_says_nothing_about_its_spread():
+    one = estimate([42.0])
+    assert (one.median, one.low, one.high) == (42.0, 42.0, 42.0)
+    assert one.half_width_pct == float("inf")
+    assert not target_met([42.0], target_pct=50, min_blocks=1)
+
+
+def test_a_wider_spread_gives_a_wider_interval():
+    tight = estimate([100, 101, 99, 100, 100.5, 99.5])
+    loose = estimate([100, 130, 70, 110, 90, 120])
+    assert tight.half_width_pct < 3 < loose.half_width_pct
+
+
+def run_rounds(rounds: Rounds, sps_of, clock: FakeClock, block_s: float = 1.0) -> list[list[str]]:
+    """Drive the schedule as live.Sweep does: every block advances the fake clock by block_s."""
+    order = []
+    while batch := rounds.next_round():
+        order.append(batch)
+        for name in batch:
+            clock.now += block_s
+            rounds.record(name, sps_of(name, len(rounds.blocks[name])))
+    return order
+
+
+def test_round_robin_until_min_rounds_when_every_config_is_steady():
+    clock = FakeClock()
+    rounds = Rounds(["a", "b", "c"], min_rounds=4, target_pct=3, budget_s=1000, clock=clock)
+    order = run_rounds(rounds, lambda name, i: {"a": 10.0, "b": 20.0, "c": 30.0}[name], clock)
+    assert order == [["a", "b", "c"]] * 4  # every config once per round, in the sweep's order
+    assert rounds.stopped_by == "target"
+    assert all(rounds.met(n) and rounds.verdict(n) is None for n in "abc")
+    assert clock.now == 12.0
+
+
+def test_a_noisy_config_keeps_every_config_measuring_until_it_meets_the_target():
+    clock = FakeClock()
+    noisy = [100, 140, 60, 120, 80, 100, 101, 99, 100, 100, 100, 100, 100, 100, 100, 100]
+    rounds = Rounds(["steady", "noisy"], min_rounds=3, target_pct=3, budget_s=1000, clock=clock)
+    order = run_rounds(rounds, lambda name, i: 50.0 if name == "steady" else float(noisy[i]), clock)
+    assert rounds.stopped_by == "target"
+    assert len(order) > 3 and all(batch == ["steady", "noisy"] for batch in order)
+    assert not target_met(rounds.blocks["noisy"][:-1], 3, 3)  # one round less would not have done
+    assert target_met(rounds.blocks["noisy"], 3, 3)
+    assert len(rounds.blocks["steady"]) == len(rounds.blocks["noisy"])
+
+
+def test_the_budget_stops_the_rounds_and_the_config_says_so():
+    clock = FakeClock()
+    alternating = lambda name, i: 50.0 if name == "steady" else (80.0 if i % 2 else 120.0)
+    rounds = Rounds(["steady", "noisy"], min_rounds=2, target_pct=3, budget_s=7, clock=clock)
+    order = run_rounds(rounds, alternating, clock, block_s=1.0)
+    # Checked before each round: after 4 rounds (8 s of blocks) the 7 s budget is spent.
+    assert len(order) == 4 and clock.now == 8.0
+    assert rounds.stopped_by == "budget"
+    assert rounds.verdict("steady") is None
+    verdict = rounds.verdict("noisy")
+    assert verdict.startswith("target not met: 95% CI ±") and "(target_ci_pct=3) after 4 blocks in 4 rounds" in verdict
+    assert verdict.endswith("the time budget (benchmark.budget_s) ran out")
+
+
+def test_the_first_round_runs_even_without_budget():
+    clock = FakeClock()
+    rounds = Rounds(["a", "b"], min_rounds=3, target_pct=3, budget_s=0, clock=clock)
+    order = run_rounds(rounds, lambda name, i: 10.0, clock)
+    assert order == [["a", "b"]] and rounds.stopped_by == "budget"
+    assert rounds.verdict("a") == ("target not met: 1 block, no interval (target_ci_pct=3) after 1 blocks "
+                                   "in 1 rounds; the time budget (benchmark.budget_s) ran out")
+
+
+def test_a_failed_config_leaves_the_rounds_and_the_others_go_on():
+    clock = FakeClock()
+    rounds = Rounds(["a", "b", "c"], min_rounds=3, target_pct=3, budget_s=100, clock=clock)
+    order = []
+    while batch := rounds.next_round():
+        order.append(batch)
+        for name in batch:
+            if name == "b" and rounds.done == 2:
+                rounds.fail("b")
+            else:
+                rounds.record(name, 10.0)
+    assert order == [["a", "b", "c"], ["a", "b", "c"], ["a", "c"]]
+    assert rounds.stopped_by == "target" and len(rounds.blocks["a"]) == 3
+
+
+def test_min_rounds_holds_even_when_the_target_is_met_sooner():
+    clock = FakeClock()
+    rounds = Rounds(["a"], min_rounds=6, target_pct=50, budget_s=100, clock=clock)
+    assert len(run_rounds(rounds, lambda name, i: 10.0, clock)) == 6
