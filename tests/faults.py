@@ -18,3 +18,59 @@ def hang(seconds: float = 3600):
 
 def broken(message: str = "this model cannot be built"):
     raise RuntimeError(message)
+
+
+def tiny(**kwargs):
+    import torchvision
+
+    return torchvision.models.resnet18(num_classes=10)
+
+
+def counted(marker: str):
+    """The tiny model, leaving one line (this pid) in `marker` each time a child builds it: counts set-ups."""
+    with open(marker, "a") as out:
+        out.write(f"{os.getpid()}\n")
+    return tiny()
+
+
+def _watched(hang_on: int = 0):
+    """The tiny model, counting its forward passes and noting when the last one ended;
+    pass number `hang_on` (if any) never returns."""
+    import torch
+
+    class Watched(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = tiny()
+            self.calls, self.last = 0, time.monotonic()
+
+        def forward(self, x):
+            self.calls += 1
+            if self.calls == hang_on:
+                time.sleep(3600)
+            out = self.inner(x)
+            self.last = time.monotonic()
+            return out
+
+    return Watched()
+
+
+def die_when_idle(calls: int = 10, idle_s: float = 0.5):
+    """The tiny model; the process kills itself (SIGKILL) once it has run `calls` forward passes
+    and then been waiting for `idle_s`: a live child dying between its blocks."""
+    import threading
+
+    model = _watched()
+
+    def watch() -> None:
+        while not (model.calls >= calls and time.monotonic() - model.last > idle_s):
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, daemon=True).start()
+    return model
+
+
+def hang_on_call(call: int = 12):
+    """The tiny model, whose forward pass number `call` never returns: a block that hangs."""
+    return _watched(hang_on=call)

@@ -90,11 +90,21 @@ def test_the_budget_stops_the_rounds_and_the_config_says_so():
     assert verdict.endswith("the time budget (benchmark.budget_s) ran out")
 
 
-def test_the_first_round_runs_even_without_budget():
+def test_min_rounds_run_even_without_budget():
     clock = FakeClock()
     rounds = Rounds(["a", "b"], min_rounds=3, target_pct=3, budget_s=0, clock=clock)
-    order = run_rounds(rounds, lambda name, i: 10.0, clock)
-    assert order == [["a", "b"]] and rounds.stopped_by == "budget"
+    order = run_rounds(rounds, lambda name, i: 10.0 if name == "a" else 10.0 + i, clock)
+    assert order == [["a", "b"]] * 3 and rounds.stopped_by == "budget"
+    b = estimate(rounds.blocks["b"])  # blocks 10, 11, 12
+    assert (b.median, b.low, b.high, b.blocks) == (11.0, 10.0, 12.0, 3)
+    assert rounds.verdict("a") is None
+    assert rounds.verdict("b") == ("target not met: 95% CI ±9.1% of the median (target_ci_pct=3) after 3 blocks "
+                                   "in 3 rounds; the time budget (benchmark.budget_s) ran out")
+
+
+def test_one_block_has_no_interval():
+    rounds = Rounds(["a"], min_rounds=1, target_pct=3, budget_s=0, clock=FakeClock())
+    assert run_rounds(rounds, lambda name, i: 10.0, rounds.clock) == [["a"]]
     assert rounds.verdict("a") == ("target not met: 1 block, no interval (target_ci_pct=3) after 1 blocks "
                                    "in 1 rounds; the time budget (benchmark.budget_s) ran out")
 

@@ -57,10 +57,12 @@ def target_met(values: Sequence[float], target_pct: float, min_blocks: int) -> b
 
 @dataclass
 class Rounds:
-    """Round-robin over live configs until each one's interval meets the target or the budget runs out.
+    """Round-robin over live configs: at least `min_rounds` rounds, then on until every
+    config's interval meets the target or the budget runs out.
 
-    The budget is checked before each round (a round once started finishes, so
-    every config has the same number of blocks); the first round always runs.
+    The minimum holds whatever the budget (fewer blocks give no interval worth
+    the name). The budget is checked before each round: a round once started
+    finishes, so every config has the same number of blocks.
     """
 
     names: list[str]
@@ -92,7 +94,7 @@ class Rounds:
 
     def next_round(self) -> list[str]:
         """The configs to measure next, in order; empty when the rounds are over."""
-        if self.stopped_by is None and self.done > 0:
+        if self.stopped_by is None and self.done >= self.min_rounds:
             if all(self.met(n) for n in self.live):
                 self.stopped_by = "target"
             elif self.clock() - self.started >= self.budget_s:

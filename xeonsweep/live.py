@@ -49,6 +49,9 @@ MIN_BLOCK_ITERATIONS = 3
 MEMORY_SHARE = 0.8          # of MemAvailable at the start, when benchmark.live_memory_mb is null
 SETTLE_INTERVAL_S = 0.03    # a thread still spinning gains CPU time within this
 SETTLE_CAP_S = 2.0          # OMP_WAIT_POLICY=active spins for ever: do not wait longer than this
+# The probe starts a fresh interpreter with torch (seconds on a busy machine): it runs before the
+# first round, then between rounds at most this often, and after the last; its time is not the budget's.
+PROBE_INTERVAL_S = 30.0
 
 
 @dataclass
@@ -112,6 +115,7 @@ class Sweep:
         self.rounds_s = 0.0  # spent in rounds so far: the budget is for measuring, not for set-up
         self.largest_peak_mb = 0.0
         self.probes: list[dict] = []
+        self.probe_s = 0.0  # time spent probing, left out of the rounds' budget
         self.lives: list[Live] = []
 
     # -- the whole sweep ---------------------------------------------------------------
@@ -130,9 +134,9 @@ class Sweep:
                         members.append(live)
                 share = len([m for m in members if m is not reference]) or 1
                 budget = (self.budget_s - self.rounds_s) * share / (share + len(pending))
-                began = self.clock()
+                began = self.clock() - self.probe_s
                 self._rounds(members, group, budget, reference if (group or pending) else None)
-                self.rounds_s += self.clock() - began
+                self.rounds_s += self.clock() - self.probe_s - began
                 for live in members:
                     if live is not reference or not pending:
                         self._stop(live)
@@ -161,6 +165,7 @@ class Sweep:
                                live={"socket": listener.path, "token": token})
         if isinstance(child, Outcome):
             return self._finish(live, child)
+        live.started_at = datetime.now(timezone.utc)
         live.child, live.proc = child, launch.start(child)
         self.lives.append(live)
         timeout_s = float(live.run["benchmark"]["timeout_s"])
@@ -206,11 +211,13 @@ class Sweep:
             return
         names = {str(i): m for i, m in enumerate(alive)}
         rounds = Rounds(list(names), int(self.bench["min_rounds"]), float(self.bench["target_ci_pct"]),
-                        budget_s, self.clock)
+                        budget_s, lambda: self.clock() - self.probe_s)
         for m in alive:
             m.blocks = []
+        last_probe = None
         while batch := rounds.next_round():
-            self._probe(group, rounds.done)
+            if last_probe is None or self.clock() - last_probe >= PROBE_INTERVAL_S:
+                last_probe = self._probe(group, rounds.done)
             for name in batch:
                 live = names[name]
                 self.status(f"group {group + 1}, round {rounds.done}: {live.label}")
@@ -236,9 +243,14 @@ class Sweep:
                     live.outcome = None  # it stays live for the next group
                     live.idle_cpu_s = live.idle_s = 0.0
 
-    def _probe(self, group: int, before_round: int) -> None:
+    def _probe(self, group: int, before_round: int) -> float:
+        """The machine's own speed now, while every live child waits; returns when it ended."""
+        began = self.clock()
         if self.probe is not None:
+            self.status(f"group {group + 1}: probing the machine's speed")
             self.probes.append({**self.probe(), "group": group, "before_round": before_round})
+        self.probe_s += self.clock() - began
+        return self.clock()
 
     def _block(self, live: Live, round_no: int, group: int) -> dict | None:
         """One timed block of every instance of `live`; None when the config failed in it."""

@@ -1,0 +1,113 @@
+"""Live workers, for real: each config set up once in its own child, then timed in interleaved blocks."""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+# Short blocks, no budget beyond the minimum: exactly three rounds, a few seconds of blocks per sweep.
+BLOCKS = ["benchmark.method=blocks", "benchmark.block_s=0.2", "benchmark.block_warmup_s=0.05",
+          "benchmark.min_rounds=3", "benchmark.budget_s=0"]
+
+
+def intervals_overlap(rows) -> bool:
+    spans = sorted((s, e) for _, row in rows.iterrows()
+                   for s, e in zip(row["block_start_unix_s"], row["block_end_unix_s"]))
+    return any(later_start < end for (_, end), (later_start, _) in zip(spans, spans[1:]))
+
+
+def test_each_config_is_set_up_once_and_measured_in_interleaved_blocks(sweep, tmp_path):
+    marker = tmp_path / "setups.txt"
+    # live_memory_mb=1: no two set-up children fit, so each group is the reference and one config.
+    args = ["-m", "model=counted", f"model.factory.marker={marker}", "batch_size=1,2,3",
+            *BLOCKS, "benchmark.live_memory_mb=1"]
+    result = sweep(*args, faults=True)
+    assert result.returncode == 0, result.stderr
+    setups = marker.read_text().split()
+    assert len(setups) == 3 and len(set(setups)) == 3  # one child per config, each set up once
+
+    frame = sweep.rows()
+    assert set(frame["status"]) == {"ok"} and set(frame["measurement"]) == {"blocks"}
+    # batch_size=1 is the sweep's first config: the common reference, measured again in the second group.
+    reference = frame[frame["batch_size"] == 1].sort_values("measure_group")
+    assert list(reference["measure_group"]) == [0, 1] and reference["measure_reference"].all()
+    others = frame[frame["batch_size"] != 1].set_index("batch_size")
+    assert others.loc[2, "measure_group"] == 0 and others.loc[3, "measure_group"] == 1
+    assert not others["measure_reference"].any()
+    for group in (0, 1):  # one config measures at a time
+        assert not intervals_overlap(frame[frame["measure_group"] == group])
+
+    for _, row in frame.iterrows():
+        assert row["blocks"] == row["rounds"] == 3 and len(row["block_sps"]) == 3
+        assert row["sps"] == pytest.approx(sorted(row["block_sps"])[len(row["block_sps"]) // 2])
+        assert row["sps_ci_low"] <= row["sps"] <= row["sps_ci_high"]
+        assert row["target_met"] == (row["ci_half_width_pct"] <= 3.0)
+        if not row["target_met"]:
+            assert row["reason"].startswith("target not met")
+        assert row["iterations_measured"] >= 3 * row["blocks"]
+        assert len(row["probe_fp32_gflops"]) >= 2 and min(row["probe_fp32_gflops"]) > 0
+        assert row["setup_peak_rss_mb"] > 50 and row["top1_agreement"] == 1.0
+        # A waiting child blocks on its socket: next to no CPU while the others measure.
+        assert row["idle_s"] > 1.0
+        assert row["idle_cpu_s"] <= max(0.05, 0.02 * row["idle_s"]), (row["idle_cpu_s"], row["idle_s"])
+
+    again = sweep(*args, faults=True)
+    assert again.returncode == 0, again.stderr
+    assert "3 already in the store" in again.stderr
+    assert len(marker.read_text().split()) == 3
+
+
+def test_a_child_that_dies_or_hangs_becomes_a_row_and_the_others_finish(sweep):
+    args = ["-m", "model=tiny,dies_between_blocks,hangs_in_a_block", *BLOCKS, "benchmark.timeout_s=20"]
+    result = sweep(*args, faults=True)
+    assert result.returncode == 0, result.stderr
+    frame = sweep.rows().set_index("model")
+    assert frame.loc["tiny", "status"] == "ok" and frame.loc["tiny", "blocks"] >= 3
+    died = frame.loc["dies_between_blocks"]
+    assert died["status"] == "failed" and died["measurement"] == "blocks"
+    assert "killed by SIGKILL (out of memory, or killed from outside)" in died["reason"]
+    hung = frame.loc["hangs_in_a_block"]
+    assert hung["status"] == "timeout"
+    assert "a block exceeded timeout_s=20; instances killed" in hung["reason"]
+    leftovers = subprocess.run(["pgrep", "-f", str(sweep.tmp)], capture_output=True, text=True).stdout
+    assert leftovers.strip() == ""
+
+
+def test_several_instances_measure_together_in_each_block(sweep):
+    result = sweep("-m", "model=tiny", "runtime=run_cpu", "workers=2", "batch_size=1,2", *BLOCKS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    frame = sweep.rows()
+    assert set(frame["status"]) == {"ok"} and len(frame) == 2
+    for _, row in frame.iterrows():
+        assert len(row["instance_sps"]) == 2 and all(s > 0 for s in row["instance_sps"])
+        assert row["torch_threads"] == 1 and len(set(row["cpu_affinity"].split(";"))) == 2
+        assert row["blocks"] >= 3 and row["idle_cpu_s"] <= max(0.05, 0.02 * row["idle_s"])
+    assert not intervals_overlap(frame)
+
+
+def test_kill_9_of_a_live_sweep_leaves_no_child_and_no_partial_file(sweep):
+    args = ["-m", "model=tiny", "runtime=run_cpu", "workers=2", "batch_size=1,2",
+            *BLOCKS[:-1], "benchmark.budget_s=600", "benchmark.target_ci_pct=0.001"]
+    proc = subprocess.Popen(sweep.argv(*args), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    second = sweep.tmp / "sweep" / "1" / "child"
+    deadline = time.monotonic() + 240
+    while not (second.exists() and len(pids(sweep.tmp)) >= 6):  # 2 x (run_cpu + its agent... + 2 instances)
+        assert proc.poll() is None, "the sweep ended before it could be killed"
+        assert time.monotonic() < deadline, "the live children never started"
+        time.sleep(0.2)
+    time.sleep(3)  # the rounds are under way
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(2)
+    assert pids(sweep.tmp) == []
+    assert not [p for p in sweep.tmp.rglob("*") if p.name.startswith(".tmp")]
+
+
+def pids(tmp) -> list[str]:
+    return subprocess.run(["pgrep", "-f", str(tmp)], capture_output=True, text=True).stdout.split()
