@@ -11,6 +11,12 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
+
+@pytest.fixture(autouse=True)
+def own_host_lock(tmp_path, monkeypatch):
+    """A lock of the test's own: these tests check live workers, not waiting for whatever else measures here."""
+    monkeypatch.setenv("XEONSWEEP_HOST_LOCK", str(tmp_path / "host.lock"))
+
 # Short blocks, no budget beyond the minimum: exactly three rounds, a few seconds of blocks per sweep.
 BLOCKS = ["benchmark.method=blocks", "benchmark.block_s=0.2", "benchmark.block_warmup_s=0.05",
           "benchmark.min_rounds=3", "benchmark.budget_s=0"]
@@ -51,7 +57,7 @@ def test_each_config_is_set_up_once_and_measured_in_interleaved_blocks(sweep, tm
         if not row["target_met"]:
             assert row["reason"].startswith("target not met")
         assert row["iterations_measured"] >= 3 * row["blocks"]
-        assert len(row["probe_fp32_gflops"]) >= 2 and min(row["probe_fp32_gflops"]) > 0
+        assert len(row["probe_fp32_gflops"]) >= 1 and min(row["probe_fp32_gflops"]) > 0
         assert row["setup_peak_rss_mb"] > 50 and row["top1_agreement"] == 1.0
         # A waiting child blocks on its socket: next to no CPU while the others measure.
         assert row["idle_s"] > 1.0
@@ -64,7 +70,7 @@ def test_each_config_is_set_up_once_and_measured_in_interleaved_blocks(sweep, tm
 
 
 def test_a_child_that_dies_or_hangs_becomes_a_row_and_the_others_finish(sweep):
-    args = ["-m", "model=tiny,dies_between_blocks,hangs_in_a_block", *BLOCKS, "benchmark.timeout_s=20"]
+    args = ["-m", "model=tiny,dies_between_blocks,hangs_in_a_block", *BLOCKS, "benchmark.timeout_s=40"]
     result = sweep(*args, faults=True)
     assert result.returncode == 0, result.stderr
     frame = sweep.rows().set_index("model")
@@ -74,7 +80,7 @@ def test_a_child_that_dies_or_hangs_becomes_a_row_and_the_others_finish(sweep):
     assert "killed by SIGKILL (out of memory, or killed from outside)" in died["reason"]
     hung = frame.loc["hangs_in_a_block"]
     assert hung["status"] == "timeout"
-    assert "a block exceeded timeout_s=20; instances killed" in hung["reason"]
+    assert "a block exceeded timeout_s=40; instances killed" in hung["reason"]
     leftovers = subprocess.run(["pgrep", "-f", str(sweep.tmp)], capture_output=True, text=True).stdout
     assert leftovers.strip() == ""
 
@@ -93,7 +99,7 @@ def test_several_instances_measure_together_in_each_block(sweep):
 
 def test_kill_9_of_a_live_sweep_leaves_no_child_and_no_partial_file(sweep):
     args = ["-m", "model=tiny", "runtime=run_cpu", "workers=2", "batch_size=1,2",
-            *BLOCKS[:-1], "benchmark.budget_s=600", "benchmark.target_ci_pct=0.001"]
+            *BLOCKS[:-1], "benchmark.budget_s=600", "benchmark.target_ci_pct=0.01"]
     proc = subprocess.Popen(sweep.argv(*args), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     second = sweep.tmp / "sweep" / "1" / "child"
     deadline = time.monotonic() + 240

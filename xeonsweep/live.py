@@ -135,7 +135,8 @@ class Sweep:
                 share = len([m for m in members if m is not reference]) or 1
                 budget = (self.budget_s - self.rounds_s) * share / (share + len(pending))
                 began = self.clock() - self.probe_s
-                self._rounds(members, group, budget, reference if (group or pending) else None)
+                # The next group's first probe follows soon enough: only the last group probes after its rounds.
+                self._rounds(members, group, budget, reference if (group or pending) else None, last=not pending)
                 self.rounds_s += self.clock() - self.probe_s - began
                 for live in members:
                     if live is not reference or not pending:
@@ -205,7 +206,8 @@ class Sweep:
         live.ready.append(hello["ready"])
 
     # -- rounds --------------------------------------------------------------------------
-    def _rounds(self, members: list[Live], group: int, budget_s: float, reference: Live | None) -> None:
+    def _rounds(self, members: list[Live], group: int, budget_s: float, reference: Live | None,
+                last: bool = True) -> None:
         alive = [m for m in members if m.outcome is None]
         if not alive:
             return
@@ -226,7 +228,8 @@ class Sweep:
                     rounds.fail(name)
                 else:
                     rounds.record(name, block["sps"])
-        self._probe(group, rounds.done + 1)
+        if last:
+            self._probe(group, rounds.done + 1)
         for name, live in names.items():
             if live.outcome is None:
                 self._finish(live, Outcome("ok", None, live.ready, method="blocks", schedule={
