@@ -105,3 +105,48 @@ def test_default_fingerprint_is_unchanged_by_issue_8(run):
 def test_lock_wait_must_be_a_bool(run):
     with pytest.raises(UserError, match="lock.wait=maybe is not valid; valid: true, false"):
         settings.validate(changed(run, "lock.wait", "maybe"), CPU)
+
+
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        ("benchmark.method", "interleaved", "benchmark.method=interleaved is not valid; valid: fresh, blocks"),
+        ("benchmark.block_s", 0, "benchmark.block_s=0 is not valid; valid: a number >= 0.01"),
+        ("benchmark.block_warmup_s", -1, "benchmark.block_warmup_s=-1 is not valid; valid: a number >= 0"),
+        ("benchmark.target_ci_pct", "tight", "benchmark.target_ci_pct=tight is not valid; valid: a number >= 0.01"),
+        ("benchmark.min_rounds", 0, "benchmark.min_rounds=0 is not valid; valid: an integer >= 1"),
+        ("benchmark.budget_s", -5, "benchmark.budget_s=-5 is not valid; valid: a number >= 0"),
+        ("benchmark.live_memory_mb", 0, "benchmark.live_memory_mb=0 is not valid; valid: null or a number of MB > 0"),
+    ],
+)
+def test_bad_block_settings(run, path, value, message):
+    with pytest.raises(UserError, match=message):
+        settings.validate(changed(run, path, value), CPU)
+
+
+def test_how_finely_blocks_measure_stays_out_of_the_fingerprint(run):
+    blocks = run
+    for path, value in (("benchmark.method", "blocks"), ("benchmark.block_s", 3.0), ("benchmark.target_ci_pct", 1.0),
+                        ("benchmark.min_rounds", 9), ("benchmark.budget_s", 60), ("benchmark.live_memory_mb", 500),
+                        ("benchmark.block_warmup_s", 1.0)):
+        blocks = changed(blocks, path, value)
+    settings.validate(blocks, CPU)
+    assert settings.config_hash(blocks) == settings.config_hash(run) == "1ecf4d161678f3d4"  # as on ef1ff36
+
+
+def test_the_ladder_measures_in_blocks_with_its_old_fingerprints():
+    from hydra import compose, initialize_config_dir
+
+    from xeonsweep.cli import CONF
+    from xeonsweep.planning import in_blocks
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        ladder = settings.to_settings(compose(config_name="config", overrides=["experiment=ladder", "step=baseline"]))
+        plain = settings.to_settings(compose(config_name="config"))
+    assert settings.config_hash(ladder) == "1dae896778808dbe"  # as on ef1ff36
+    basic = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+    assert in_blocks(ladder, basic)
+    assert not in_blocks(plain, basic)  # the default stays one fresh process per run
+    assert not in_blocks(ladder, "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher")
+    assert not in_blocks(changed(ladder, "benchmark.repeats", 2), basic)  # fresh repeats, as asked
+    assert not in_blocks({**ladder, "scenario": {"name": "server"}}, basic)
