@@ -54,7 +54,7 @@ SETTLE_CAP_S = 2.0          # OMP_WAIT_POLICY=active spins for ever: do not wait
 PROBE_INTERVAL_S = 30.0
 
 
-@dataclass
+@dataclass(eq=False)
 class Live:
     """One config of the sweep: its child, its instances' channels, its blocks."""
 
@@ -132,6 +132,9 @@ class Sweep:
                     if self._set_up(live, listener):
                         reference = reference or live
                         members.append(live)
+                if group and all(m is reference for m in members):
+                    self._stop(reference)  # nothing else set up: the reference was measured already
+                    break
                 share = len([m for m in members if m is not reference]) or 1
                 budget = (self.budget_s - self.rounds_s) * share / (share + len(pending))
                 began = self.clock() - self.probe_s
@@ -232,7 +235,7 @@ class Sweep:
             self._probe(group, rounds.done + 1)
         for name, live in names.items():
             if live.outcome is None:
-                self._finish(live, Outcome("ok", None, live.ready, method="blocks", schedule={
+                self._finish(live, Outcome("ok", None, live.ready, child_cpu_s=live.cpu_s(), method="blocks", schedule={
                     "group": group,
                     "reference": live is reference,
                     "rounds": rounds.done,
