@@ -8,7 +8,7 @@ from tests.conftest import ROOT
 SCRIPT = """
 import sys
 from hydra import compose, initialize_config_dir
-from xeonsweep import planning, settings, launch, rows, results, app
+from xeonsweep import planning, settings, launch, rows, results, app, live, confidence, channel
 from xeonsweep.cli import CONF
 from xeonsweep.machine import cpu_info
 
