@@ -67,3 +67,4 @@ def test_the_script_compares_two_stores(stores):
     assert "Kendall tau between the two rankings: 0.33 over 3 steps ok in both" in out.stdout
     assert "inside run 1's 95% interval: 2 of 4 steps" in out.stdout
     assert "(ok / failed)" in out.stdout
+    assert "run 1: first row's start to last row's end 0.0 min" in out.stdout
