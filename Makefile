@@ -4,7 +4,7 @@ VENV := .venv
 IPEX_VENV := .venv-ipex
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-packages ipex-env run test bench bench-ladder clean-results
+.PHONY: setup system-packages ipex-env run test bench bench-ladder bench-rank clean-results
 
 setup: system-packages $(VENV)/.installed
 
@@ -41,6 +41,9 @@ bench: setup ipex-env
 
 bench-ladder: setup ipex-env   # the whole ladder for resnet50: about half an hour on 2 cores
 	$(PY) benchmarks/ladder.py
+
+bench-rank: setup ipex-env    # the resnet50 ladder twice: does it rank the same way again?
+	$(PY) benchmarks/rank_stability.py
 
 clean-results:
 	rm -rf outputs/results outputs/runs outputs/sweeps

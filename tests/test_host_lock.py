@@ -108,6 +108,7 @@ def test_nested_holds_in_one_process_share_the_lock(lock_file):
     assert not host_lock.held_here()
 
 
+@pytest.mark.slow
 def test_two_sweeps_started_together_never_measure_at_the_same_time(tmp_path, cache_dir, lock_file):
     from tests.conftest import FAST, Sweep
 
@@ -130,6 +131,7 @@ def test_two_sweeps_started_together_never_measure_at_the_same_time(tmp_path, ca
     assert f"held by sweep {holder_id} " in line and "since " in line
 
 
+@pytest.mark.slow
 def test_a_single_run_that_must_not_wait_fails_in_one_line_then_takes_over_a_dead_holder(sweep, lock_file):
     from tests.conftest import FAST
 

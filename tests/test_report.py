@@ -104,3 +104,99 @@ def test_report_on_a_real_sweep_with_interleaved_repeats(sweep, tmp_path):
     cli = subprocess.run([sys.executable, "-m", "xeonsweep.report", str(sweep.store), "--out", str(tmp_path / "r")],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert cli.returncode == 0 and "batch_size=2" in cli.stdout
+
+
+# -- rows measured in interleaved blocks (issue 8) ------------------------------------------------
+EPYC = "AMD EPYC (2 cores)"
+PROBE_TIMES = [T0.timestamp() + 60 * m for m in (0, 4, 8)]
+
+
+def add_blocks(store, sweep_id, step, position, sps, low, high, group=0, target_met=True, fp32=(100.0, 130.0, 101.0),
+               bf16=(300.0, 600.0, 310.0)):
+    start = T0.timestamp() + position * 10
+    results.write_row({
+        "run_key": f"{sweep_id}-{step}-{group}", "config_hash": step, "sweep_id": sweep_id, "status": "ok",
+        "machine": EPYC, "model": "resnet50", "ladder_step": step, "ladder_position": position, "batch_size": 8,
+        "started_at": T0, "finished_at": T0 + timedelta(minutes=9), "measurement": "blocks",
+        "sps": sps, "sps_ci_low": low, "sps_ci_high": high, "ci_half_width_pct": 100 * (high - low) / 2 / sps,
+        "target_ci_pct": 3.0, "target_met": target_met, "blocks": 3, "rounds": 3, "measure_group": group,
+        "block_sps": [low, sps, high], "block_start_unix_s": [start, start + 180, start + 360],
+        "block_end_unix_s": [start + 5, start + 185, start + 365],
+        "probe_unix_s": PROBE_TIMES, "probe_fp32_gflops": list(fp32), "probe_bf16_gflops": list(bf16),
+    }, store, sweep_id)
+
+
+@pytest.fixture
+def block_store(tmp_path):
+    path = tmp_path / "blocks"
+    add_blocks(path, "s1", "baseline", 1, 100.0, 98.0, 102.0)
+    add_blocks(path, "s1", "batch8", 2, 101.0, 99.0, 103.0)        # overlaps baseline
+    add_blocks(path, "s1", "compile", 3, 150.0, 147.0, 153.0)
+    add_blocks(path, "s1", "openvino", 4, 152.0, 149.0, 155.0)     # overlaps compile
+    add_blocks(path, "s1", "ipex", 5, 200.0, 180.0, 220.0, target_met=False)
+    return path
+
+
+def test_intervals_speedup_intervals_and_ties(block_store):
+    summary = report.summarize(results.load(block_store)).set_index("config")
+    assert list(summary.index) == ["baseline", "batch8", "compile", "openvino", "ipex"]
+    compile_ = summary.loc["compile"]
+    assert (compile_["sps_ci_low"], compile_["sps_ci_high"]) == (147.0, 153.0)
+    assert compile_["speedup"] == pytest.approx(1.5)
+    assert compile_["speedup_low"] == pytest.approx(147 / 102) and compile_["speedup_high"] == pytest.approx(153 / 98)
+    assert summary.loc["baseline", "tie"] == summary.loc["batch8", "tie"] == "A"
+    assert summary.loc["compile", "tie"] == summary.loc["openvino", "tie"] == "B"
+    assert summary.loc["ipex", "tie"] == ""
+    assert summary.loc["ipex", "target_met"] == False  # noqa: E712
+    assert (summary["measurement"] == "blocks").all() and summary["spread_pct"].isna().all()
+
+
+def test_report_marks_ties_probe_moves_and_draws_timelines(block_store, tmp_path):
+    out = tmp_path / "report"
+    cli = subprocess.run([sys.executable, "-m", "xeonsweep", "report", str(block_store), "--out", str(out)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    markdown = (out / "report.md").read_text()
+    assert "| compile | 150.0 | 147.0-153.0 (±2.0%) | - | 1.50x | 1.44-1.56 | B |" in markdown
+    assert "| baseline | 100.0 | 98.0-102.0 (±2.0%) | - | 1.00x | - | A |" in markdown
+    assert "| ipex | 200.0 | 180.0-220.0 (±10.0% !) |" in markdown
+    assert "baseline, batch8 are not distinguishable from each other (tie A" in markdown
+    assert "compile, openvino are not distinguishable from each other (tie B" in markdown
+    assert "ipex on" not in markdown.split("not distinguishable")[0]
+    assert "the machine's own speed moved during the sweep" in markdown
+    assert "fp32 probe 100 to 130 GFLOP/s, a range of 30% of its median" in markdown
+    assert "bf16 probe 300 to 600 GFLOP/s" in markdown
+    assert "its 95% interval is ±10.0% of the median after 3 blocks, above the target of 3%" in markdown
+    assert "not distinguishable" in cli.stdout and "moved during the sweep" in cli.stdout
+    csv = pd.read_csv(out / "report.csv").set_index("config")
+    assert list(csv["tie"].fillna("")) == ["A", "A", "B", "B", ""]
+    assert csv.loc["openvino", "sps_ci_high"] == 155.0
+    timeline_png = out / "timeline-s1.png"
+    assert "![timeline-s1](timeline-s1.png)" in markdown
+    for png in (out / "report.png", timeline_png):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        from PIL import Image
+
+        with Image.open(png) as image:
+            image.verify()
+
+
+def test_steady_machine_and_memory_groups_in_words(tmp_path):
+    path = tmp_path / "groups"
+    steady = dict(fp32=(100.0, 101.0, 100.5), bf16=(None, None, None))
+    add_blocks(path, "s2", "baseline", 1, 100.0, 98.0, 102.0, group=0, **steady)
+    add_blocks(path, "s2", "compile", 3, 150.0, 147.0, 153.0, group=0, **steady)
+    add_blocks(path, "s2", "baseline", 1, 80.0, 78.0, 82.0, group=1, **steady)   # the machine slowed in group 1
+    add_blocks(path, "s2", "openvino", 4, 124.0, 121.0, 127.0, group=1, **steady)
+    frame = results.load(path)
+    summary = report.summarize(frame).set_index("config")
+    # openvino against the baseline measured in its own group: 124/80, not 124/90
+    assert summary.loc["openvino", "speedup"] == pytest.approx(124 / 80)
+    assert summary.loc["openvino", "speedup_low"] == pytest.approx(121 / 82)
+    assert summary.loc["compile", "speedup"] == pytest.approx(1.5)
+    words = report.notes(summary.reset_index(), frame)
+    assert any("held steady during the sweep" in w and "fp32 probe 100 to 101 GFLOP/s" in w for w in words)
+    assert not any("bf16 probe" in w for w in words)
+    group_line = next(w for w in words if "memory groups" in w)
+    assert "measured in 2 memory groups one after another" in group_line
+    assert "baseline was measured in every group as the common reference (its SPS per group: 100.0, 80.0)" in group_line
