@@ -1,5 +1,6 @@
-"""The timing loop and its statistics. No torch here: the clock is injectable,
-so tests drive it with a fake clock and check the stopping rule exactly."""
+"""The timing loop, a live child's block loop, and their statistics. No torch
+here: the clock is injectable, so tests drive it with a fake clock and check
+the stopping rule exactly."""
 
 from __future__ import annotations
 

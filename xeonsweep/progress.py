@@ -43,6 +43,9 @@ class SweepProgress:
         self.bar.update(self.task, description=text)
 
     def finished(self, index: int, config: str, summary: dict) -> None:
+        if index > self.total:  # the common reference of memory groups has a row per group
+            self.total = index
+            self.bar.update(self.task, total=index)
         status = summary["status"]
         sps = f"{summary['sps']:.1f} SPS" if summary.get("sps") is not None else ""
         if summary.get("ci_half_width_pct") is not None:
