@@ -267,8 +267,8 @@ class Sweep:
             live.idle_cpu_s += max(live.cpu_s() - cpu, 0.0)
             live.idle_s += self.clock() - since
         deadline = self.clock() + timeout_s
-        started_at = time.time()
         warm = self._ask(live, {"cmd": "warm", "min_s": float(bench["block_warmup_s"])}, deadline)
+        started_at = time.time()  # every instance is warm: the timed part starts now
         timed = warm and self._ask(live, {"cmd": "time", "min_s": float(bench["block_s"]),
                                           "iterations": MIN_BLOCK_ITERATIONS}, deadline)
         if not timed:
