@@ -102,11 +102,11 @@ class Listener:
 class Sweep:
     """The live part of one sweep: set up, rounds, rows; `write` records a finished config."""
 
-    def __init__(self, jobs: list[Job], sweep_dir: Path, cache_dir: Callable[[dict], str],
+    def __init__(self, jobs: list[Job], run_dirs: list[Path], cache_dir: Callable[[dict], str],
                  write: Callable[[Live], None], label: Callable[[Job], str] = lambda job: " ".join(job.overrides),
                  status: Callable[[str], None] = lambda text: None,
                  probe: Callable[[], dict] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
-        self.jobs, self.sweep_dir, self.cache_dir, self.label = jobs, sweep_dir, cache_dir, label
+        self.jobs, self.run_dirs, self.cache_dir, self.label = jobs, run_dirs, cache_dir, label
         self.write, self.status, self.probe, self.clock = write, status, probe, clock
         bench = jobs[0].run["benchmark"]
         self.bench = bench
@@ -121,7 +121,7 @@ class Sweep:
     # -- the whole sweep ---------------------------------------------------------------
     def run(self) -> None:
         listener = Listener()
-        pending = [Live(job, self.sweep_dir / str(index), self.label(job)) for index, job in enumerate(self.jobs)]
+        pending = [Live(job, run_dir, self.label(job)) for job, run_dir in zip(self.jobs, self.run_dirs)]
         reference: Live | None = None
         group = 0
         try:
@@ -372,11 +372,14 @@ class Sweep:
             launch.kill_tree(live.proc)
 
 
-def measure_in_blocks(jobs: list[Job], sweep_dir: Path, machine: str, finished: Callable[[Job, dict], None],
-                      label: Callable[[Job], str], status: Callable[[str], None]) -> None:
+def measure_in_blocks(jobs: list[Job], sweep_dir: Path, first_index: int, machine: str,
+                      finished: Callable[[Job, dict], None], label: Callable[[Job], str],
+                      status: Callable[[str], None]) -> None:
     """Measure a sweep's jobs with live workers, writing each config's row as soon as it is over.
 
-    Jobs whose settings cannot go together become skipped rows at once, as in a fresh sweep.
+    Job i runs in `sweep_dir`/`first_index + i` (after any fresh jobs' folders, as
+    Hydra numbers them). Jobs whose settings cannot go together become skipped
+    rows at once, as in a fresh sweep.
     """
     from xeonsweep import app
     from xeonsweep.machine import cpu_info
@@ -386,14 +389,15 @@ def measure_in_blocks(jobs: list[Job], sweep_dir: Path, machine: str, finished: 
         keys = app.run_keys(job.run, machine, " ".join(job.overrides))
         finished(job, app.record(job.run, keys, outcome, started, app.absolute(job.run["results"]["dir"])))
 
-    runnable = []
-    for job in jobs:
+    runnable, run_dirs = [], []
+    for index, job in enumerate(jobs, start=first_index):
         if job.incompatible:
             write(job, Outcome("skipped", job.incompatible, method="blocks"), datetime.now(timezone.utc))
         else:
             runnable.append(job)
+            run_dirs.append(sweep_dir / str(index))
     if runnable:
         cpu = cpu_info()
-        Sweep(runnable, sweep_dir, lambda run: app.absolute(run["cache"]["dir"]),
+        Sweep(runnable, run_dirs, lambda run: app.absolute(run["cache"]["dir"]),
               lambda live: write(live.job, live.outcome, live.started_at), label, status,
               probe=lambda: run_probe(cpu)).run()

@@ -34,6 +34,12 @@ def in_blocks(run: dict, launcher_target: str) -> bool:
             and bench["repeats"] == 1 and (run.get("scenario") or {}).get("name", "offline") == "offline")
 
 
+def split_by_method(jobs: list["Job"], launcher_target: str) -> tuple[list["Job"], list["Job"]]:
+    """(jobs run one fresh process each through the launcher, jobs measured in blocks by live workers)."""
+    blocks = [j for j in jobs if in_blocks(j.run, launcher_target)]
+    return [j for j in jobs if not in_blocks(j.run, launcher_target)], blocks
+
+
 @dataclass
 class Job:
     overrides: list[str]

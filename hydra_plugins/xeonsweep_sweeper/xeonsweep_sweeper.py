@@ -4,11 +4,14 @@ benchmark sweep needs before and around the launcher.
 Before any run: every job is composed and validated (one bad value stops the
 sweep with one line), repeats are interleaved, and runs whose fingerprint
 already has an `ok` row are dropped. Then batches go to whatever launcher is
-configured (basic, submitit, ray), with progress and a summary.
+configured (basic, submitit, ray), with progress and a summary; jobs measured
+in blocks (benchmark.method=blocks under the basic launcher) go to live
+workers in this process instead (xeonsweep.live).
 """
 
 
 import contextlib
+import itertools
 import logging
 import sys
 from dataclasses import dataclass
@@ -61,11 +64,10 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
 
         with self._host_lock(sweep_id, arguments), SweepProgress(len(plan.jobs), sweep_id, store) as progress:
             progress.machine(machine)
-            target = self.config.hydra.launcher._target_
-            fresh = [j for j in plan.jobs if not planning.in_blocks(j.run, target)]
+            fresh, in_blocks = planning.split_by_method(plan.jobs, self.config.hydra.launcher._target_)
             varying = planning.varying_keys(plan.jobs)
             returns, errors, lost = self._run(fresh, batch_size, progress, varying)
-            self._run_in_blocks([j for j in plan.jobs if j not in fresh], progress, varying, len(fresh))
+            self._run_in_blocks(in_blocks, progress, varying, len(fresh))
             progress.summary(len(plan.already_done), lost)
         if errors or lost:
             sys.exit(1)  # a bug (traceback above) or runs lost with their job: not a clean sweep
@@ -131,9 +133,9 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
             return
         from xeonsweep import live
 
-        count = iter(range(done + 1, done + 10**6))
+        count = itertools.count(done + 1)  # after the fresh runs, whose job folders come first too
         live.measure_in_blocks(
-            jobs, Path(self.config.hydra.sweep.dir), settings.machine_label(cpu_info()),
+            jobs, Path(self.config.hydra.sweep.dir), done, settings.machine_label(cpu_info()),
             finished=lambda job, summary: progress.finished(next(count), planning.describe(job.overrides, varying), summary),
             label=lambda job: planning.describe(job.overrides, varying), status=progress.status,
         )
