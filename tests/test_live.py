@@ -69,12 +69,14 @@ def test_each_config_is_set_up_once_and_measured_in_interleaved_blocks(sweep, tm
     assert len(marker.read_text().split()) == 3
 
 
-def test_a_child_that_dies_or_hangs_becomes_a_row_and_the_others_finish(sweep):
-    args = ["-m", "model=tiny,dies_between_blocks,hangs_in_a_block", *BLOCKS, "benchmark.timeout_s=40"]
+def test_a_child_that_fails_dies_or_hangs_becomes_a_row_and_the_others_finish(sweep):
+    args = ["-m", "model=tiny,broken,dies_between_blocks,hangs_in_a_block", *BLOCKS, "benchmark.timeout_s=40"]
     result = sweep(*args, faults=True)
     assert result.returncode == 0, result.stderr
     frame = sweep.rows().set_index("model")
     assert frame.loc["tiny", "status"] == "ok" and frame.loc["tiny", "blocks"] >= 3
+    broken = frame.loc["broken"]  # its set-up raised: reported as a fresh run's would be
+    assert broken["status"] == "failed" and "RuntimeError: this model cannot be built" in broken["reason"]
     died = frame.loc["dies_between_blocks"]
     assert died["status"] == "failed" and died["measurement"] == "blocks"
     assert "killed by SIGKILL (out of memory, or killed from outside)" in died["reason"]
