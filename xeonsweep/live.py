@@ -9,7 +9,11 @@ instances of a config together. After each block the parent waits until the
 config's threads are really idle (OpenMP threads spin for a while after a
 parallel region) before the next config starts. Rounds stop when every
 config's confidence interval meets the target, or when the budget runs out
-(confidence.Rounds).
+(confidence.Rounds). The machine speed probe (xeonsweep.probe) runs between
+rounds while every child waits, and its figures go into the rows.
+
+Sweep-wide settings (min_rounds, target_ci_pct, budget_s, live_memory_mb) are
+the first config's; block_s, block_warmup_s and timeout_s are each config's.
 
 Memory: a live child keeps its memory while it waits, so children are budgeted
 with their peak RSS during set-up (a sum over their instances) against the
