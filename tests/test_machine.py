@@ -32,3 +32,29 @@ def test_find_library(tmp_path):
     (tmp_path / "libfoo.so.2").write_text("")
     assert find_library(["libbar.so.1", "libfoo.so.2"], (str(tmp_path),)) == str(tmp_path / "libfoo.so.2")
     assert find_library(["libbar.so.1"], (str(tmp_path),)) is None
+
+
+def test_available_memory_from_meminfo(tmp_path):
+    from xeonsweep.machine import available_memory_mb
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24000000 kB\nMemFree:         1000000 kB\nMemAvailable:   20480000 kB\n")
+    assert available_memory_mb(str(meminfo)) == 20000.0
+    assert available_memory_mb() > 0
+
+
+def test_a_process_cpu_time_grows_while_it_works_and_is_none_once_it_is_gone():
+    import os
+    import subprocess
+    import time
+
+    from xeonsweep.machine import process_cpu_s
+
+    before = process_cpu_s(os.getpid())
+    deadline = time.process_time() + 0.1
+    while time.process_time() < deadline:
+        pass
+    assert process_cpu_s(os.getpid()) >= before + 0.05
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    assert process_cpu_s(gone.pid) is None
