@@ -119,3 +119,16 @@ def test_kill_9_of_a_live_sweep_leaves_no_child_and_no_partial_file(sweep):
 
 def pids(tmp) -> list[str]:
     return subprocess.run(["pgrep", "-f", str(tmp)], capture_output=True, text=True).stdout.split()
+
+
+def test_the_idle_measure_sees_a_child_whose_openmp_threads_spin(sweep):
+    # OMP_WAIT_POLICY=active: GNU OpenMP threads spin instead of sleeping between parallel regions.
+    # The sweep leaves the config's own OpenMP settings alone, and its row shows the CPU it burnt waiting.
+    result = sweep("-m", "model=tiny", "batch_size=1", "+env.OMP_WAIT_POLICY=passive,active", *BLOCKS)
+    assert result.returncode == 0, result.stderr
+    frame = sweep.rows()
+    frame["policy"] = frame["child_env"].str.extract(r'"OMP_WAIT_POLICY": "(\w+)"', expand=False)
+    rows = frame.set_index("policy")
+    assert set(rows["status"]) == {"ok"}
+    assert rows.loc["passive", "idle_cpu_s"] <= max(0.05, 0.02 * rows.loc["passive", "idle_s"])
+    assert rows.loc["active", "idle_cpu_s"] >= 0.3 * rows.loc["active", "idle_s"]
