@@ -36,8 +36,10 @@ def in_blocks(run: dict, launcher_target: str) -> bool:
 
 def split_by_method(jobs: list["Job"], launcher_target: str) -> tuple[list["Job"], list["Job"]]:
     """(jobs run one fresh process each through the launcher, jobs measured in blocks by live workers)."""
-    blocks = [j for j in jobs if in_blocks(j.run, launcher_target)]
-    return [j for j in jobs if not in_blocks(j.run, launcher_target)], blocks
+    fresh, blocks = [], []
+    for job in jobs:
+        (blocks if in_blocks(job.run, launcher_target) else fresh).append(job)
+    return fresh, blocks
 
 
 @dataclass
