@@ -1,5 +1,5 @@
 """Command line: `python -m xeonsweep` / `xeonsweep` runs or sweeps (Hydra);
-`xeonsweep report ...` and `xeonsweep doctor` are subcommands.
+`xeonsweep report ...`, `xeonsweep doctor` and `xeonsweep store compact` are subcommands.
 
 Before Hydra starts, overrides are checked so that a bad group option or an
 unknown setting stops with one line naming the value and the valid ones.
@@ -18,7 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 from xeonsweep.errors import UserError
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-SUBCOMMANDS = {"report": "xeonsweep.report", "doctor": "xeonsweep.doctor"}
+SUBCOMMANDS = {"report": "xeonsweep.report", "doctor": "xeonsweep.doctor", "store": "xeonsweep.store_cli"}
 
 
 def config_dirs(args: list[str]) -> list[Path]:
