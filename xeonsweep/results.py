@@ -143,6 +143,9 @@ def indexed(fs: pafs.FileSystem) -> bool:
     return isinstance(fs, pafs.LocalFileSystem)
 
 
+_schema_file_written: set[str] = set()  # stores this process has checked
+
+
 def write_row(row: dict, directory: str | os.PathLike, sweep_id: str) -> str:
     """Write one run's row atomically (a hidden temp file, then rename) and index it.
 
@@ -158,7 +161,9 @@ def write_row(row: dict, directory: str | os.PathLike, sweep_id: str) -> str:
     fs, root = filesystem(directory)
     folder = f"{root}/{sweep_id}"
     fs.create_dir(folder, recursive=True)
-    store_files.ensure_schema_file(fs, root, SCHEMA, SCHEMA_VERSION)
+    if root not in _schema_file_written:
+        store_files.ensure_schema_file(fs, root, SCHEMA, SCHEMA_VERSION)
+        _schema_file_written.add(root)
     row = {**row, "schema_version": SCHEMA_VERSION}
     table = pa.Table.from_pylist([row], schema=SCHEMA)
     unique = uuid.uuid4().hex[:8]
