@@ -24,12 +24,9 @@ def compact(directory: str | os.PathLike) -> dict:
     removed = store_files.clean_temp_files(fs, root)
     files = store_files.data_files(fs, root)
     replaced = store_files.replaced_files(fs, root, files)
-    merged, tables = [], []
-    for relative in sorted(f for f in files if not f.startswith(store_files.COMPACTED + "/") and f not in replaced):
-        table = store_files.read_file(fs, f"{root}/{relative}", results.SCHEMA)
-        if table is not None:
-            merged.append(relative)
-            tables.append(table)
+    small = sorted(f for f in files if not f.startswith(store_files.COMPACTED + "/") and f not in replaced)
+    read = store_files.read_files(fs, root, small, results.SCHEMA)  # foreign files stay where they are
+    merged, tables = [relative for relative, _ in read], [table for _, table in read]
     done = {"merged_files": len(merged), "rows": 0, "file": None, "removed_temp_files": len(removed)}
     if merged:
         table = pa.concat_tables(tables)

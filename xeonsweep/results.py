@@ -191,11 +191,9 @@ def read_table(directory: str | os.PathLike, columns: list[str] | None = None) -
         index = index.filter(pc.is_in(index[store_index.FILE], value_set=pa.array(sorted(live), pa.string())))
         live -= set(pc.unique(index[store_index.FILE]).to_pylist())
         parts.append(index.select(columns))
-    for relative in sorted(live):
-        # The whole file, so that a foreign one is foreign whichever columns are asked for.
-        table = store_files.read_file(fs, f"{root}/{relative}", SCHEMA)
-        if table is not None:
-            parts.append(table.select(columns))
+    # Whole files, so that a foreign one is foreign whichever columns are asked for.
+    for _, table in store_files.read_files(fs, root, sorted(live), SCHEMA):
+        parts.append(table.select(columns))
     return pa.concat_tables([schema.empty_table(), *parts])
 
 

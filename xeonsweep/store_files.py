@@ -71,12 +71,15 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
     Raises ValueError naming a column that cannot be cast.
     """
-    missing = [name for name in REQUIRED if name in schema.names and name not in table.column_names]
+    names = set(table.column_names)
+    if table.schema.remove_metadata().equals(schema.remove_metadata()):
+        return table.replace_schema_metadata(schema.metadata)
+    missing = [name for name in REQUIRED if name in schema.names and name not in names]
     if missing:
         raise ValueError(f"no {missing[0]} column: not a xeonsweep results file")
     columns = []
     for field in schema:
-        if field.name not in table.column_names:
+        if field.name not in names:
             columns.append(pa.nulls(table.num_rows, field.type))
             continue
         column = table[field.name]
@@ -91,17 +94,28 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 def read_file(fs: pafs.FileSystem, path: str, schema: pa.Schema) -> pa.Table | None:
     """One file's rows in `schema`, or None (with a warning line) for a foreign file."""
     try:
-        parquet = pq.ParquetFile(path, filesystem=fs)
-        present = [name for name in schema.names if name in parquet.schema_arrow.names]
-        table = parquet.read(columns=present)
+        with fs.open_input_file(path) as source:
+            table = pq.ParquetFile(source).read(use_threads=False)
     except (OSError, pa.ArrowException) as exc:
         warn(path, f"not a readable Parquet file ({str(exc).splitlines()[0]})")
         return None
     try:
-        return conform(table, schema)
+        return conform(table.replace_schema_metadata(None), schema)
     except ValueError as exc:
         warn(path, str(exc))
         return None
+
+
+def read_files(fs: pafs.FileSystem, root: str, relatives: list[str], schema: pa.Schema) -> list[tuple[str, pa.Table]]:
+    """Each readable file's rows (foreign ones warned about and left out), read on a few threads:
+    decoding a small file is mostly per-column work done without the GIL."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import os
+
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
+        tables = pool.map(lambda relative: read_file(fs, f"{root}/{relative}", schema), relatives)
+        return [(relative, table) for relative, table in zip(relatives, tables) if table is not None]
 
 
 def ensure_schema_file(fs: pafs.FileSystem, root: str, schema: pa.Schema, version: int) -> None:
