@@ -18,3 +18,8 @@ def hang(seconds: float = 3600):
 
 def broken(message: str = "this model cannot be built"):
     raise RuntimeError(message)
+
+
+def show_env(name: str = "LD_LIBRARY_PATH"):
+    """Fails on purpose with the value the child had, so the row's reason shows it."""
+    raise RuntimeError(f"{name}={os.environ.get(name)}")

@@ -150,7 +150,9 @@ def test_ipex_bf16_is_skipped_on_an_avx2_only_cpu(sweep):
 
 
 def test_missing_ipex_environment_names_the_command(sweep):
-    row = one_row(sweep, "backend=ipex", "backend.venv=/nonexistent-venv")
+    result = sweep("backend=ipex", "backend.venv=/nonexistent-venv", *FAST)
+    assert result.returncode == 1 and result.stdout.startswith("xeonsweep: failed"), result.stdout + result.stderr
+    row = sweep.rows().iloc[0]
     assert row["status"] == "failed"
     assert "create it with `make ipex-env`" in row["reason"]
 
