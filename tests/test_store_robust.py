@@ -213,3 +213,15 @@ def test_store_compact_command_and_a_uri_store(tmp_path):
 def test_sweep_id_cannot_leave_the_store(tmp_path):
     with pytest.raises(ValueError, match="cannot name a folder"):
         results.write_row(row("a"), tmp_path, "../elsewhere")
+
+
+@pytest.mark.slow
+def test_a_sweep_into_a_store_with_a_broken_file_runs(sweep):
+    from tests.conftest import FAST
+
+    sweep.store.mkdir(parents=True)
+    (sweep.store / "broken.parquet").write_bytes(b"x" * 100)
+    result = sweep("-m", *FAST)
+    assert result.returncode == 0, result.stderr
+    assert f"xeonsweep: warning: skipped {sweep.store}/broken.parquet: not a readable Parquet file" in result.stderr
+    assert list(sweep.rows()["status"]) == ["ok"]
