@@ -74,3 +74,6 @@ def die_when_idle(calls: int = 10, idle_s: float = 0.5):
 def hang_on_call(call: int = 12):
     """The tiny model, whose forward pass number `call` never returns: a block that hangs."""
     return _watched(hang_on=call)
+def show_env(name: str = "LD_LIBRARY_PATH"):
+    """Fails on purpose with the value the child had, so the row's reason shows it."""
+    raise RuntimeError(f"{name}={os.environ.get(name)}")

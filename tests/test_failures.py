@@ -29,7 +29,7 @@ def test_crashes_become_rows_and_the_sweep_goes_on(sweep):
 
 def test_crash_under_run_cpu_is_named(sweep):
     result = sweep("model=segfault", "runtime=run_cpu", *FAST[1:], faults=True)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # a single run that failed is a failed command
     row = sweep.rows().iloc[0]
     assert row["status"] == "failed" and "killed by SIGSEGV" in row["reason"]
 
@@ -37,7 +37,7 @@ def test_crash_under_run_cpu_is_named(sweep):
 def test_timeout_kills_the_whole_process_group(sweep):
     started = time.monotonic()
     result = sweep("model=hang", "runtime=run_cpu", "benchmark.timeout_s=8", *FAST[1:], faults=True)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr
     assert time.monotonic() - started < 60
     row = sweep.rows().iloc[0]
     assert row["status"] == "timeout"

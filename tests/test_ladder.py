@@ -26,9 +26,10 @@ EXPECTED = {
     "run_cpu": ("ipex", "bf16", "tcmalloc", 8, True, True, 1, "run_cpu", "none"),
     "two_instances": ("ipex", "bf16", "tcmalloc", 8, True, True, 2, "run_cpu", "none"),
     "pt2e": ("compile", "bf16", "tcmalloc", 8, True, True, 1, "python", "pt2e"),
-    "onnxruntime": ("onnxruntime", "fp32", "tcmalloc", 8, False, True, 1, "python", "none"),
-    "openvino": ("openvino", "fp32", "system", 8, False, True, 1, "python", "none"),
-    "openvino_nncf": ("openvino", "fp32", "system", 8, False, True, 1, "python", "nncf"),
+    # THP_MEM_ALLOC_ENABLE acts on torch's allocator: these backends ignore it (issue 9), so off.
+    "onnxruntime": ("onnxruntime", "fp32", "tcmalloc", 8, False, False, 1, "python", "none"),
+    "openvino": ("openvino", "fp32", "system", 8, False, False, 1, "python", "none"),
+    "openvino_nncf": ("openvino", "fp32", "system", 8, False, False, 1, "python", "nncf"),
 }
 
 
@@ -43,6 +44,7 @@ def test_each_step_resolves_to_the_settings_it_names(step, model):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         run = settings.to_settings(compose(config_name="config", overrides=[f"step={step}", f"model={model}"]))
     settings.validate(run, cpu_info())
+    settings.refuse_not_applicable(run)  # a step asks nothing its backend ignores
     got = (run["backend"]["name"], run["precision"]["name"], run["allocator"]["name"], run["batch_size"],
            run["channels_last"], run["thp"], run["workers"], run["runtime"]["name"], run["quantization"]["name"])
     assert got == EXPECTED[step]

@@ -63,13 +63,17 @@ def test_single_instance_sps_is_samples_over_time():
 
 
 def test_multi_instance_counts_only_the_common_window():
-    # B starts 0.5 s late and A keeps going 0.5 s after B stops: only the overlap counts.
-    a = instance(0, 100_000_000, 20)              # 0.0 .. 2.0 s, 10 it/s
+    # B runs 0.5 .. 1.5 s at 4 it/s. A runs 0 .. 2 s: 20 it/s outside that window, 10 it/s inside it,
+    # so A's overall rate (15 it/s) differs from its rate in the common window (10 it/s).
+    outside = 50_000_000
+    a_latencies = [outside] * 10 + [100_000_000] * 10 + [outside] * 10
+    a_ends = [sum(a_latencies[: i + 1]) for i in range(len(a_latencies))]
+    a = {"start_ns": 0, "end_ns": a_ends[-1], "ends_ns": a_ends, "latencies_ns": a_latencies}
     b = instance(500_000_000, 250_000_000, 4)     # 0.5 .. 1.5 s, 4 it/s
     total, per = combined_sps([a, b], batch_size=1)
     assert per[0] == pytest.approx(10.0)
     assert per[1] == pytest.approx(4.0)
-    assert total == pytest.approx(14.0)
+    assert total == pytest.approx(14.0)  # summing overall rates would give 15 + 4
 
 
 class FakeParent:

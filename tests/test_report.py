@@ -1,6 +1,7 @@
 """The report: on a synthetic store with failed, skipped and multi-host rows,
 and on a store built by a real small sweep."""
 
+import json
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -200,3 +201,19 @@ def test_steady_machine_and_memory_groups_in_words(tmp_path):
     group_line = next(w for w in words if "memory groups" in w)
     assert "measured in 2 memory groups one after another" in group_line
     assert "baseline was measured in every group as the common reference (its SPS per group: 100.0, 80.0)" in group_line
+def test_runs_of_one_step_that_differ_in_a_setting_are_not_pooled(tmp_path):
+    """A ladder step run with another seed or env is another config, shown with what differs."""
+    store = tmp_path / "store"
+    n = 0
+    for seed, env, sps in ((0, {}, 10.0), (0, {}, 11.0), (1, {}, 30.0), (0, {"OMP_WAIT_POLICY": "PASSIVE"}, 50.0)):
+        n += 1
+        results.write_row({
+            "run_key": f"k{n}", "status": "ok", "machine": "m", "model": "tiny", "ladder_step": "baseline",
+            "ladder_position": 1, "sps": sps, "seed": seed, "batch_size": 1, "repeat": n,
+            "child_env": json.dumps({"PYTHONUNBUFFERED": "1", **env}),
+            "started_at": T0 + timedelta(minutes=n), "finished_at": T0 + timedelta(minutes=n, seconds=1),
+        }, store, "s")
+    summary = report.summarize(report.load(store)).set_index("config")
+    assert summary.loc["baseline seed=0 env=", "sps_median"] == pytest.approx(10.5)
+    assert summary.loc["baseline seed=1 env=", "sps_median"] == pytest.approx(30.0)
+    assert summary.loc["baseline seed=0 env=OMP_WAIT_POLICY=PASSIVE", "sps_median"] == pytest.approx(50.0)

@@ -75,11 +75,20 @@ def test_transparent_huge_pages(sweep):
 
 
 def test_run_cpu_with_two_instances(sweep):
-    result = sweep("runtime=run_cpu", "workers=2", *FAST)
+    result = sweep("runtime=run_cpu", "workers=2", *FAST[:-1], "benchmark.min_duration_s=1.5")
     assert result.returncode == 0, result.stdout + result.stderr
     row = sweep.rows().iloc[0]
     assert row["status"] == "ok"
     assert len(row["instance_sps"]) == 2 and all(s > 0 for s in row["instance_sps"])
+    # Checked against what the instances themselves wrote, not against the row's own sum:
+    # the samples both finished inside the window where both were measuring, over that window.
+    import json
+
+    instances = [json.loads(p.read_text()) for p in sorted((sweep.tmp / "run" / "child").glob("instance-*.json"))]
+    start, end = max(i["start_ns"] for i in instances), min(i["end_ns"] for i in instances)
+    samples = sum(row["batch_size"] for i in instances for e, lat in zip(i["ends_ns"], i["latencies_ns"])
+                  if e - lat >= start and e <= end)
+    assert row["sps"] == pytest.approx(samples / ((end - start) / 1e9), rel=0.25)
     assert row["sps"] == pytest.approx(sum(row["instance_sps"]))
     assert row["torch_threads"] == 1  # run_cpu gave each instance its own core
     assert len(row["cpu_affinity"].split(";")) == 2

@@ -21,6 +21,13 @@ from xeonsweep.host_lock import host_lock
 from xeonsweep.machine import cpu_info
 
 
+_last: dict = {}  # the last single run's summary, for the command's exit status
+
+
+def last_status() -> str | None:
+    return _last.get("status")
+
+
 def new_sweep_id() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
@@ -69,6 +76,7 @@ def run_job(cfg: DictConfig) -> dict:
         print(f"xeonsweep: {exc}", file=sys.stderr)
         sys.exit(2)
     if not in_sweep():
+        _last.update(summary)
         sps = f" {summary['sps']:.2f} samples/s" if summary.get("sps") is not None else ""
         print(f"xeonsweep: {summary['status']}{sps}" + (f": {summary['reason']}" if summary.get("reason") else ""))
     return summary
@@ -77,6 +85,7 @@ def run_job(cfg: DictConfig) -> dict:
 def run_settings(run: dict) -> dict:
     cpu = cpu_info()
     run["sweep_id"] = run.get("sweep_id") or new_sweep_id()
+    run = settings.normalize(run)  # settings the backend ignores: as the sweeper planned them
     keys = run_keys(run, settings.machine_label(cpu), job_overrides())
     store = absolute(run["results"]["dir"])
     started = datetime.now(timezone.utc)

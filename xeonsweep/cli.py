@@ -1,5 +1,5 @@
 """Command line: `python -m xeonsweep` / `xeonsweep` runs or sweeps (Hydra);
-`xeonsweep report ...` and `xeonsweep doctor` are subcommands.
+`xeonsweep report ...`, `xeonsweep doctor` and `xeonsweep store compact` are subcommands.
 
 Before Hydra starts, overrides are checked so that a bad group option or an
 unknown setting stops with one line naming the value and the valid ones.
@@ -18,7 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 from xeonsweep.errors import UserError
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-SUBCOMMANDS = {"report": "xeonsweep.report", "doctor": "xeonsweep.doctor"}
+SUBCOMMANDS = {"report": "xeonsweep.report", "doctor": "xeonsweep.doctor", "store": "xeonsweep.store_cli"}
 
 
 def config_dirs(args: list[str]) -> list[Path]:
@@ -99,12 +99,18 @@ def check_single_run(args: list[str]) -> None:
     from xeonsweep import settings
     from xeonsweep.machine import cpu_info
 
+    from xeonsweep.config_check import check_config
+
     try:
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=override_args(args))
+            cfg = compose(config_name="config", overrides=override_args(args), return_hydra_config=True)
     except (HydraException, OmegaConfBaseException) as exc:
         raise UserError(one_line(exc)) from None
-    settings.validate(settings.to_settings(cfg), cpu_info())
+    check_config(cfg, config_dirs(args))
+    run = settings.to_settings(cfg)
+    settings.validate(run, cpu_info())
+    settings.refuse_not_applicable(run)
+    settings.check_before_run(run)
 
 
 @hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")
@@ -124,7 +130,10 @@ def run_main(args: list[str]) -> int:
         return 2
     sys.argv = [sys.argv[0], *args]
     _hydra_main()
-    return 0
+    from xeonsweep.app import last_status
+
+    # A single run that failed or timed out is a failed command (after its one-line status).
+    return 1 if last_status() in ("failed", "timeout") else 0
 
 
 def main() -> int:

@@ -25,7 +25,9 @@ from xeonsweep.worker import die_with_parent
 
 WORKER_SCRIPT = Path(__file__).resolve().parent / "entry" / "xeonsweep_worker.py"
 # Inherited as they are; everything else the child gets is set here on purpose.
-PASS_THROUGH = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TERM", "TZ", "PYTHONPATH")
+# LD_LIBRARY_PATH: module environments on clusters (`module load ...`) put libraries there.
+PASS_THROUGH = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TERM", "TZ", "PYTHONPATH",
+                "LD_LIBRARY_PATH")
 KILL_GRACE_S = 5.0
 STDERR_TAIL_LINES = 15
 

@@ -54,6 +54,8 @@ class Job:
 class Plan:
     jobs: list[Job] = field(default_factory=list)      # to launch, in order
     already_done: list[Job] = field(default_factory=list)
+    # (job, the earlier job it equals): configs that differ only in settings their backend ignores
+    merged: list[tuple[Job, Job]] = field(default_factory=list)
 
     @property
     def skipped(self) -> int:
@@ -79,6 +81,17 @@ def varying_keys(jobs: list[Job]) -> set[str]:
     return {k for k, v in values.items() if len(v) > 1}
 
 
+def _check_once(run: dict, checked: set[str]) -> None:
+    """Folders and the model's module, once per distinct value (they need the disk or a subprocess)."""
+    from xeonsweep.environments import interpreter_for
+
+    key = repr((run["results"]["dir"], run["cache"]["dir"], run["model"].get("factory", {}).get("_target_"),
+                str(interpreter_for(run))))
+    if key not in checked:
+        settings.check_before_run(run)
+        checked.add(key)
+
+
 def plan_sweep(
     job_overrides: list[list[str]],
     compose: Callable[[list[str]], dict],
@@ -92,6 +105,9 @@ def plan_sweep(
     the runs execute elsewhere (a cluster launcher): nodes then check for themselves.
     """
     validated: list[Job] = []
+    plan = Plan()
+    seen: dict[str, Job] = {}
+    checked: set[str] = set()
     for overrides in job_overrides:
         run = compose(overrides)
         job = Job(list(overrides), run)
@@ -99,9 +115,18 @@ def plan_sweep(
             settings.validate(run, cpu)  # UserError propagates: the sweep stops here
         except Incompatible as exc:
             job.incompatible = str(exc)
+        if not job.incompatible:
+            job.run = run = settings.normalize(run)
+            fingerprint = settings.config_hash(run)
+            if fingerprint in seen:  # differs from an earlier job only in settings the backend ignores
+                plan.merged.append((job, seen[fingerprint]))
+                continue
+            seen[fingerprint] = job
+        _check_once(run, checked)
         validated.append(job)
 
-    plan = Plan()
+    if store:
+        results.clean_temp_files(store)
     done = results.finished_keys(store) if store else set()
     machine = settings.machine_label(cpu)
     rounds = max(j.run["benchmark"]["repeats"] for j in validated) if validated else 0

@@ -64,7 +64,7 @@ class SweepProgress:
         self.bar.console.print(f"[red]lost {count} run(s) with their job: {first}[/]")
         self.bar.advance(self.task, count)
 
-    def summary(self, already_done: int, lost: int = 0) -> None:
+    def summary(self, already_done: int, lost: int = 0, merged: list[str] | None = None) -> None:
         counts = Counter(s["status"] for _, s in self.rows)
         table = Table(title=f"sweep {self.sweep_id}", show_lines=False)
         for column in ("config", "status", "SPS"):
@@ -84,4 +84,7 @@ class SweepProgress:
             parts.append(f"{lost} lost with their job (run the same command again to run them)")
         if already_done:
             parts.append(f"{already_done} already in the store (results.rerun=true runs them again)")
+        if merged:
+            parts.append(f"{len(merged)} config(s) ran once with an equal one: they differ only in settings their "
+                         f"backend ignores ({'; '.join(merged)})")
         self.console.print(f"{len(self.rows)} runs: {', '.join(parts) or 'nothing to do'}; results in {self.store}")

@@ -28,11 +28,16 @@ import pandas as pd
 from xeonsweep import timeline
 from xeonsweep.errors import UserError
 
-# Settings that tell configs apart when a run has no ladder step name.
+# Settings that tell configs apart: rows that differ in any of them are never pooled
+# (a ladder step run with another seed, env, batch or benchmark setting is another config).
 DIMENSIONS = (
     "batch_size", "channels_last", "precision", "allocator", "thp", "backend", "backend_options",
     "quantization", "quantization_options", "workers", "runtime", "runtime_options",
+    "input_shape", "seed", "env", "warmup", "iterations", "min_duration_s",
 )
+# Variables the launcher sets from other settings: what is left of child_env is the run's `env`.
+LAUNCHER_VARIABLES = ("PYTHONUNBUFFERED", "VIRTUAL_ENV", "LD_PRELOAD", "MALLOC_CONF", "THP_MEM_ALLOC_ENABLE",
+                      "OMP_NUM_THREADS")
 NOISY = 0.10  # spread above this share of the median gets a warning
 
 
@@ -45,16 +50,29 @@ def apply_filters(frame: pd.DataFrame, where: list[str]) -> pd.DataFrame:
     return frame
 
 
+def env_settings(child_env) -> str:
+    """The `env` a run asked for, read back from the environment its child had."""
+    import json
+
+    if not isinstance(child_env, str):
+        return ""
+    env = {k: v for k, v in json.loads(child_env).items() if k not in LAUNCHER_VARIABLES}
+    return ",".join(f"{k}={v}" for k, v in sorted(env.items()))
+
+
 def config_labels(group: pd.DataFrame) -> pd.Series:
-    """A name per row: its ladder step, or the settings that differ within the group."""
-    varying = [d for d in DIMENSIONS if group[d].astype(str).nunique() > 1]
-
-    def label(row) -> str:
-        if isinstance(row["ladder_step"], str):
-            return row["ladder_step"]
-        return " ".join(f"{d}={row[d]}" for d in varying) or "(one config)"
-
-    return group.apply(label, axis=1)
+    """A name per row: its ladder step (if any), then the settings that differ between rows of that step
+    (between rows without a step, for those)."""
+    group = group.assign(env=group["child_env"].map(env_settings) if "child_env" in group else "")
+    steps = group["ladder_step"].where(group["ladder_step"].map(lambda s: isinstance(s, str)), "")
+    labels = pd.Series("", index=group.index, dtype=object)
+    for step, rows in group.groupby(steps, sort=False):
+        varying = [d for d in DIMENSIONS if d in rows and rows[d].astype(str).nunique() > 1]
+        label = pd.Series(step, index=rows.index, dtype=object)
+        for d in varying:
+            label = label + f" {d}=" + rows[d].astype(str)
+        labels[rows.index] = label.str.strip().replace("", "(one config)")
+    return labels
 
 
 def summarize_group(group: pd.DataFrame, baseline: str | None) -> pd.DataFrame:
@@ -328,9 +346,14 @@ def write(summary: pd.DataFrame, out: Path, frame: pd.DataFrame | None = None) -
     return paths + timelines
 
 
-def main(argv: list[str] | None = None) -> int:
-    from xeonsweep.results import load
+def load(store: str):
+    """The summary columns of the store, from its index (fast on a store of many runs)."""
+    from xeonsweep import results
 
+    return results.load(store, results.SUMMARY_COLUMNS)
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xeonsweep report", description=__doc__.splitlines()[0])
     parser.add_argument("store", nargs="?", default="outputs/results")
     parser.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE", help="keep rows where the column has this value (repeatable)")

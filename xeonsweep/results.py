@@ -1,9 +1,12 @@
 """The results store: one Parquet file per run under `results.dir`, one fixed schema.
 
-`pandas.read_parquet(dir)` loads the whole store; `load(dir)` does the same and
-returns an empty frame with the right columns for an empty or missing store.
-`dir` may also be a URI of any filesystem pyarrow writes (s3://, gs://, hdfs://),
-so the nodes of a cluster can share one store.
+`pandas.read_parquet(dir)` loads the whole store, every schema version with every
+column (store_files.SCHEMA_FILE); `load(dir)` does the same, skipping foreign files
+with a warning line each, and returns an empty frame with the right columns for an
+empty or missing store. `load(dir, SUMMARY_COLUMNS)` and `finished_keys` read the
+index (store_index) instead of every file. `dir` may also be a URI of any filesystem
+pyarrow writes (s3://, gs://, hdfs://), so the nodes of a cluster can share one
+store (a URI store has no index: it is read file by file).
 
 Schema history (bump SCHEMA_VERSION on any change, note it here):
   1: first version.
@@ -13,7 +16,9 @@ Schema history (bump SCHEMA_VERSION on any change, note it here):
      fresh) and in which memory group, and the peak RSS during setup;
      whether the row is a group's common reference, and a live worker's CPU
      time while it waited.
+  3: issue 9 (store): not_applicable (settings the backend ignores; their columns are null).
 """
+
 
 from __future__ import annotations
 
@@ -21,12 +26,14 @@ import os
 import uuid
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
+from xeonsweep import store_files, store_index
 from xeonsweep.machine import ISA_FLAGS
 
-SCHEMA_VERSION = 2
+
+SCHEMA_VERSION = 3
 STATUSES = ("ok", "failed", "timeout", "skipped")
 
 _str, _int, _float, _bool = pa.string(), pa.int64(), pa.float64(), pa.bool_()
@@ -136,10 +143,17 @@ SCHEMA = pa.schema(
         ("measure_reference", _bool),   # the sweep's first config, measured again in a later memory group
         ("idle_cpu_s", _float),         # CPU time a live worker used while it waited between its blocks
         ("idle_s", _float),             # ... and how long it waited
+        # issue 9 (store)
+        ("not_applicable", _str),  # "channels_last: reason; thp: reason": settings this run ignores
     ]
 )
 
 COLUMNS = SCHEMA.names
+# What the report and resume read: everything but the per-iteration lists and the long
+# JSON blobs, so the index stays small.
+SUMMARY_COLUMNS = [c for c in COLUMNS if c not in ("latencies_ms", "instance_sps", "config_json", "versions",
+                                                   "backend_details")]
+SUMMARY_SCHEMA = pa.schema([SCHEMA.field(c) for c in SUMMARY_COLUMNS])
 
 
 def filesystem(directory: str | os.PathLike) -> tuple[pafs.FileSystem, str]:
@@ -147,64 +161,85 @@ def filesystem(directory: str | os.PathLike) -> tuple[pafs.FileSystem, str]:
     (s3://, gs://, hdfs://, file://) so that nodes of a cluster share one store."""
     text = str(directory)
     if "://" in text:
-        return pafs.FileSystem.from_uri(text)
+        fs, path = pafs.FileSystem.from_uri(text)
+        return fs, path.rstrip("/") or "/"
     return pafs.LocalFileSystem(), os.path.abspath(text)
 
 
-def write_row(row: dict, directory: str | os.PathLike, sweep_id: str) -> str:
-    """Write one run's row atomically: a temp file in the same folder, then rename.
+def indexed(fs: pafs.FileSystem) -> bool:
+    return isinstance(fs, pafs.LocalFileSystem)
 
-    A reader (or a killed sweep) never sees a partial file: pyarrow skips names
+
+_schema_file_written: set[str] = set()  # stores this process has checked
+
+
+def write_row(row: dict, directory: str | os.PathLike, sweep_id: str) -> str:
+    """Write one run's row atomically (a hidden temp file, then rename) and index it.
+
+    A reader (or a killed sweep) never sees a partial file: readers skip names
     starting with '.', and the rename is atomic on one filesystem (an object
     store makes each object visible whole in any case).
     """
     unknown = set(row) - set(COLUMNS)
     if unknown:
         raise KeyError(f"not in the results schema: {sorted(unknown)}")
+    if "/" in sweep_id or "\\" in sweep_id or sweep_id in ("", ".", ".."):
+        raise ValueError(f"sweep_id={sweep_id!r} cannot name a folder of the store")
     fs, root = filesystem(directory)
-    folder = f"{root.rstrip('/')}/{sweep_id}"
+    folder = f"{root}/{sweep_id}"
     fs.create_dir(folder, recursive=True)
-    table = pa.Table.from_pylist([{**row, "schema_version": SCHEMA_VERSION}], schema=SCHEMA)
-    name = f"{row['run_key']}-{uuid.uuid4().hex[:8]}.parquet"
-    tmp, final = f"{folder}/.tmp-{name}", f"{folder}/{name}"
-    try:
-        with fs.open_output_stream(tmp) as sink:
-            pq.write_table(table, sink)
-        if isinstance(fs, pafs.LocalFileSystem):
-            with open(tmp, "rb+") as written:
-                os.fsync(written.fileno())
-        fs.move(tmp, final)
-    except BaseException:
-        try:
-            fs.delete_file(tmp)
-        except OSError:
-            pass
-        raise
-    return final
+    if root not in _schema_file_written:
+        store_files.ensure_schema_file(fs, root, SCHEMA, SCHEMA_VERSION)
+        _schema_file_written.add(root)
+    row = {**row, "schema_version": SCHEMA_VERSION}
+    table = pa.Table.from_pylist([row], schema=SCHEMA)
+    unique = uuid.uuid4().hex[:8]
+    relative = f"{sweep_id}/{row['run_key']}-{unique}.parquet"
+    store_files.write_atomic(fs, f"{root}/{relative}", table, unique)
+    if indexed(fs):
+        store_index.append(root, store_index.journal_line(row, SUMMARY_COLUMNS, relative))
+    return f"{root}/{relative}"
 
 
-def _files(directory: str | os.PathLike) -> tuple[pafs.FileSystem, list[str]]:
+def read_table(directory: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
+    """The store's rows (only `columns`), foreign files skipped with a warning each.
+
+    Summary columns of a local store come from the index; only files it does not
+    know are opened.
+    """
+    columns = list(columns or COLUMNS)
+    schema = pa.schema([SCHEMA.field(c) for c in columns])
     fs, root = filesystem(directory)
-    if fs.get_file_info(root).type != pafs.FileType.Directory:
-        return fs, []
-    found = fs.get_file_info(pafs.FileSelector(root, recursive=True))
-    names = [f.path for f in found if f.type == pafs.FileType.File and f.path.endswith(".parquet")
-             and not f.base_name.startswith((".", "_"))]
-    return fs, sorted(names)
+    files = store_files.data_files(fs, root)
+    live = set(files) - store_files.replaced_files(fs, root, files)
+    parts = []
+    if indexed(fs) and set(columns) <= set(SUMMARY_COLUMNS) and live:
+        index = store_index.read(root, SUMMARY_SCHEMA)
+        index = index.filter(pc.is_in(index[store_index.FILE], value_set=pa.array(sorted(live), pa.string())))
+        live -= set(pc.unique(index[store_index.FILE]).to_pylist())
+        parts.append(index.select(columns))
+    # Whole files, so that a foreign one is foreign whichever columns are asked for.
+    for _, table in store_files.read_files(fs, root, sorted(live), SCHEMA):
+        parts.append(table.select(columns))
+    return pa.concat_tables([schema.empty_table(), *parts])
 
 
-def load(directory: str | os.PathLike = "outputs/results"):
-    """The store as one pandas DataFrame, one row per run (empty store: no rows)."""
-    fs, files = _files(directory)
-    if not files:
-        return SCHEMA.empty_table().to_pandas()
-    return pq.read_table(files, schema=SCHEMA, filesystem=fs).to_pandas()
+def load(directory: str | os.PathLike = "outputs/results", columns: list[str] | None = None):
+    """The store as one pandas DataFrame, one row per run (empty store: no rows).
+
+    `columns=SUMMARY_COLUMNS` reads the index: fast on a store of many runs.
+    """
+    return read_table(directory, columns).to_pandas()
 
 
 def finished_keys(directory: str | os.PathLike) -> set[str]:
     """run_keys that already have an `ok` row: what a resumed sweep skips."""
-    fs, files = _files(directory)
-    if not files:
-        return set()
-    table = pq.read_table(files, columns=["run_key", "status"], schema=SCHEMA, filesystem=fs)
-    return {key for key, status in zip(table["run_key"].to_pylist(), table["status"].to_pylist()) if status == "ok"}
+    table = read_table(directory, ["run_key", "status"])
+    ok = table.filter(pc.equal(table["status"], "ok"))
+    return set(ok["run_key"].to_pylist())
+
+
+def clean_temp_files(directory: str | os.PathLike) -> list[str]:
+    """Remove temp files of killed writers, only those old enough that no live writer owns them."""
+    fs, root = filesystem(directory)
+    return store_files.clean_temp_files(fs, root)

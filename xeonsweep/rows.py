@@ -6,7 +6,7 @@ import json
 import statistics
 from datetime import datetime
 
-from xeonsweep import __version__
+from xeonsweep import __version__, settings
 from xeonsweep.launch import Outcome
 from xeonsweep.machine import host_facts
 from xeonsweep.confidence import estimate
@@ -16,6 +16,7 @@ from xeonsweep.measure import combined_sps, latency_stats
 def config_columns(run: dict) -> dict:
     backend, quantization, runtime = run["backend"], run["quantization"], run["runtime"]
     ladder = run.get("ladder") or {}
+    ignored = settings.not_applicable(run)
     return {
         "ladder_step": ladder.get("step"),
         "ladder_position": ladder.get("position"),
@@ -40,6 +41,9 @@ def config_columns(run: dict) -> dict:
         "seed": run["seed"],
         "repeat": run["repeat"],
         "config_json": json.dumps(run, sort_keys=True, default=str),
+        # Settings the run ignores: null in their column (no value was measured), and why.
+        **{name: None for name in ignored},
+        "not_applicable": "; ".join(f"{name}: {why}" for name, why in ignored.items()) or None,
     }
 
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import stat
+from pathlib import Path
 from typing import Any
 
 from xeonsweep import components
@@ -18,6 +22,11 @@ from xeonsweep.machine import CpuInfo, find_library
 PRECISIONS = ("fp32", "bf16")
 RUNTIMES = ("python", "run_cpu")
 RUN_CPU_MODES = (None, "latency", "throughput")
+
+# Settings a backend (or, later, a model) may ignore, with the value that means "not asked".
+IGNORABLE = {"channels_last": False, "thp": False}
+# A sweep_id names a folder of the store: no separators, and not hidden (pyarrow skips . and _).
+SWEEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 # Keys that do not change what is measured: left out of the fingerprint.
 NOT_MEASURED = ("results", "sweep_id", "cache", "repeat", "lock")
@@ -71,6 +80,7 @@ def validate(run: dict, cpu: CpuInfo) -> None:
     _check_number(bench, "timeout_s", 1.0, "benchmark.")
     _check_blocks(bench)
     _check_model(run["model"])
+    _check_sweep_id(run.get("sweep_id"))
     if "://" in str(run["cache"]["dir"]):
         raise UserError(f"cache.dir={run['cache']['dir']} must be a filesystem path (shared by the nodes of a "
                         "cluster); a URI such as s3:// is for results.dir only")
@@ -97,6 +107,101 @@ def _check_blocks(bench: dict) -> None:
     memory = bench.get("live_memory_mb")
     if memory is not None and (not isinstance(memory, (int, float)) or isinstance(memory, bool) or memory <= 0):
         raise UserError(f"benchmark.live_memory_mb={memory} is not valid; valid: null or a number of MB > 0")
+def not_applicable(run: dict) -> dict[str, str]:
+    """Settings this run ignores -> why. Asks the backend (Backend.ignores) and the model.
+
+    Such settings are refused for a single run; in a sweep they are set to their
+    "not asked" value (normalize), so configs that differ only in them run once, and
+    the row records them as not applicable (null) rather than a value that did nothing.
+    """
+    found: dict[str, str] = {}
+    backend = components.build("backend", run["backend"])
+    for name, why in (getattr(backend, "ignores", None) or {}).items():
+        found[name] = f"backend={run['backend']['name']} {why}"
+    found.update(_model_not_applicable(run))
+    return found
+
+
+def _model_not_applicable(run: dict) -> dict[str, str]:
+    """Settings the model ignores (issue 11: channels_last on a model whose input is not an image)."""
+    return {}
+
+
+def refuse_not_applicable(run: dict) -> None:
+    """A single run asked for something its backend ignores: one line, before it starts."""
+    for name, why in not_applicable(run).items():
+        default = IGNORABLE.get(name)
+        if run.get(name) != default:
+            shown = json.dumps(run.get(name))
+            raise UserError(f"{name}={shown} does not apply: {why}; leave {name}={json.dumps(default)}")
+
+
+def normalize(run: dict) -> dict:
+    """The run with the settings it ignores at their "not asked" value (same fingerprint as never set)."""
+    ignored = not_applicable(run)
+    return {**run, **{name: IGNORABLE.get(name) for name in ignored}}
+
+
+def _check_sweep_id(sweep_id: Any) -> None:
+    if sweep_id is not None and not SWEEP_ID.match(str(sweep_id)):
+        raise UserError(f"sweep_id={sweep_id} is not valid; valid: letters, digits, '.', '_' and '-', starting with "
+                        "a letter or digit (it names a folder of the store: no path separators)")
+
+
+def check_storage(run: dict) -> None:
+    """results.dir and cache.dir can be written, and the cache is not writable by other users.
+
+    I/O, unlike validate(): run in the parent before the first run, once per distinct folder.
+    """
+    results_dir = str(run["results"]["dir"])
+    if "://" not in results_dir:
+        _check_writable("results.dir", Path(results_dir))
+    cache_dir = Path(str(run["cache"]["dir"]))
+    _check_writable("cache.dir", cache_dir)
+    _check_cache_owner_only(cache_dir)
+
+
+def _check_writable(name: str, path: Path) -> None:
+    """The folder, or its nearest existing parent, is a folder this process may write in."""
+    existing = path.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"{name}={path} cannot be created: {existing} is a file, not a folder; choose another {name}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{name}={path} is not writable: no write permission on {existing}; "
+                        f"choose another {name} or fix its permissions")
+
+
+def _check_cache_owner_only(cache_dir: Path) -> None:
+    """The cached PT2E graph is loaded with torch.export.load, which unpickles: a cache that another
+    user can write is a way to run their code. Checks the folder and the folders xeonsweep makes in it."""
+    for folder in (cache_dir, *(cache_dir / kind for kind in ("pt2e",))):
+        try:
+            mode = folder.stat().st_mode
+        except OSError:
+            continue
+        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise UserError(f"cache.dir={cache_dir}: {folder} is writable by other users and cached graphs are "
+                            f"unpickled from it; fix: chmod go-w {folder} (or choose a cache.dir only you can write)")
+
+
+def check_before_run(run: dict) -> None:
+    """What validate() leaves out because it needs the disk or the run's interpreter."""
+    check_storage(run)
+    check_target(run)
+
+
+def check_target(run: dict) -> None:
+    """The model factory's module exists in the run's own interpreter (without importing it here)."""
+    from xeonsweep.targets import missing_module
+
+    target = str((run["model"].get("factory") or {}).get("_target_"))
+    interpreter = interpreter_for(run)
+    missing = missing_module(target, str(interpreter))
+    if missing:
+        raise UserError(f"model.factory._target_={target}: no module named {missing} in {interpreter}; "
+                        "install it there or fix the name")
 
 
 def allocator_library(allocator: dict) -> str | None:

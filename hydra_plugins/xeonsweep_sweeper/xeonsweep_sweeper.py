@@ -46,6 +46,10 @@ class XeonSweeperConf:
 ConfigStore.instance().store(group="hydra/sweeper", name="xeonsweep", node=XeonSweeperConf, provider="xeonsweep")
 
 
+def varying_of(plan: planning.Plan) -> set:
+    return planning.varying_keys(plan.jobs + [job for job, _ in plan.merged])
+
+
 class XeonSweeper(BasicSweeper):  # noqa: D101
     def sweep(self, arguments: List[str]) -> Any:
         assert self.config is not None and self.launcher is not None and self.hydra_context is not None
@@ -65,10 +69,11 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
         with self._host_lock(sweep_id, arguments), SweepProgress(len(plan.jobs), sweep_id, store) as progress:
             progress.machine(machine)
             fresh, in_blocks = planning.split_by_method(plan.jobs, self.config.hydra.launcher._target_)
-            varying = planning.varying_keys(plan.jobs)
+            varying = varying_of(plan)
             returns, errors, lost = self._run(fresh, batch_size, progress, varying)
             self._run_in_blocks(in_blocks, progress, varying, len(fresh))
-            progress.summary(len(plan.already_done), lost)
+            progress.summary(len(plan.already_done), lost,
+                             merged=[planning.describe(job.overrides, varying) for job, _ in plan.merged])
         if errors or lost:
             sys.exit(1)  # a bug (traceback above) or runs lost with their job: not a clean sweep
         return returns
@@ -141,7 +146,11 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
         )
 
     def _settings(self, overrides: List[str]) -> dict:
+        from xeonsweep.cli import config_dirs
+        from xeonsweep.config_check import check_config
+
         cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        check_config(cfg, config_dirs(list(sys.argv[1:]) + list(overrides)))
         return settings.to_settings(cfg)
 
     @staticmethod

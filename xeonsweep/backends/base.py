@@ -42,6 +42,8 @@ class RunContext:
 @dataclass
 class Backend:
     precisions: ClassVar[tuple[str, ...]] = ("fp32", "bf16")
+    # Run settings this backend ignores -> why (completes "backend=NAME ..."); see settings.not_applicable.
+    ignores: ClassVar[dict[str, str]] = {}
 
     def incompatibility(self, run: dict) -> str | None:
         """Why this backend cannot run with these settings, or None. Pure: no I/O."""

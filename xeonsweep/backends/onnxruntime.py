@@ -13,6 +13,10 @@ LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended":
 @dataclass
 class OnnxRuntime(Backend):
     precisions = ("fp32",)
+    ignores = {
+        "channels_last": "runs the ONNX graph in the layout it was exported in",
+        "thp": "allocates with its own allocator, not torch's (THP_MEM_ALLOC_ENABLE acts on torch's)",
+    }
     graph_optimization_level: str = "all"
     inter_op_threads: int = 1
 

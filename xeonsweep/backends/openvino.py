@@ -21,6 +21,10 @@ PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
 
 @dataclass
 class OpenVino(Backend):
+    ignores = {
+        "channels_last": "compiles its own layouts from the model it reads",
+        "thp": "allocates with its own allocator, not torch's (THP_MEM_ALLOC_ENABLE acts on torch's)",
+    }
     source: str = "onnx"                 # onnx (the seed's path) or pytorch (openvino.convert_model)
     performance_hint: str = "latency"
     # null: from `precision` (fp32 -> f32, bf16 -> bf16); f32, bf16, f16; or default: OpenVINO's

@@ -1,8 +1,9 @@
 """The contract every quantizer implements.
 
 A quantizer is a dataclass of its YAML `options`, validated without torch. It
-names the backends it works with; the backend calls `quantize` on its own kind
-of model (a torch module for `compile`, an OpenVINO model for `openvino`).
+names the backend implementations it works with (classes, so a variant YAML of a
+backend with other options keeps its quantizers); the backend calls `quantize` on
+its own kind of model (a torch module for Compile, an OpenVINO model for OpenVino).
 """
 
 from __future__ import annotations
@@ -15,13 +16,18 @@ VNNI = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 
 @dataclass
 class Quantizer:
-    backends: ClassVar[tuple[str, ...]] = ()
+    backends: ClassVar[tuple[str, ...]] = ()  # backend impl classes, e.g. "xeonsweep.backends.compile.Compile"
 
     def incompatibility(self, run: dict) -> str | None:
-        backend = run["backend"]["name"]
-        if backend not in self.backends:
+        from xeonsweep.components import load_class
+
+        impl = run["backend"].get("impl")
+        backend_class = load_class(impl, "backend") if impl else None
+        if backend_class is None or not any(issubclass(backend_class, load_class(b, "backend")) for b in self.backends):
             name = run["quantization"]["name"]
-            return f"quantization={name} works with backend={'/'.join(self.backends)}, not backend={backend}"
+            kinds = " or ".join(f"{b.rpartition('.')[2]} (backend={b.split('.')[-2]} or a variant of it)"
+                                for b in self.backends)
+            return f"quantization={name} works with backend impl {kinds}, not backend={run['backend']['name']} (impl {impl})"
         return None
 
     def cache_key(self) -> dict:

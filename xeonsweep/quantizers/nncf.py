@@ -16,7 +16,7 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 @dataclass
 class Nncf(Quantizer):
-    backends = ("openvino",)
+    backends = ("xeonsweep.backends.openvino.OpenVino",)
     calibration_size: int = 300       # samples NNCF calibrates on (its subset_size)
     data: str | None = None           # null: seeded random inputs; or a folder of images
     preset: str = "performance"       # performance (symmetric) or mixed (asymmetric activations)

@@ -19,7 +19,7 @@ from xeonsweep.quantizers.base import VNNI, Quantizer
 
 @dataclass
 class Pt2e(Quantizer):
-    backends = ("compile",)
+    backends = ("xeonsweep.backends.compile.Compile",)
     reduce_range: bool | None = None   # null: true when the CPU has no VNNI
     strict_export: bool = True
     calibration_batches: int = 1

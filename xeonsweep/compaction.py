@@ -1,0 +1,57 @@
+"""`xeonsweep store compact DIR`: merge the per-run files of a store into one larger file.
+
+Safe while a sweep writes: only the files listed at the start are merged; the merged
+file names them in its metadata (readers skip a named file from then on), is renamed
+in whole, then the index is swapped and the per-run files deleted. Cut short at any
+point, no row is lost or counted twice. Foreign files are left where they are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+
+import pyarrow as pa
+
+from xeonsweep import results, store_files, store_index
+
+
+def compact(directory: str | os.PathLike) -> dict:
+    """Merge every per-run file; returns what was done (files merged, rows, new file)."""
+    fs, root = results.filesystem(directory)
+    removed = store_files.clean_temp_files(fs, root)
+    files = store_files.data_files(fs, root)
+    replaced = store_files.replaced_files(fs, root, files)
+    small = sorted(f for f in files if not f.startswith(store_files.COMPACTED + "/") and f not in replaced)
+    read = store_files.read_files(fs, root, small, results.SCHEMA)  # foreign files stay where they are
+    merged, tables = [relative for relative, _ in read], [table for _, table in read]
+    done = {"merged_files": len(merged), "rows": 0, "file": None, "removed_temp_files": len(removed)}
+    if merged:
+        table = pa.concat_tables(tables)
+        relative = f"{store_files.COMPACTED}/part-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.parquet"
+        fs.create_dir(f"{root}/{store_files.COMPACTED}", recursive=True)
+        store_files.ensure_schema_file(fs, root, results.SCHEMA, results.SCHEMA_VERSION)
+        metadata = {store_files.REPLACES_KEY: json.dumps(merged).encode()}
+        store_files.write_atomic(fs, f"{root}/{relative}", table.replace_schema_metadata(metadata))
+        if results.indexed(fs):
+            summary = table.select(results.SUMMARY_COLUMNS)
+            entries = summary.append_column(store_index.FILE, pa.array([relative] * table.num_rows, pa.string()))
+            store_index.replace(root, results.SUMMARY_SCHEMA, set(merged) | replaced, entries)
+        done.update(rows=table.num_rows, file=f"{root}/{relative}")
+    for relative in sorted(set(merged) | replaced):
+        try:
+            fs.delete_file(f"{root}/{relative}")
+        except OSError:
+            pass
+        _remove_if_empty(fs, f"{root}/{relative}".rpartition("/")[0], root)
+    return done
+
+
+def _remove_if_empty(fs, folder: str, root: str) -> None:
+    if results.indexed(fs) and folder != root:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass

@@ -1,0 +1,138 @@
+"""The store's index: the summary columns of every row with the file that holds it,
+kept current as rows are written, so resume and the report read one or two files
+instead of one file per run.
+
+`_index/journal.jsonl` gets one JSON line per row written (an O_APPEND write under an
+exclusive lock); `_index/snapshot.parquet` holds what compaction folded in. A reader
+takes a shared lock, reads both, and keeps only entries whose file still exists; files
+the index does not know (written by an older xeonsweep, or by a writer killed between
+its rename and its journal line) are read directly. The index is only a cache of the
+files: deleting `_index/` loses nothing. Local filesystems only (fcntl locks); a URI
+store is read file by file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import sys
+import uuid
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+INDEX = "_index"
+JOURNAL = "journal.jsonl"
+SNAPSHOT = "snapshot.parquet"
+FILE = "_file"  # the data file (relative to the store) that holds the row
+
+
+def index_schema(summary: pa.Schema) -> pa.Schema:
+    return summary.append(pa.field(FILE, pa.string()))
+
+
+@contextmanager
+def locked(root: str, exclusive: bool) -> Iterator[Path]:
+    folder = Path(root) / INDEX
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "lock", "a+") as lock:
+        fcntl.lockf(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield folder
+        finally:
+            fcntl.lockf(lock, fcntl.LOCK_UN)
+
+
+def _plain(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def journal_line(row: dict, columns: list[str], relative: str) -> bytes:
+    entry = {name: _plain(row.get(name)) for name in columns}
+    entry[FILE] = relative
+    return (json.dumps(entry, default=str) + "\n").encode()
+
+
+def append(root: str, lines: bytes) -> None:
+    """Add rows' entries; one write() with O_APPEND, so lines never interleave."""
+    with locked(root, exclusive=True) as folder:
+        fd = os.open(folder / JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, lines)
+        finally:
+            os.close(fd)
+
+
+def _read_journal(path: Path, schema: pa.Schema) -> pa.Table:
+    if not path.exists() or path.stat().st_size == 0:
+        return schema.empty_table()
+    options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    try:
+        return pajson.read_json(path, parse_options=options).select(schema.names)
+    except pa.ArrowException:
+        return _read_journal_leniently(path, schema)
+
+
+def _read_journal_leniently(path: Path, schema: pa.Schema) -> pa.Table:
+    """A torn last line (a writer killed mid-write): keep every whole line."""
+    good, bad = [], 0
+    for line in path.read_bytes().splitlines():
+        try:
+            entry = json.loads(line)
+            good.append(pa.Table.from_pylist([{k: entry.get(k) for k in schema.names}], schema=schema))
+        except (ValueError, pa.ArrowException):
+            bad += 1
+    if bad:
+        print(f"xeonsweep: warning: skipped {bad} unreadable line(s) of {path}; their files are read directly",
+              file=sys.stderr)
+    return pa.concat_tables([schema.empty_table(), *good])
+
+
+def read(root: str, summary: pa.Schema) -> pa.Table:
+    """Every index entry (summary columns and FILE); files may since have gone."""
+    schema = index_schema(summary)
+    if not (Path(root) / INDEX).is_dir():
+        return schema.empty_table()
+    from xeonsweep.store_files import conform
+
+    with locked(root, exclusive=False) as folder:
+        parts = [_read_snapshot(folder, schema), _read_journal(folder / JOURNAL, schema)]
+    return pa.concat_tables(parts)
+
+
+def _read_snapshot(folder: Path, schema: pa.Schema) -> pa.Table:
+    from xeonsweep.store_files import conform
+
+    path = folder / SNAPSHOT
+    return conform(pq.read_table(path), schema) if path.exists() else schema.empty_table()
+
+
+def replace(root: str, summary: pa.Schema, drop_files: set[str], add: pa.Table) -> None:
+    """Compaction's swap: one snapshot of today's entries minus `drop_files`, plus `add`.
+
+    The journal is emptied before the new snapshot is renamed in: cut short in between,
+    entries are missing (their files are then read directly), never counted twice.
+    """
+    from xeonsweep.store_files import conform
+
+    schema = index_schema(summary)
+    with locked(root, exclusive=True) as folder:
+        current = pa.concat_tables([_read_snapshot(folder, schema), _read_journal(folder / JOURNAL, schema),
+                                    conform(add, schema)])
+        keep = [f not in drop_files for f in current[FILE].to_pylist()]
+        current = current.filter(pa.array(keep, pa.bool_()))
+        tmp = folder / f".tmp-{uuid.uuid4().hex}-{SNAPSHOT}"
+        pq.write_table(current, tmp)
+        (folder / JOURNAL).write_bytes(b"")
+        os.replace(tmp, folder / SNAPSHOT)
