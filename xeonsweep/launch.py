@@ -2,8 +2,9 @@
 
 The parent builds the child's environment explicitly (LD_PRELOAD, MALLOC_CONF,
 THP_MEM_ALLOC_ENABLE, OpenMP) because those only act at process start, and
-blocks on the child: no polling. On timeout the child's whole process group
-(run_cpu and its instances) gets SIGTERM, then SIGKILL.
+blocks on the child: no polling. On timeout the child and every process below
+it gets SIGTERM, then SIGKILL (`kill_tree`): run_cpu's instances live in
+sessions of their own, so a process-group kill would miss them.
 """
 
 from __future__ import annotations
@@ -80,17 +81,44 @@ def child_command(run: dict, interpreter: Path, spec: Path, out_dir: Path) -> li
     return cmd + worker
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+def kill_tree(proc: subprocess.Popen | int, grace_s: float = KILL_GRACE_S) -> None:
+    """Stop a process and all its descendants, whatever session or group they are in.
+
+    The descendants are collected before any signal, since a killed parent's
+    children are re-parented away from it; then SIGTERM, `grace_s` to exit,
+    SIGKILL to whatever is left (and to anything started in the meantime).
+    Reaps `proc` when it is a Popen.
+    """
+    import psutil
+
+    pid = proc if isinstance(proc, int) else proc.pid
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    for target in tree:
         try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
+            target.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(tree, timeout=grace_s)
+    for target in list(alive):
         try:
-            proc.wait(timeout=KILL_GRACE_S)
-            return
+            alive += [c for c in target.children(recursive=True) if c not in alive]
+        except psutil.NoSuchProcess:
+            pass
+    for target in alive:
+        try:
+            target.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=grace_s)
+    if not isinstance(proc, int):
+        try:
+            proc.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
-            continue
+            pass
 
 
 def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outcome:
@@ -119,12 +147,12 @@ def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outco
         try:
             returncode = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            kill_tree(proc)
             tail = stderr_tail(stderr_path)
-            return Outcome("timeout", f"exceeded timeout_s={timeout_s:g}; process group killed" + tail,
+            return Outcome("timeout", f"exceeded timeout_s={timeout_s:g}; the child and its instances killed" + tail,
                            child_env=env_set, interpreter=str(interpreter))
         except BaseException:
-            _kill_group(proc)  # Ctrl-C or a stopped sweep: no orphaned child keeps the cores busy
+            kill_tree(proc)  # Ctrl-C or a stopped sweep: no orphaned child keeps the cores busy
             raise
     outcome = read_outcome(out_dir, instances, returncode, stderr_path, env_set, str(interpreter))
     outcome.parent_cpu_s = time.process_time() - cpu_before[0]
