@@ -20,7 +20,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xeonsweep import instances as instance_plans
 from xeonsweep.environments import ROOT, interpreter_for, venv_dir
+from xeonsweep.machine import cpu_info
+from xeonsweep.measure import window_problem
 from xeonsweep.settings import allocator_library
 from xeonsweep.worker import die_with_parent
 
@@ -40,6 +43,8 @@ class Outcome:
     interpreter: str = ""
     parent_cpu_s: float | None = None  # the parent's CPU time while it waited: the harness's cost
     child_cpu_s: float | None = None
+    planned_instances: int | None = None  # what xeonsweep asked run_cpu for
+    instances_started: int | None = None  # worker processes that really started
 
 
 def child_environment(run: dict, interpreter: Path) -> dict:
@@ -58,21 +63,21 @@ def child_environment(run: dict, interpreter: Path) -> dict:
     return env
 
 
-def child_command(run: dict, interpreter: Path, spec: Path, out_dir: Path) -> list[str]:
+def child_command(run: dict, interpreter: Path, spec: Path, out_dir: Path,
+                  plan: instance_plans.InstancePlan | None = None) -> list[str]:
     worker = [str(WORKER_SCRIPT), str(spec), str(out_dir)]
     runtime = run["runtime"]
     if runtime["name"] == "python":
         return [str(interpreter), *worker]
+    plan = plan or instance_plans.plan(run, cpu_info())
     cmd = [str(interpreter), "-m", "torch.backends.xeon.run_cpu", "--use-default-allocator"]
     # The allocator is ours to choose (LD_PRELOAD above); run_cpu would otherwise add its own.
     if not runtime.get("intel_openmp"):
         cmd.append("--disable-iomp")
-    if runtime.get("mode"):
-        cmd.append(f"--{runtime['mode']}-mode")
-    else:
-        cmd += ["--ninstances", str(run["workers"])]
-        if runtime.get("ncores_per_instance"):
-            cmd += ["--ncores-per-instance", str(runtime["ncores_per_instance"])]
+    # Explicit, also for runtime.mode: run_cpu's own mode rules differ between torch versions.
+    cmd += ["--ninstances", str(plan.count)]
+    if plan.cores_each:
+        cmd += ["--ncores-per-instance", str(plan.cores_each)]
     if runtime.get("use_logical_core"):
         cmd.append("--use-logical-core")
     if not runtime.get("bind_cores", True):
@@ -133,9 +138,10 @@ def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outco
     shutil.rmtree(out_dir, ignore_errors=True)  # a reused run folder must not feed old results back
     out_dir.mkdir(parents=True)
     spec = run_dir / "spec.json"
-    instances = 1 if run["runtime"].get("mode") else run["workers"]
+    plan = instance_plans.plan(run, cpu_info())
+    instances = plan.count
     spec.write_text(json.dumps({"run": run, "instances": instances, "cache_dir": cache_dir}))
-    argv = child_command(run, interpreter, spec, out_dir)
+    argv = child_command(run, interpreter, spec, out_dir, plan)
     (run_dir / "command.txt").write_text(" ".join(argv) + "\n")
     stderr_path = run_dir / "stderr.txt"
     cpu_before = time.process_time(), _children_cpu()
@@ -150,11 +156,13 @@ def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outco
             kill_tree(proc)
             tail = stderr_tail(stderr_path)
             return Outcome("timeout", f"exceeded timeout_s={timeout_s:g}; the child and its instances killed" + tail,
-                           child_env=env_set, interpreter=str(interpreter))
+                           child_env=env_set, interpreter=str(interpreter), planned_instances=instances,
+                           instances_started=started_count(out_dir))
         except BaseException:
             kill_tree(proc)  # Ctrl-C or a stopped sweep: no orphaned child keeps the cores busy
             raise
     outcome = read_outcome(out_dir, instances, returncode, stderr_path, env_set, str(interpreter))
+    outcome.planned_instances = instances
     outcome.parent_cpu_s = time.process_time() - cpu_before[0]
     outcome.child_cpu_s = _children_cpu() - cpu_before[1]
     return outcome
@@ -165,8 +173,21 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def started_count(out_dir: Path) -> int:
+    """Worker processes that really started (each marks itself in OUT_DIR/started)."""
+    started = out_dir / "started"
+    return len(list(started.iterdir())) if started.is_dir() else 0
+
+
 def read_outcome(out_dir: Path, expected: int, returncode: int, stderr_path: Path,
                  env_set: dict, interpreter: str) -> Outcome:
+    outcome = _read_outcome(out_dir, expected, returncode, stderr_path, env_set, interpreter)
+    outcome.instances_started = started_count(out_dir)
+    return outcome
+
+
+def _read_outcome(out_dir: Path, expected: int, returncode: int, stderr_path: Path,
+                  env_set: dict, interpreter: str) -> Outcome:
     results = [json.loads(p.read_text()) for p in sorted(out_dir.glob("instance-*.json"))]
     bad = [r for r in results if r["status"] != "ok"]
     if bad:
@@ -174,11 +195,14 @@ def read_outcome(out_dir: Path, expected: int, returncode: int, stderr_path: Pat
         reasons = sorted({r["reason"] for r in bad})
         tail = stderr_tail(stderr_path) if status == "failed" else ""
         return Outcome(status, "; ".join(reasons) + tail, results, env_set, interpreter)
-    if len(results) < expected or returncode != 0:
+    if len(results) != expected or returncode != 0:
         why = exit_description(returncode, stderr_path.read_text(errors="replace"))
-        if len(results) < expected:
+        if len(results) != expected:
             why += f"; {len(results)} of {expected} instances reported"
         return Outcome("failed", why + stderr_tail(stderr_path), results, env_set, interpreter)
+    problem = window_problem(results)
+    if problem:
+        return Outcome("failed", problem, results, env_set, interpreter)
     return Outcome("ok", None, results, env_set, interpreter)
 
 

@@ -87,3 +87,24 @@ def combined_sps(instances: list[dict], batch_size: int) -> tuple[float, list[fl
         span = (ends[-1] - begin) / 1e9 if ends else 0.0
         per_instance.append(batch_size * len(ends) / span if span > 0 else 0.0)
     return sum(per_instance), per_instance
+
+
+def window_problem(instances: list[dict]) -> str | None:
+    """Why these instances' timings give no throughput (None when they do).
+
+    A run is only `ok` when every instance has iterations inside the window in
+    which all of them were measuring; otherwise its samples/s would be 0 or
+    would count an instance running alone.
+    """
+    window_start = max(i["start_ns"] for i in instances)
+    window_end = min(i["end_ns"] for i in instances)
+    if window_end <= window_start:
+        if len(instances) == 1:
+            return "the measured window is empty: no timed iteration finished"
+        return f"the {len(instances)} instances' timed loops never overlapped: no common measured window"
+    _, per_instance = combined_sps(instances, 1)
+    empty = [n for n, sps in enumerate(per_instance) if sps <= 0]
+    if empty:
+        return (f"the measured window is empty for instance(s) {', '.join(map(str, empty))}: none of their "
+                "iterations fell inside the window in which all instances were measuring")
+    return None

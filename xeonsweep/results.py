@@ -7,6 +7,8 @@ so the nodes of a cluster can share one store.
 
 Schema history (bump SCHEMA_VERSION on any change, note it here):
   1: first version.
+  3: issue 9 (runs): instances_started, memory_limit_mb; `workers` is the instances the run asked
+     for (runtime.mode's computed count too).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pyarrow.parquet as pq
 
 from xeonsweep.machine import ISA_FLAGS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 STATUSES = ("ok", "failed", "timeout", "skipped")
 
 _str, _int, _float, _bool = pa.string(), pa.int64(), pa.float64(), pa.bool_()
@@ -110,6 +112,9 @@ SCHEMA = pa.schema(
         ("torch_version", _str),
         ("versions", _str),
         ("xeonsweep_version", _str),
+        # issue 9 (runs)
+        ("instances_started", _int),     # worker processes that really started
+        ("memory_limit_mb", _int),       # benchmark.memory_limit_mb (cgroup memory limit), null: none
     ]
 )
 

@@ -82,7 +82,10 @@ def build_row(run: dict, keys: dict, outcome: Outcome, started: datetime, finish
         "parent_cpu_s": outcome.parent_cpu_s,
         "child_cpu_s": outcome.child_cpu_s,
         "xeonsweep_version": __version__,
+        "instances_started": outcome.instances_started,
     }
+    if outcome.planned_instances is not None:  # runtime.mode: the instances xeonsweep computed for it
+        row["workers"] = outcome.planned_instances
     if outcome.status == "ok":
         row.update(measurement_columns(outcome.instances, run["batch_size"]))
     return row

@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from xeonsweep import components
+from xeonsweep import components, instances
 from xeonsweep.environments import interpreter_for, venv_dir
 from xeonsweep.errors import Incompatible, UserError
 from xeonsweep.machine import CpuInfo, find_library
@@ -110,6 +110,9 @@ def _check_workers(run: dict, cpu: CpuInfo) -> None:
         _check_intel_openmp(run)
     if runtime.get("mode") and workers > 1:
         raise Incompatible(f"runtime.mode={runtime['mode']} chooses its own instances; use it with workers=1")
+    problem = instances.mode_problem(run, cpu)
+    if problem:
+        raise UserError(problem)
     per_instance = runtime.get("ncores_per_instance")
     if per_instance is not None:
         if not isinstance(per_instance, int) or isinstance(per_instance, bool) or per_instance < 1:
