@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xeonsweep import instances as instance_plans
+from xeonsweep import memory_limit
 from xeonsweep.environments import ROOT, interpreter_for, venv_dir
 from xeonsweep.machine import cpu_info
 from xeonsweep.measure import window_problem
@@ -144,11 +145,39 @@ def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outco
     argv = child_command(run, interpreter, spec, out_dir, plan)
     (run_dir / "command.txt").write_text(" ".join(argv) + "\n")
     stderr_path = run_dir / "stderr.txt"
+    limit_mb = run["benchmark"].get("memory_limit_mb")
+    cgroup = None
+    if limit_mb:
+        controller = memory_limit.writable_controller()
+        if controller is None:
+            return Outcome("failed", memory_limit.refusal(limit_mb), child_env=env_set, interpreter=str(interpreter))
+        cgroup = memory_limit.MemoryCgroup.create(controller, limit_mb * 2**20)
+    try:
+        outcome = _start_and_wait(argv, env, stderr_path, run_dir, out_dir, instances, timeout_s, cgroup)
+    finally:
+        if cgroup is not None:
+            kills = cgroup.oom_kills()
+            cgroup.remove()
+    outcome.child_env, outcome.interpreter, outcome.planned_instances = env_set, str(interpreter), instances
+    if cgroup is not None and kills and outcome.status in ("failed", "timeout"):
+        outcome.status = "failed"
+        outcome.reason = (f"out of memory: over benchmark.memory_limit_mb={limit_mb}, the cgroup's OOM killer "
+                          f"stopped {kills} process(es); {outcome.reason}")
+    return outcome
+
+
+def _start_and_wait(argv: list[str], env: dict, stderr_path: Path, run_dir: Path, out_dir: Path,
+                    instances: int, timeout_s: float, cgroup: "memory_limit.MemoryCgroup | None") -> Outcome:
+    def before_exec() -> None:  # in the child: it and all it starts are in the cgroup from the start
+        die_with_parent()
+        if cgroup is not None:
+            cgroup.enter()
+
     cpu_before = time.process_time(), _children_cpu()
     with open(run_dir / "stdout.txt", "wb") as out, open(stderr_path, "wb") as err:
         proc = subprocess.Popen(
             argv, env=env, stdout=out, stderr=err, cwd=ROOT,
-            start_new_session=True, preexec_fn=die_with_parent,
+            start_new_session=True, preexec_fn=before_exec,
         )
         try:
             returncode = proc.wait(timeout=timeout_s)
@@ -156,13 +185,11 @@ def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outco
             kill_tree(proc)
             tail = stderr_tail(stderr_path)
             return Outcome("timeout", f"exceeded timeout_s={timeout_s:g}; the child and its instances killed" + tail,
-                           child_env=env_set, interpreter=str(interpreter), planned_instances=instances,
                            instances_started=started_count(out_dir))
         except BaseException:
             kill_tree(proc)  # Ctrl-C or a stopped sweep: no orphaned child keeps the cores busy
             raise
-    outcome = read_outcome(out_dir, instances, returncode, stderr_path, env_set, str(interpreter))
-    outcome.planned_instances = instances
+    outcome = read_outcome(out_dir, instances, returncode, stderr_path, {}, "")
     outcome.parent_cpu_s = time.process_time() - cpu_before[0]
     outcome.child_cpu_s = _children_cpu() - cpu_before[1]
     return outcome

@@ -83,6 +83,7 @@ def build_row(run: dict, keys: dict, outcome: Outcome, started: datetime, finish
         "child_cpu_s": outcome.child_cpu_s,
         "xeonsweep_version": __version__,
         "instances_started": outcome.instances_started,
+        "memory_limit_mb": run["benchmark"].get("memory_limit_mb"),
     }
     if outcome.planned_instances is not None:  # runtime.mode: the instances xeonsweep computed for it
         row["workers"] = outcome.planned_instances

@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from xeonsweep import components, instances
+from xeonsweep import components, instances, memory_limit
 from xeonsweep.environments import interpreter_for, venv_dir
 from xeonsweep.errors import Incompatible, UserError
 from xeonsweep.machine import CpuInfo, find_library
@@ -22,6 +22,9 @@ RUN_CPU_MODES = (None, "latency", "throughput")
 # Keys that do not change what is measured: left out of the fingerprint.
 NOT_MEASURED = ("results", "sweep_id", "cache", "repeat")
 NOT_MEASURED_BENCHMARK = ("timeout_s", "repeats")
+# Settings that change what is measured only when set: out of the fingerprint at their default,
+# so rows from before they existed still count.
+OUT_OF_HASH_AT_DEFAULT_BENCHMARK = {"memory_limit_mb": None}
 
 
 def to_settings(cfg: Any) -> dict:
@@ -36,7 +39,9 @@ def config_hash(run: dict) -> str:
     """Hash of everything that determines the measurement (same for every repeat)."""
     measured = {k: v for k, v in run.items() if k not in NOT_MEASURED}
     measured["benchmark"] = {
-        k: v for k, v in run["benchmark"].items() if k not in NOT_MEASURED_BENCHMARK
+        k: v for k, v in run["benchmark"].items()
+        if k not in NOT_MEASURED_BENCHMARK and not (k in OUT_OF_HASH_AT_DEFAULT_BENCHMARK
+                                                    and v == OUT_OF_HASH_AT_DEFAULT_BENCHMARK[k])
     }
     blob = json.dumps(measured, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -65,6 +70,7 @@ def validate(run: dict, cpu: CpuInfo) -> None:
     _check_int(bench, "repeats", 1, "benchmark.")
     _check_number(bench, "min_duration_s", 0.0, "benchmark.")
     _check_number(bench, "timeout_s", 1.0, "benchmark.")
+    _check_memory_limit(bench.get("memory_limit_mb"))
     _check_model(run["model"])
     if "://" in str(run["cache"]["dir"]):
         raise UserError(f"cache.dir={run['cache']['dir']} must be a filesystem path (shared by the nodes of a "
@@ -122,6 +128,16 @@ def _check_workers(run: dict, cpu: CpuInfo) -> None:
                 f"runtime.ncores_per_instance={per_instance} x workers={workers} exceeds the {cores} cores "
                 f"of this machine; valid: at most {cores // workers} per instance"
             )
+
+
+def _check_memory_limit(limit_mb: Any) -> None:
+    if limit_mb is None:
+        return
+    if not isinstance(limit_mb, int) or isinstance(limit_mb, bool) or limit_mb < 1:
+        raise UserError(f"benchmark.memory_limit_mb={limit_mb} is not valid; valid: null or an integer >= 1 (MiB)")
+    refusal = memory_limit.refusal(limit_mb)
+    if refusal:
+        raise UserError(refusal)
 
 
 def _check_intel_openmp(run: dict) -> None:
