@@ -20,7 +20,7 @@ RUNTIMES = ("python", "run_cpu")
 RUN_CPU_MODES = (None, "latency", "throughput")
 
 # Keys that do not change what is measured: left out of the fingerprint.
-NOT_MEASURED = ("results", "sweep_id", "cache", "repeat")
+NOT_MEASURED = ("results", "sweep_id", "cache", "repeat", "cluster")
 NOT_MEASURED_BENCHMARK = ("timeout_s", "repeats")
 # Settings that change what is measured only when set: out of the fingerprint at their default,
 # so rows from before they existed still count.
