@@ -81,6 +81,13 @@ def collect(job: Any, overrides: Sequence[str]) -> JobReturn:
         return JobReturn(overrides=list(overrides), status=JobStatus.FAILED, _return_value=lost)
 
 
+def _state(job: Any) -> str:
+    try:
+        return job.state
+    except Exception:  # noqa: BLE001 - the state is only for the message
+        return "UNKNOWN"
+
+
 class LocalLauncher(PerJobMixin, stock.LocalLauncher):
     pass
 
