@@ -1,6 +1,7 @@
 """Sweeps through cluster engines: Submitit's local executor and a local Ray
-cluster run for real; Slurm cannot run here, so its submission script is
-generated from the config by Submitit itself and checked."""
+cluster run for real (Slurm for real: tests/test_slurm.py). The sbatch scripts
+are also generated from the config by Submitit itself and checked here, with
+sbatch faked, as unit tests."""
 
 import os
 import shutil
