@@ -53,3 +53,17 @@ def test_no_writable_memory_controller_is_one_line(sweep, monkeypatch):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "benchmark.memory_limit_mb=512: no writable cgroup memory controller" in lines[0]
     assert not sweep.store.exists()
+
+
+def test_the_memory_controller_is_found_in_v2_first_then_v1(tmp_path):
+    v2, v1 = tmp_path / "unified", tmp_path / "memory"
+    v2.mkdir()
+    (v1 / "jobs" / "me").mkdir(parents=True)
+    mountinfo, own = tmp_path / "mountinfo", tmp_path / "cgroup"
+    mountinfo.write_text(f"35 31 0:32 / {v1} rw,relatime - cgroup cgroup rw,memory\n"
+                         f"41 31 0:38 / {v2} rw,relatime - cgroup2 cgroup2 rw\n")
+    own.write_text("4:memory:/jobs/me\n0::/\n")
+    (v2 / "cgroup.controllers").write_text("cpu io pids\n")  # v2 without its memory controller
+    assert memory_limit.controllers(str(mountinfo), str(own)) == [memory_limit.Controller(1, v1 / "jobs" / "me")]
+    (v2 / "cgroup.controllers").write_text("cpu io memory pids\n")
+    assert [c.version for c in memory_limit.controllers(str(mountinfo), str(own))] == [2, 1]
