@@ -151,7 +151,11 @@ def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outco
         controller = memory_limit.writable_controller()
         if controller is None:
             return Outcome("failed", memory_limit.refusal(limit_mb), child_env=env_set, interpreter=str(interpreter))
-        cgroup = memory_limit.MemoryCgroup.create(controller, limit_mb * 2**20)
+        try:
+            cgroup = memory_limit.MemoryCgroup.create(controller, limit_mb * 2**20)
+        except OSError as exc:
+            return Outcome("failed", f"benchmark.memory_limit_mb={limit_mb}: cannot make a cgroup in "
+                           f"{controller.parent}: {exc}", child_env=env_set, interpreter=str(interpreter))
     try:
         outcome = _start_and_wait(argv, env, stderr_path, run_dir, out_dir, instances, timeout_s, cgroup)
     finally:
