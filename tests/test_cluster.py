@@ -171,3 +171,25 @@ def test_slurm_arrays_are_submitted_in_chunks_of_max_array_size(tmp_path, monkey
         launcher.launch([["model=tiny", f"batch_size={b}"] for b in range(1, 6)], initial_job_idx=0)
     assert ["#SBATCH --array=0-1" in s for s in scripts] == [True, True, False]
     assert "#SBATCH --array" not in scripts[2]
+
+
+def test_a_cluster_sweep_told_the_nodes_machine_skips_runs_done_there(tmp_path):
+    """cluster.machine: the submitting host computes the nodes' run keys and submits only what is missing."""
+    import copy
+
+    from tests.test_failures import compose_run
+    from xeonsweep import planning, results, settings
+    from xeonsweep.machine import cpu_info
+
+    run = compose_run(["model=tiny"])
+    nodes = "Intel(R) Xeon(R) Platinum 8488C (48 cores)"
+    store = tmp_path / "results"
+    results.write_row({"run_key": settings.run_key({**run, "repeat": 0}, nodes), "status": "ok"}, store, "earlier")
+
+    def plan(machine):
+        return planning.plan_sweep([["model=tiny"]], lambda _: copy.deepcopy(run), cpu_info(), "now", str(store), machine)
+
+    told = plan(nodes)
+    assert len(told.already_done) == 1 and told.jobs == []
+    here = plan(None)  # this host's machine: nothing done on it yet
+    assert len(here.jobs) == 1 and here.already_done == []
