@@ -4,7 +4,7 @@
 #                                      starts munged, slurmctld and slurmd (no systemd), all on
 #                                      localhost, with state, spool and logs under DIR; prints
 #                                      SLURM_CONF=DIR/slurm.conf (export it for sbatch, squeue...)
-#   scripts/slurm-local.sh stop DIR    stops the Slurm daemons started for DIR (munged stays: shared)
+#   scripts/slurm-local.sh stop DIR    stops the daemons started for DIR (munged too if DIR's start started it)
 # The node is this machine as slurmd sees it (slurmd -C: real CPUs and memory), named localhost.
 set -euo pipefail
 
@@ -31,6 +31,10 @@ stop() {
     sleep 0.2
   done
   rm -f "$dir/slurmd.pid" "$dir/slurmctld.pid"
+  if [ -f "$dir/munged.pid" ]; then  # only a munged this script started for DIR
+    kill "$(cat "$dir/munged.pid")" 2>/dev/null || true
+    rm -f "$dir/munged.pid"
+  fi
 }
 
 install_missing() {
@@ -64,7 +68,10 @@ start_munge() {
   chmod 0755 /run/munge
   runuser -u munge -- /usr/sbin/munged
   for _ in $(seq 50); do
-    munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1 && return 0
+    if munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; then
+      cp /run/munge/munged.pid "$dir/munged.pid" 2>/dev/null || true
+      return 0
+    fi
     sleep 0.1
   done
   echo "slurm-local: munged did not start" >&2
