@@ -37,6 +37,7 @@ def slurm():
         started = subprocess.run([str(SCRIPT), "start", str(SLURM_DIR)], env=env, capture_output=True,
                                  text=True, timeout=900)
         if started.returncode != 0:
+            subprocess.run([str(SCRIPT), "stop", str(SLURM_DIR)], env=env, capture_output=True, timeout=120)
             reason = (started.stderr.strip().splitlines() or ["no output"])[-1]
             print(f"\nSlurm could not start: {reason}")
             pytest.skip(f"a single-node Slurm could not start here: {reason}")
