@@ -74,6 +74,18 @@ def die_when_idle(calls: int = 10, idle_s: float = 0.5):
 def hang_on_call(call: int = 12):
     """The tiny model, whose forward pass number `call` never returns: a block that hangs."""
     return _watched(hang_on=call)
+
+
 def show_env(name: str = "LD_LIBRARY_PATH"):
     """Fails on purpose with the value the child had, so the row's reason shows it."""
     raise RuntimeError(f"{name}={os.environ.get(name)}")
+
+
+def hang_alone(seconds: float = 3600):
+    """Hang like an instance that neither dies with its parent nor stops on SIGTERM:
+    only a kill that reaches it directly (and escalates to SIGKILL) ends it."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6").prctl(1, 0)  # PR_SET_PDEATHSIG 0: the worker's parent-death signal is off
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(seconds)

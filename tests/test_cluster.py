@@ -1,6 +1,7 @@
 """Sweeps through cluster engines: Submitit's local executor and a local Ray
-cluster run for real; Slurm cannot run here, so its submission script is
-generated from the config by Submitit itself and checked."""
+cluster run for real (Slurm for real: tests/test_slurm.py). The sbatch scripts
+are also generated from the config by Submitit itself and checked here, with
+sbatch faked, as unit tests."""
 
 import os
 import shutil
@@ -53,6 +54,29 @@ def test_a_node_that_dies_loses_only_its_run(sweep):
     assert "2 already in the store" in again.stderr
     final = pd.read_parquet(sweep.store)
     assert sorted(final["batch_size"]) == [1, 2, 3] and final["run_key"].nunique() == 3
+
+
+def test_a_job_lost_in_a_batch_loses_only_its_run(sweep):
+    """Three jobs handed to the launcher at once; one is killed: the other two results stand."""
+    args = ["-m", "cluster=local", "hydra.sweeper.max_batch_size=3", "batch_size=1,2,3", *FAST[:-1],
+            "benchmark.min_duration_s=6"]
+    proc = subprocess.Popen(sweep.argv(*args), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(submitit_jobs(sweep.tmp)) < 3 and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        time.sleep(0.2)
+    time.sleep(2)
+    import psutil
+
+    jobs = submitit_jobs(sweep.tmp)
+    victim = psutil.Process(next(p for p in jobs if psutil.Process(p).ppid() not in jobs))
+    for process in [victim, *victim.children(recursive=True)]:  # one "node" dies, with all it runs
+        process.kill()
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 1, err[-3000:]
+    assert "lost 1 run(s) with their job" in err and "2 ok, 1 lost with their job" in err, err[-3000:]
+    frame = pd.read_parquet(sweep.store)
+    assert len(frame) == 2 and set(frame["status"]) == {"ok"}
 
 
 RAY_PORT = 26379  # loopback only: the test cluster never leaves this machine
@@ -116,3 +140,56 @@ def test_slurm_submission_from_the_config(tmp_path, monkeypatch):
     for line in ("#SBATCH --partition=cpu-spr", "#SBATCH --constraint=sapphirerapids", "#SBATCH --exclusive",
                  "#SBATCH --nodes=1", "#SBATCH --ntasks-per-node=1", "#SBATCH --time=45", "#SBATCH --array=0-1", "#SBATCH --job-name=xeonsweep"):
         assert line in script, script
+
+
+def test_slurm_arrays_are_submitted_in_chunks_of_max_array_size(tmp_path, monkeypatch):
+    """Five jobs with cluster.max_array_size=2: arrays of 2, 2 and a single job (sbatch faked)."""
+    import submitit.slurm.slurm as slurm
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.utils import instantiate
+
+    from xeonsweep.cli import CONF
+
+    scripts = []
+
+    def fake_sbatch(self, command):
+        scripts.append(self._make_submission_file_text(command, "test"))
+        if len(scripts) == 3:
+            raise RuntimeError("stop here: no Slurm in this test")
+        return slurm.SlurmJob(folder=self.folder, job_id=str(100 + len(scripts)))
+
+    monkeypatch.setattr(slurm.SlurmExecutor, "affinity", classmethod(lambda cls: 1))
+    monkeypatch.setattr(slurm.SlurmExecutor, "_submit_command", fake_sbatch)
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["cluster=slurm", "cluster.max_array_size=2",
+                                                       f"hydra.sweep.dir={tmp_path}/sweep"], return_hydra_config=True)
+    launcher = instantiate(cfg.hydra.launcher)
+    launcher.config = cfg
+    with pytest.raises(RuntimeError, match="no Slurm"):
+        launcher.launch([["model=tiny", f"batch_size={b}"] for b in range(1, 6)], initial_job_idx=0)
+    assert ["#SBATCH --array=0-1" in s for s in scripts] == [True, True, False]
+    assert "#SBATCH --array" not in scripts[2]
+
+
+def test_a_cluster_sweep_told_the_nodes_machine_skips_runs_done_there(tmp_path):
+    """cluster.machine: the submitting host computes the nodes' run keys and submits only what is missing."""
+    import copy
+
+    from tests.test_failures import compose_run
+    from xeonsweep import planning, results, settings
+    from xeonsweep.machine import cpu_info
+
+    run = compose_run(["model=tiny"])
+    nodes = "Intel(R) Xeon(R) Platinum 8488C (48 cores)"
+    store = tmp_path / "results"
+    results.write_row({"run_key": settings.run_key({**run, "repeat": 0}, nodes), "status": "ok"}, store, "earlier")
+
+    def plan(machine):
+        return planning.plan_sweep([["model=tiny"]], lambda _: copy.deepcopy(run), cpu_info(), "now", str(store), machine)
+
+    told = plan(nodes)
+    assert len(told.already_done) == 1 and told.jobs == []
+    here = plan(None)  # this host's machine: nothing done on it yet
+    assert len(here.jobs) == 1 and here.already_done == []

@@ -41,9 +41,51 @@ def test_timeout_kills_the_whole_process_group(sweep):
     assert time.monotonic() - started < 60
     row = sweep.rows().iloc[0]
     assert row["status"] == "timeout"
-    assert "exceeded timeout_s=8; process group killed" in row["reason"]
+    assert "exceeded timeout_s=8; the child and its instances killed" in row["reason"]
     leftovers = subprocess.run(["pgrep", "-f", str(sweep.tmp)], capture_output=True, text=True).stdout
     assert leftovers.strip() == ""
+
+
+def compose_run(overrides: list[str]) -> dict:
+    """A run's settings as the sweeper composes them, with the faulty models of tests/conf."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from xeonsweep import settings
+    from xeonsweep.cli import CONF
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"hydra.searchpath=[file://{ROOT}/tests/conf]", *overrides])
+    return settings.to_settings(cfg)
+
+
+def processes_mentioning(text: str) -> list:
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if text in " ".join(proc.info["cmdline"] or []):
+            found.append(proc)
+    return found
+
+
+def test_timeout_kills_every_instance_while_the_parent_lives(tmp_path, cache_dir):
+    """run_cpu's instances run in sessions of their own: a process-group kill misses them.
+    This instance also ignores SIGTERM and has no parent-death signal, so only a kill of
+    the whole tree, checked here while the parent (this test) is still alive, stops it."""
+    from xeonsweep import launch
+
+    run = compose_run(["model=hang_alone", "runtime=run_cpu", f"cache.dir={cache_dir}", *FAST[1:]])
+    run["sweep_id"] = "timeout-test"
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    outcome = launch.execute(run, run_dir, str(cache_dir), timeout_s=6)
+    left = processes_mentioning(str(run_dir))
+    for proc in left:
+        proc.kill()  # do not leave a hung instance behind, whatever the result
+    assert outcome.status == "timeout"
+    assert left == [], [p.info["cmdline"] for p in left]
 
 
 def wait_for_rows(store, count, proc, limit_s=300):

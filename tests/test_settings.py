@@ -150,3 +150,20 @@ def test_the_ladder_measures_in_blocks_with_its_old_fingerprints():
     assert not in_blocks(ladder, "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher")
     assert not in_blocks(changed(ladder, "benchmark.repeats", 2), basic)  # fresh repeats, as asked
     assert not in_blocks({**ladder, "scenario": {"name": "server"}}, basic)
+
+
+@pytest.mark.parametrize("overrides, fingerprint", [
+    ([], "9121d7d0656c2a35"),
+    (["model=tiny"], "1ecf4d161678f3d4"),
+    (["runtime=run_cpu"], "98bef121ad6e6358"),
+    (["cluster=slurm"], "9121d7d0656c2a35"),
+])
+def test_default_fingerprints_are_those_of_ef1ff36(overrides, fingerprint):
+    """Issue 9 (runs) settings (benchmark.memory_limit_mb, cluster.*) leave today's rows valid."""
+    from hydra import compose, initialize_config_dir
+
+    from xeonsweep.cli import CONF
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        run = settings.to_settings(compose(config_name="config", overrides=overrides))
+    assert settings.config_hash(run) == fingerprint

@@ -14,3 +14,11 @@ class Incompatible(UserError):
 
 class Skip(Exception):
     """Raised in the worker when a run cannot execute on this machine (e.g. missing ISA)."""
+
+
+class JobLost(RuntimeError):
+    """A cluster job that ended without a result (its node died, it was cancelled or preempted).
+
+    The launchers return it for that job alone; its run is missing from the store and the
+    next invocation runs it.
+    """

@@ -2,8 +2,9 @@
 
 The parent builds the child's environment explicitly (LD_PRELOAD, MALLOC_CONF,
 THP_MEM_ALLOC_ENABLE, OpenMP) because those only act at process start, and
-blocks on the child: no polling. On timeout the child's whole process group
-(run_cpu and its instances) gets SIGTERM, then SIGKILL.
+blocks on the child: no polling. On timeout the child and every process below
+it gets SIGTERM, then SIGKILL (`kill_tree`): run_cpu's instances live in
+sessions of their own, so a process-group kill would miss them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xeonsweep import instances as instance_plans
+from xeonsweep import memory_limit
 from xeonsweep.environments import ROOT, interpreter_for, venv_dir
+from xeonsweep.machine import cpu_info
+from xeonsweep.measure import window_problem
 from xeonsweep.settings import allocator_library
 from xeonsweep.worker import die_with_parent
 
@@ -46,6 +51,8 @@ class Outcome:
     blocks: list[dict] = field(default_factory=list)
     schedule: dict = field(default_factory=dict)  # group, rounds, target, idle CPU ...
     probes: list[dict] = field(default_factory=list)
+    planned_instances: int | None = None  # what xeonsweep asked run_cpu for
+    instances_started: int | None = None  # worker processes that really started
 
 
 def child_environment(run: dict, interpreter: Path) -> dict:
@@ -64,21 +71,21 @@ def child_environment(run: dict, interpreter: Path) -> dict:
     return env
 
 
-def child_command(run: dict, interpreter: Path, spec: Path, out_dir: Path) -> list[str]:
+def child_command(run: dict, interpreter: Path, spec: Path, out_dir: Path,
+                  plan: instance_plans.InstancePlan | None = None) -> list[str]:
     worker = [str(WORKER_SCRIPT), str(spec), str(out_dir)]
     runtime = run["runtime"]
     if runtime["name"] == "python":
         return [str(interpreter), *worker]
+    plan = plan or instance_plans.plan(run, cpu_info())
     cmd = [str(interpreter), "-m", "torch.backends.xeon.run_cpu", "--use-default-allocator"]
     # The allocator is ours to choose (LD_PRELOAD above); run_cpu would otherwise add its own.
     if not runtime.get("intel_openmp"):
         cmd.append("--disable-iomp")
-    if runtime.get("mode"):
-        cmd.append(f"--{runtime['mode']}-mode")
-    else:
-        cmd += ["--ninstances", str(run["workers"])]
-        if runtime.get("ncores_per_instance"):
-            cmd += ["--ncores-per-instance", str(runtime["ncores_per_instance"])]
+    # Explicit, also for runtime.mode: run_cpu's own mode rules differ between torch versions.
+    cmd += ["--ninstances", str(plan.count)]
+    if plan.cores_each:
+        cmd += ["--ncores-per-instance", str(plan.cores_each)]
     if runtime.get("use_logical_core"):
         cmd.append("--use-logical-core")
     if not runtime.get("bind_cores", True):
@@ -87,17 +94,44 @@ def child_command(run: dict, interpreter: Path, spec: Path, out_dir: Path) -> li
     return cmd + worker
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+def kill_tree(proc: subprocess.Popen | int, grace_s: float = KILL_GRACE_S) -> None:
+    """Stop a process and all its descendants, whatever session or group they are in.
+
+    The descendants are collected before any signal, since a killed parent's
+    children are re-parented away from it; then SIGTERM, `grace_s` to exit,
+    SIGKILL to whatever is left (and to anything started in the meantime).
+    Reaps `proc` when it is a Popen.
+    """
+    import psutil
+
+    pid = proc if isinstance(proc, int) else proc.pid
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    for target in tree:
         try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
+            target.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(tree, timeout=grace_s)
+    for target in list(alive):
         try:
-            proc.wait(timeout=KILL_GRACE_S)
-            return
+            alive += [c for c in target.children(recursive=True) if c not in alive]
+        except psutil.NoSuchProcess:
+            pass
+    for target in alive:
+        try:
+            target.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=grace_s)
+    if not isinstance(proc, int):
+        try:
+            proc.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
-            continue
+            pass
 
 
 @dataclass
@@ -111,40 +145,7 @@ class Child:
     out_dir: Path
     stderr_path: Path
     instances: int
-
-
-def kill_tree(proc: subprocess.Popen, grace_s: float = KILL_GRACE_S) -> None:
-    """SIGTERM, then SIGKILL, the child, its process group and every descendant.
-
-    run_cpu starts its instances through torch's elastic launcher in sessions of
-    their own, outside the child's process group: they are found (before any
-    signal, while the tree is whole) and signalled one by one.
-    """
-    import psutil
-
-    try:
-        descendants = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        descendants = []
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, sig)
-            except (ProcessLookupError, PermissionError):
-                proc.send_signal(sig)
-        for member in descendants:
-            try:
-                member.send_signal(sig)
-            except psutil.NoSuchProcess:
-                pass
-        try:
-            proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            pass
-        # The child itself is reaped by Popen (which keeps its exit status); psutil waits for the rest.
-        _, descendants = psutil.wait_procs(descendants, timeout=grace_s if proc.poll() is not None else 0)
-        if proc.poll() is not None and not descendants:
-            return
+    cgroup: "memory_limit.MemoryCgroup | None" = None  # benchmark.memory_limit_mb: entered before exec
 
 
 def prepare(run: dict, run_dir: Path, cache_dir: str, live: dict | None = None) -> Child | Outcome:
@@ -163,20 +164,55 @@ def prepare(run: dict, run_dir: Path, cache_dir: str, live: dict | None = None) 
     shutil.rmtree(out_dir, ignore_errors=True)  # a reused run folder must not feed old results back
     out_dir.mkdir(parents=True)
     spec = run_dir / "spec.json"
-    instances = 1 if run["runtime"].get("mode") else run["workers"]
+    plan = instance_plans.plan(run, cpu_info())
+    instances = plan.count
     spec.write_text(json.dumps({"run": run, "instances": instances, "cache_dir": cache_dir, "live": live}))
-    argv = child_command(run, interpreter, spec, out_dir)
+    argv = child_command(run, interpreter, spec, out_dir, plan)
     (run_dir / "command.txt").write_text(" ".join(argv) + "\n")
-    return Child(argv, env, env_set, interpreter, out_dir, run_dir / "stderr.txt", instances)
+    child = Child(argv, env, env_set, interpreter, out_dir, run_dir / "stderr.txt", instances)
+    limit_mb = run["benchmark"].get("memory_limit_mb")
+    if limit_mb:
+        controller = memory_limit.writable_controller()
+        if controller is None:
+            return Outcome("failed", memory_limit.refusal(limit_mb), child_env=env_set, interpreter=str(interpreter))
+        try:
+            child.cgroup = memory_limit.MemoryCgroup.create(controller, limit_mb * 2**20)
+        except OSError as exc:
+            return Outcome("failed", f"benchmark.memory_limit_mb={limit_mb}: cannot make a cgroup in "
+                           f"{controller.parent}: {exc}", child_env=env_set, interpreter=str(interpreter))
+    return child
 
 
 def start(child: Child) -> subprocess.Popen:
-    """Start the child in a session of its own; the kernel kills it if this thread's process dies."""
+    """Start the child in a session of its own; the kernel kills it if this thread's process dies.
+
+    With a memory limit, the child enters its cgroup before exec, so it and all it starts are in it.
+    """
+    def before_exec() -> None:
+        die_with_parent()
+        if child.cgroup is not None:
+            child.cgroup.enter()
+
     with open(child.stderr_path.with_name("stdout.txt"), "wb") as out, open(child.stderr_path, "wb") as err:
         return subprocess.Popen(
             child.argv, env=child.env, stdout=out, stderr=err, cwd=ROOT,
-            start_new_session=True, preexec_fn=die_with_parent,
+            start_new_session=True, preexec_fn=before_exec,
         )
+
+
+def release(child: Child, outcome: Outcome, run: dict) -> Outcome:
+    """After the child is gone: its cgroup removed, and an out-of-memory kill named from its counters."""
+    outcome.child_env, outcome.interpreter, outcome.planned_instances = child.env_set, str(child.interpreter), child.instances
+    if child.cgroup is None:
+        return outcome
+    kills = child.cgroup.oom_kills()
+    child.cgroup.remove()
+    if kills and outcome.status in ("failed", "timeout"):
+        limit_mb = run["benchmark"].get("memory_limit_mb")
+        outcome.status = "failed"
+        outcome.reason = (f"out of memory: over benchmark.memory_limit_mb={limit_mb}, the cgroup's OOM killer "
+                          f"stopped {kills} process(es); {outcome.reason}")
+    return outcome
 
 
 def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outcome:
@@ -184,20 +220,28 @@ def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outco
     child = prepare(run, run_dir, cache_dir)
     if isinstance(child, Outcome):
         return child
+    outcome = Outcome("failed", "the child did not start")
+    try:
+        outcome = _start_and_wait(child, timeout_s)
+    finally:
+        release(child, outcome, run)
+    return outcome
+
+
+def _start_and_wait(child: Child, timeout_s: float) -> Outcome:
     cpu_before = time.process_time(), _children_cpu()
     proc = start(child)
     try:
         returncode = proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        _kill_group(proc)
+        kill_tree(proc)
         tail = stderr_tail(child.stderr_path)
-        return Outcome("timeout", f"exceeded timeout_s={timeout_s:g}; process group killed" + tail,
-                       child_env=child.env_set, interpreter=str(child.interpreter))
+        return Outcome("timeout", f"exceeded timeout_s={timeout_s:g}; the child and its instances killed" + tail,
+                       instances_started=started_count(child.out_dir))
     except BaseException:
-        _kill_group(proc)  # Ctrl-C or a stopped sweep: no orphaned child keeps the cores busy
+        kill_tree(proc)  # Ctrl-C or a stopped sweep: no orphaned child keeps the cores busy
         raise
-    outcome = read_outcome(child.out_dir, child.instances, returncode, child.stderr_path, child.env_set,
-                           str(child.interpreter))
+    outcome = read_outcome(child.out_dir, child.instances, returncode, child.stderr_path, {}, "")
     outcome.parent_cpu_s = time.process_time() - cpu_before[0]
     outcome.child_cpu_s = _children_cpu() - cpu_before[1]
     return outcome
@@ -208,8 +252,21 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def started_count(out_dir: Path) -> int:
+    """Worker processes that really started (each marks itself in OUT_DIR/started)."""
+    started = out_dir / "started"
+    return len(list(started.iterdir())) if started.is_dir() else 0
+
+
 def read_outcome(out_dir: Path, expected: int, returncode: int, stderr_path: Path,
                  env_set: dict, interpreter: str) -> Outcome:
+    outcome = _read_outcome(out_dir, expected, returncode, stderr_path, env_set, interpreter)
+    outcome.instances_started = started_count(out_dir)
+    return outcome
+
+
+def _read_outcome(out_dir: Path, expected: int, returncode: int, stderr_path: Path,
+                  env_set: dict, interpreter: str) -> Outcome:
     results = [json.loads(p.read_text()) for p in sorted(out_dir.glob("instance-*.json"))]
     bad = [r for r in results if r["status"] != "ok"]
     if bad:
@@ -217,11 +274,14 @@ def read_outcome(out_dir: Path, expected: int, returncode: int, stderr_path: Pat
         reasons = sorted({r["reason"] for r in bad})
         tail = stderr_tail(stderr_path) if status == "failed" else ""
         return Outcome(status, "; ".join(reasons) + tail, results, env_set, interpreter)
-    if len(results) < expected or returncode != 0:
+    if len(results) != expected or returncode != 0:
         why = exit_description(returncode, stderr_path.read_text(errors="replace"))
-        if len(results) < expected:
+        if len(results) != expected:
             why += f"; {len(results)} of {expected} instances reported"
         return Outcome("failed", why + stderr_tail(stderr_path), results, env_set, interpreter)
+    problem = window_problem(results)
+    if problem:
+        return Outcome("failed", problem, results, env_set, interpreter)
     return Outcome("ok", None, results, env_set, interpreter)
 
 

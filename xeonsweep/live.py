@@ -346,7 +346,7 @@ class Sweep:
             stderr = live.child.stderr_path.read_text(errors="replace")
             outcome = Outcome("failed", f"{launch.exit_description(returncode, stderr)} {when}"
                               + launch.stderr_tail(live.child.stderr_path))
-        return outcome
+        return launch.release(live.child, outcome, live.run)  # names an out-of-memory kill
 
     def _finish(self, live: Live, outcome: Outcome) -> bool:
         if live.child is not None:
@@ -374,6 +374,8 @@ class Sweep:
             except subprocess.TimeoutExpired:
                 pass
             launch.kill_tree(live.proc)
+        if live.child is not None and live.child.cgroup is not None:
+            live.child.cgroup.remove()
 
 
 def measure_in_blocks(jobs: list[Job], sweep_dir: Path, first_index: int, machine: str,

@@ -128,3 +128,24 @@ def serve_blocks(
                   "ends_ns": timing.ends_ns, "latencies_ns": timing.latencies_ns})
         else:
             raise ValueError(f"unknown command {command['cmd']!r}")
+
+
+def window_problem(instances: list[dict]) -> str | None:
+    """Why these instances' timings give no throughput (None when they do).
+
+    A run is only `ok` when every instance has iterations inside the window in
+    which all of them were measuring; otherwise its samples/s would be 0 or
+    would count an instance running alone.
+    """
+    window_start = max(i["start_ns"] for i in instances)
+    window_end = min(i["end_ns"] for i in instances)
+    if window_end <= window_start:
+        if len(instances) == 1:
+            return "the measured window is empty: no timed iteration finished"
+        return f"the {len(instances)} instances' timed loops never overlapped: no common measured window"
+    _, per_instance = combined_sps(instances, 1)
+    empty = [n for n, sps in enumerate(per_instance) if sps <= 0]
+    if empty:
+        return (f"the measured window is empty for instance(s) {', '.join(map(str, empty))}: none of their "
+                "iterations fell inside the window in which all instances were measuring")
+    return None

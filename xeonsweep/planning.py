@@ -16,7 +16,7 @@ from xeonsweep.machine import CpuInfo
 
 # Launchers that run jobs on this machine: runs go one at a time (never two
 # benchmarks side by side) and the sweeper skips finished runs itself.
-LOCAL_LAUNCHERS = ("BasicLauncher", "submitit_launcher.LocalLauncher")
+LOCAL_LAUNCHERS = ("BasicLauncher", "submitit_launcher.LocalLauncher", "submitit_per_job.LocalLauncher")
 
 
 def runs_here(launcher_target: str) -> bool:
@@ -98,11 +98,14 @@ def plan_sweep(
     cpu: CpuInfo,
     sweep_id: str,
     store: str | None,
+    machine: str | None = None,
 ) -> Plan:
     """Validate every job, expand repeats (interleaved), drop runs the store has done.
 
-    `compose` turns a job's overrides into its settings dict. `store` is None when
-    the runs execute elsewhere (a cluster launcher): nodes then check for themselves.
+    `compose` turns a job's overrides into its settings dict. `machine` is the machine
+    label the runs' rows will have (default: this CPU's; for a cluster, the nodes').
+    `store` is None when that is unknown (a cluster launcher without cluster.machine):
+    nodes then check for themselves.
     """
     validated: list[Job] = []
     plan = Plan()
@@ -128,7 +131,7 @@ def plan_sweep(
     if store:
         results.clean_temp_files(store)
     done = results.finished_keys(store) if store else set()
-    machine = settings.machine_label(cpu)
+    machine = machine or settings.machine_label(cpu)
     rounds = max(j.run["benchmark"]["repeats"] for j in validated) if validated else 0
     # Interleave: every config once, then every config again, so a slow minute
     # of the machine is spread over configs instead of landing on one.

@@ -17,6 +17,8 @@ Schema history (bump SCHEMA_VERSION on any change, note it here):
      whether the row is a group's common reference, and a live worker's CPU
      time while it waited.
   3: issue 9 (store): not_applicable (settings the backend ignores; their columns are null).
+     issue 9 (runs): instances_started, memory_limit_mb; `workers` is the instances the run asked
+     for (runtime.mode's computed count too).
 """
 
 
@@ -145,6 +147,9 @@ SCHEMA = pa.schema(
         ("idle_s", _float),             # ... and how long it waited
         # issue 9 (store)
         ("not_applicable", _str),  # "channels_last: reason; thp: reason": settings this run ignores
+        # issue 9 (runs)
+        ("instances_started", _int),     # worker processes that really started
+        ("memory_limit_mb", _int),       # benchmark.memory_limit_mb (cgroup memory limit), null: none
     ]
 )
 

@@ -135,7 +135,11 @@ def build_row(run: dict, keys: dict, outcome: Outcome, started: datetime, finish
         "measure_group": outcome.schedule.get("group"),
         # A live config that did not reach its confidence target says so (its row is still ok).
         **({"reason": outcome.schedule["verdict"]} if outcome.schedule.get("verdict") else {}),
+        "instances_started": outcome.instances_started,
+        "memory_limit_mb": run["benchmark"].get("memory_limit_mb"),
     }
+    if outcome.planned_instances is not None:  # runtime.mode: the instances xeonsweep computed for it
+        row["workers"] = outcome.planned_instances
     if outcome.status == "ok" and outcome.method == "blocks":
         row.update(block_columns(outcome.instances, outcome.blocks, outcome.schedule, outcome.probes))
     elif outcome.status == "ok":

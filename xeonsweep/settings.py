@@ -14,7 +14,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from xeonsweep import components
+from xeonsweep import components, instances, memory_limit
 from xeonsweep.environments import interpreter_for, venv_dir
 from xeonsweep.errors import Incompatible, UserError
 from xeonsweep.machine import CpuInfo, find_library
@@ -29,10 +29,13 @@ IGNORABLE = {"channels_last": False, "thp": False}
 SWEEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 # Keys that do not change what is measured: left out of the fingerprint.
-NOT_MEASURED = ("results", "sweep_id", "cache", "repeat", "lock")
+NOT_MEASURED = ("results", "sweep_id", "cache", "repeat", "lock", "cluster")
 NOT_MEASURED_BENCHMARK = ("timeout_s", "repeats", "method", "block_s", "block_warmup_s", "target_ci_pct",
                           "min_rounds", "budget_s", "live_memory_mb")
 METHODS = ("fresh", "blocks")
+# Settings that change what is measured only when set: out of the fingerprint at their default,
+# so rows from before they existed still count.
+OUT_OF_HASH_AT_DEFAULT_BENCHMARK = {"memory_limit_mb": None}
 
 
 def to_settings(cfg: Any) -> dict:
@@ -47,7 +50,9 @@ def config_hash(run: dict) -> str:
     """Hash of everything that determines the measurement (same for every repeat)."""
     measured = {k: v for k, v in run.items() if k not in NOT_MEASURED}
     measured["benchmark"] = {
-        k: v for k, v in run["benchmark"].items() if k not in NOT_MEASURED_BENCHMARK
+        k: v for k, v in run["benchmark"].items()
+        if k not in NOT_MEASURED_BENCHMARK and not (k in OUT_OF_HASH_AT_DEFAULT_BENCHMARK
+                                                    and v == OUT_OF_HASH_AT_DEFAULT_BENCHMARK[k])
     }
     blob = json.dumps(measured, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -79,6 +84,7 @@ def validate(run: dict, cpu: CpuInfo) -> None:
     _check_number(bench, "min_duration_s", 0.0, "benchmark.")
     _check_number(bench, "timeout_s", 1.0, "benchmark.")
     _check_blocks(bench)
+    _check_memory_limit(bench.get("memory_limit_mb"))
     _check_model(run["model"])
     _check_sweep_id(run.get("sweep_id"))
     if "://" in str(run["cache"]["dir"]):
@@ -233,6 +239,9 @@ def _check_workers(run: dict, cpu: CpuInfo) -> None:
         _check_intel_openmp(run)
     if runtime.get("mode") and workers > 1:
         raise Incompatible(f"runtime.mode={runtime['mode']} chooses its own instances; use it with workers=1")
+    problem = instances.mode_problem(run, cpu)
+    if problem:
+        raise UserError(problem)
     per_instance = runtime.get("ncores_per_instance")
     if per_instance is not None:
         if not isinstance(per_instance, int) or isinstance(per_instance, bool) or per_instance < 1:
@@ -242,6 +251,16 @@ def _check_workers(run: dict, cpu: CpuInfo) -> None:
                 f"runtime.ncores_per_instance={per_instance} x workers={workers} exceeds the {cores} cores "
                 f"of this machine; valid: at most {cores // workers} per instance"
             )
+
+
+def _check_memory_limit(limit_mb: Any) -> None:
+    if limit_mb is None:
+        return
+    if not isinstance(limit_mb, int) or isinstance(limit_mb, bool) or limit_mb < 1:
+        raise UserError(f"benchmark.memory_limit_mb={limit_mb} is not valid; valid: null or an integer >= 1 (MiB)")
+    refusal = memory_limit.refusal(limit_mb)
+    if refusal:
+        raise UserError(refusal)
 
 
 def _check_intel_openmp(run: dict) -> None:

@@ -159,6 +159,9 @@ def main(argv: list[str]) -> int:
     die_with_parent()
     spec_path, out_dir = Path(argv[0]), Path(argv[1])
     spec = json.loads(spec_path.read_text())
+    started = out_dir / "started"  # the parent counts the instances that really started
+    started.mkdir(exist_ok=True)
+    (started / str(os.getpid())).touch()
     result_path = out_dir / f"instance-{os.getpid()}.json"
     try:
         if spec.get("live"):

@@ -27,7 +27,7 @@ from omegaconf import OmegaConf
 from xeonsweep import doctor, planning, settings
 from xeonsweep.planning import runs_here
 from xeonsweep.app import absolute, new_sweep_id
-from xeonsweep.errors import UserError
+from xeonsweep.errors import JobLost, UserError
 from xeonsweep.host_lock import host_lock
 from xeonsweep.machine import cpu_info
 
@@ -56,9 +56,13 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
         local = runs_here(self.config.hydra.launcher._target_)
         store = absolute(self.config.results.dir)
         sweep_id = self.config.get("sweep_id") or new_sweep_id()
+        cpu = cpu_info()
+        # Which machine the runs' rows will name: this one, or the nodes' when the sweep is told
+        # (cluster.machine); unknown nodes check the store themselves.
+        machine = settings.machine_label(cpu) if local else (self.config.get("cluster") or {}).get("machine")
         try:
-            plan = planning.plan_sweep(self._job_overrides(arguments), self._settings, cpu_info(), sweep_id,
-                                       store if local else None)
+            plan = planning.plan_sweep(self._job_overrides(arguments), self._settings, cpu, sweep_id,
+                                       store if machine else None, machine)
         except UserError as exc:
             print(f"xeonsweep: {exc}", file=sys.stderr)
             sys.exit(2)
@@ -126,6 +130,10 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
                 progress.lost(len(batch), f"{type(exc).__name__}: {exc}")
                 continue
             for offset, (job, ret) in enumerate(zip(batch, results)):
+                if ret.status == JobStatus.FAILED and isinstance(ret._return_value, JobLost):
+                    lost += 1  # this job alone: the batch's other results stand
+                    progress.lost(1, str(ret._return_value))
+                    continue
                 summary = self._summary(ret)
                 errors += summary["status"] == "error"
                 progress.finished(start + offset + 1, planning.describe(job.overrides, varying), summary)

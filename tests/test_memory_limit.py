@@ -1,0 +1,69 @@
+"""benchmark.memory_limit_mb: a real cgroup memory limit on the run's child and its instances."""
+
+import pytest
+
+from tests.conftest import FAST, ROOT
+from tests.test_failures import compose_run
+from xeonsweep import memory_limit, settings
+
+needs_cgroup = pytest.mark.skipif(memory_limit.writable_controller() is None,
+                                  reason="no writable cgroup memory controller on this machine")
+
+
+def leftover_cgroups() -> list:
+    return sorted(memory_limit.writable_controller().parent.glob("xeonsweep-*"))
+
+
+@needs_cgroup
+def test_the_limit_is_in_the_fingerprint_only_when_set():
+    default = compose_run(["model=tiny"])
+    limited = compose_run(["model=tiny", "benchmark.memory_limit_mb=512"])
+    assert "memory_limit_mb" in default["benchmark"]
+    assert settings.config_hash(default) != settings.config_hash(limited)
+
+
+@pytest.mark.slow
+@needs_cgroup
+def test_a_run_over_its_memory_limit_is_failed_out_of_memory(sweep):
+    before = leftover_cgroups()
+    result = sweep("-m", "runtime=python,run_cpu", "benchmark.memory_limit_mb=120", *FAST)
+    assert result.returncode == 0, result.stderr
+    frame = sweep.rows()
+    assert len(frame) == 2 and set(frame["status"]) == {"failed"}
+    for reason in frame["reason"]:
+        assert reason.startswith("out of memory: over benchmark.memory_limit_mb=120, the cgroup's OOM killer stopped"), reason
+    assert (frame["memory_limit_mb"] == 120).all()
+    assert leftover_cgroups() == before  # each run's cgroup was removed
+
+
+@pytest.mark.slow
+@needs_cgroup
+def test_a_run_within_its_memory_limit_is_ok_and_records_it(sweep):
+    result = sweep("benchmark.memory_limit_mb=4000", *FAST)
+    assert result.returncode == 0, result.stderr
+    row = sweep.rows().iloc[0]
+    assert row["status"] == "ok", row["reason"]
+    assert row["memory_limit_mb"] == 4000 and row["peak_rss_mb"] < 4000
+
+
+def test_no_writable_memory_controller_is_one_line(sweep, monkeypatch):
+    monkeypatch.setenv("XEONSWEEP_MOUNTINFO", str(ROOT / "tests/data/mountinfo-no-memory-controller.txt"))
+    result = sweep("benchmark.memory_limit_mb=512", *FAST, timeout=120)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "benchmark.memory_limit_mb=512: no writable cgroup memory controller" in lines[0]
+    assert not sweep.store.exists()
+
+
+def test_the_memory_controller_is_found_in_v2_first_then_v1(tmp_path):
+    v2, v1 = tmp_path / "unified", tmp_path / "memory"
+    v2.mkdir()
+    (v1 / "jobs" / "me").mkdir(parents=True)
+    mountinfo, own = tmp_path / "mountinfo", tmp_path / "cgroup"
+    mountinfo.write_text(f"35 31 0:32 / {v1} rw,relatime - cgroup cgroup rw,memory\n"
+                         f"41 31 0:38 / {v2} rw,relatime - cgroup2 cgroup2 rw\n")
+    own.write_text("4:memory:/jobs/me\n0::/\n")
+    (v2 / "cgroup.controllers").write_text("cpu io pids\n")  # v2 without its memory controller
+    assert memory_limit.controllers(str(mountinfo), str(own)) == [memory_limit.Controller(1, v1 / "jobs" / "me")]
+    (v2 / "cgroup.controllers").write_text("cpu io memory pids\n")
+    assert [c.version for c in memory_limit.controllers(str(mountinfo), str(own))] == [2, 1]
