@@ -74,7 +74,8 @@ class Live:
     outcome: Outcome | None = None  # set once the config is over (failed, or written)
     idle_cpu_s: float = 0.0
     idle_s: float = 0.0
-    rested: tuple[float, float] | None = None  # (instances' CPU s, monotonic s) once idle after a block
+    parent_cpu_s: float = 0.0  # the sweep's own CPU time while it set this config up and timed its blocks
+    rested: tuple[float, float] | None = None  # (the child's CPU s, monotonic s) once idle after a block
 
     @property
     def run(self) -> dict:
@@ -85,7 +86,13 @@ class Live:
         return sum(r["applied"]["peak_rss_mb"] for r in self.ready)
 
     def cpu_s(self) -> float:
+        """CPU time of the instances (all their threads) so far."""
         return sum(process_cpu_s(pid) or 0.0 for pid in self.channels)
+
+    def tree_cpu_s(self) -> float:
+        """CPU time of the whole child so far: the instances and, under run_cpu, its launcher that waits on them."""
+        pids = set(self.channels) | ({self.proc.pid} if self.proc else set())
+        return sum(process_cpu_s(pid) or 0.0 for pid in pids)
 
 
 class Listener:
@@ -176,6 +183,7 @@ class Sweep:
         live.started_at = datetime.now(timezone.utc)
         live.child, live.proc = child, launch.start(child)
         self.lives.append(live)
+        parent_cpu = time.process_time()
         timeout_s = float(live.run["benchmark"]["timeout_s"])
         deadline = self.clock() + timeout_s
         with selectors.DefaultSelector() as selector:
@@ -197,7 +205,8 @@ class Sweep:
                     if key.data == "exit":
                         os.close(key.fd)
         self.largest_peak_mb = max(self.largest_peak_mb, live.peak_rss_mb)
-        live.rested = (live.cpu_s(), self.clock())
+        live.rested = (live.tree_cpu_s(), self.clock())
+        live.parent_cpu_s += time.process_time() - parent_cpu
         return True
 
     def _accept(self, live: Live, listener: Listener, token: str, deadline: float) -> None:
@@ -239,7 +248,7 @@ class Sweep:
             self._probe(group, rounds.done + 1)
         for name, live in names.items():
             if live.outcome is None:
-                self._finish(live, Outcome("ok", None, live.ready, child_cpu_s=live.cpu_s(), method="blocks", schedule={
+                self._finish(live, Outcome("ok", None, live.ready, parent_cpu_s=live.parent_cpu_s, child_cpu_s=live.tree_cpu_s(), method="blocks", schedule={
                     "group": group,
                     "reference": live is reference,
                     "rounds": rounds.done,
@@ -251,7 +260,7 @@ class Sweep:
                 }, blocks=list(live.blocks), probes=[p for p in self.probes if p["group"] == group]))
                 if live is reference:
                     live.outcome = None  # it stays live for the next group
-                    live.idle_cpu_s = live.idle_s = 0.0
+                    live.idle_cpu_s = live.idle_s = live.parent_cpu_s = 0.0
 
     def _probe(self, group: int, before_round: int) -> float:
         """The machine's own speed now, while every live child waits; returns when it ended."""
@@ -268,8 +277,9 @@ class Sweep:
         timeout_s = float(bench["timeout_s"])
         if live.rested:
             cpu, since = live.rested
-            live.idle_cpu_s += max(live.cpu_s() - cpu, 0.0)
+            live.idle_cpu_s += max(live.tree_cpu_s() - cpu, 0.0)
             live.idle_s += self.clock() - since
+        parent_cpu = time.process_time()
         deadline = self.clock() + timeout_s
         warm = self._ask(live, {"cmd": "warm", "min_s": float(bench["block_warmup_s"])}, deadline)
         started_at = time.time()  # every instance is warm: the timed part starts now
@@ -293,6 +303,7 @@ class Sweep:
             "measured_s": (min(t["end_ns"] for t in timed) - max(t["start_ns"] for t in timed)) / 1e9,
         }
         live.blocks.append(block)
+        live.parent_cpu_s += time.process_time() - parent_cpu
         return block
 
     def _ask(self, live: Live, command: dict, deadline: float) -> list[dict] | None:
@@ -328,7 +339,7 @@ class Sweep:
             if now <= before:
                 break
             before = now
-        live.rested = (before, self.clock())
+        live.rested = (live.tree_cpu_s(), self.clock())
         return self.clock() - start
 
     # -- the end of a config -------------------------------------------------------------
