@@ -37,10 +37,10 @@ def write_json(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
-def wait_for_peers(out_dir: Path, instances: int) -> None:
-    """File barrier: each instance marks itself ready, then waits for the rest."""
+def wait_for_peers(out_dir: Path, instances: int) -> int:
+    """File barrier: each instance marks itself ready, then waits for the rest. Returns this instance's rank."""
     if instances <= 1:
-        return
+        return 0
     ready = out_dir / "ready"
     ready.mkdir(exist_ok=True)
     (ready / str(os.getpid())).touch()
@@ -49,6 +49,32 @@ def wait_for_peers(out_dir: Path, instances: int) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"only {len(list(ready.iterdir()))} of {instances} instances got ready")
         time.sleep(0.005)
+    return sorted(int(p.name) for p in ready.iterdir()).index(os.getpid())
+
+
+def closed_loop(prepared, batch, bench: dict) -> dict:
+    """The offline scenario: call, wait, call again."""
+    from xeonsweep.measure import run_loop
+
+    timing = run_loop(prepared.infer, batch, bench["warmup"], bench["iterations"], bench["min_duration_s"])
+    prepared.drain()
+    return {"warmup_s": timing.warmup_s, "start_ns": timing.start_ns, "end_ns": timing.end_ns,
+            "ends_ns": timing.ends_ns, "latencies_ns": timing.latencies_ns}
+
+
+def loadgen_scenario(prepared, batch, example, run: dict, out_dir: Path, rank: int, instances: int) -> dict:
+    """single_stream or server: warm up, then LoadGen against the batching SUT (xeonsweep.serving)."""
+    from xeonsweep.serving.serve import serve
+
+    warmup = max(run["benchmark"]["warmup"], 1)
+    t0 = time.perf_counter()
+    for _ in range(warmup):
+        prepared.infer(batch)
+    prepared.drain()
+    warmup_s = time.perf_counter() - t0
+    measured = serve(prepared, example, run, out_dir / "loadgen", rank, instances,
+                     expected_latency_ns=int(warmup_s / warmup * 1e9))
+    return {**measured, "warmup_s": warmup_s, "ends_ns": []}
 
 
 def measure(spec: dict, out_dir: Path) -> dict:
@@ -58,7 +84,6 @@ def measure(spec: dict, out_dir: Path) -> dict:
     from xeonsweep.applied import applied_facts
     from xeonsweep.backends.base import RunContext
     from xeonsweep.machine import cpu_info
-    from xeonsweep.measure import run_loop
     from xeonsweep.models import build_model, make_input
 
     run = spec["run"]
@@ -85,20 +110,20 @@ def measure(spec: dict, out_dir: Path) -> dict:
     batch = prepared.feed(example)
     t1 = time.perf_counter()
     prepared.infer(batch)
+    prepared.drain()
     t2 = time.perf_counter()
 
-    wait_for_peers(out_dir, spec["instances"])
-    timing = run_loop(prepared.infer, batch, bench["warmup"], bench["iterations"], bench["min_duration_s"])
+    rank = wait_for_peers(out_dir, spec["instances"])
+    if (run.get("scenario") or {}).get("name", "offline") == "offline":
+        measured = closed_loop(prepared, batch, bench)
+    else:
+        measured = loadgen_scenario(prepared, batch, example, run, out_dir, rank, spec["instances"])
     return {
         "status": "ok",
         "setup_s": t2 - t0 - reference_s,
         "first_call_s": t2 - t1,
-        "warmup_s": timing.warmup_s,
-        "start_ns": timing.start_ns,
-        "end_ns": timing.end_ns,
-        "ends_ns": timing.ends_ns,
-        "latencies_ns": timing.latencies_ns,
-        "details": prepared.details,
+        **measured,
+        "details": {**prepared.details, **prepared.facts()},
         **fidelity.compare(prepared.fetch(prepared.infer(batch)), ref),
         "applied": applied_facts(),
     }
