@@ -149,8 +149,8 @@ def find_peak_steps(messages: list[str]) -> tuple[float | None, list[dict]]:
             tested.append(float(m.group(1)))
         elif m := re.search(r"Found peak performance field: " + _FIELD, text):
             peak = float(m.group(1))
-    if peak is None:
-        return None, []
+    if peak is None:  # the base QPS already failed: LoadGen stops there
+        return None, [{"qps": q, "passed": False} for q in tested]
     return peak, [{"qps": q, "passed": q <= peak} for q in tested]
 
 

@@ -3,7 +3,8 @@
 One instance: LoadGen's own FindPeakPerformance mode finds it. That mode judges
 each step by the latency percentile alone, so its answer is then confirmed by a
 normal LoadGen run, stepping down 10% at a time until LoadGen calls a run VALID
-(early stopping included). Several instances, each with its own LoadGen: a
+(early stopping included); when its starting QPS already fails, LoadGen stops
+and the search below takes over. Several instances, each with its own LoadGen: a
 search over the total QPS (double, then bisect to 10%), every step a real
 LoadGen run on all instances at once, VALID only if every instance is.
 """
@@ -24,14 +25,15 @@ EXCHANGE_TIMEOUT_S = 3600.0
 
 
 def confirm(peak: float, run_at: Callable[[float], dict]) -> list[dict]:
-    """Runs from `peak` down until one is VALID (at most CONFIRM_TRIES)."""
+    """Runs from `peak` down until one is VALID: 10% steps, then halving (a machine busier than
+    during the search); at most CONFIRM_TRIES + MAX_DOUBLINGS runs."""
     runs = []
     qps = peak
-    for _ in range(CONFIRM_TRIES):
+    for attempt in range(CONFIRM_TRIES + MAX_DOUBLINGS):
         runs.append(run_at(qps))
         if runs[-1]["valid"]:
             break
-        qps *= STEP_DOWN
+        qps *= STEP_DOWN if attempt < CONFIRM_TRIES - 1 else 0.5
     return runs
 
 

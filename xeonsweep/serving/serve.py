@@ -47,7 +47,10 @@ class Instance:
         start = float(self.scenario["target_qps"])
         if self.instances == 1:
             found = self.test(start, find_peak=True)
-            confirmed = peak.confirm(found["peak_qps"] or start, self.test)
+            if found["peak_qps"] is not None:
+                confirmed = peak.confirm(found["peak_qps"], self.test)
+            else:  # LoadGen stops when its starting QPS fails: search downwards with LoadGen runs
+                confirmed = peak.search(start / 2, self.test)
             return peak.best_valid(confirmed), [found, *confirmed]
         runs = peak.search(start, self.agreed)
         return peak.best_valid(runs), runs
