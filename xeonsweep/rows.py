@@ -123,6 +123,9 @@ def measurement_columns(instances: list[dict], batch_size: int) -> dict:
         "peak_rss_mb": max(i["applied"]["peak_rss_mb"] for i in instances),
         "cpu_affinity": ";".join(i["applied"]["cpu_affinity"] for i in instances),
         **openvino_columns(first["details"]),
+        # Behind LoadGen: the most batches the server itself had in flight, not those of the warm-up.
+        **({"ov_max_requests_in_flight": max(i["serving"]["max_in_flight"] for i in instances)}
+           if served and first["details"].get("ov_requests") else {}),
     }
 
 

@@ -77,6 +77,7 @@ def serve(prepared: Any, example: Any, run: dict, log_root: Path, rank: int, ins
     end_ns = time.monotonic_ns()
     chosen["searched"] = [step for r in runs for step in steps(r)]
     chosen["mean_batch"] = sum(instance.sut.batch_sizes) / max(len(instance.sut.batch_sizes), 1)
+    chosen["max_in_flight"] = instance.sut.max_in_flight
     return {"serving": chosen, "start_ns": start_ns, "end_ns": end_ns,
             "latencies_ns": [int(ms * 1e6) for ms in chosen["latencies_ms"]]}
 

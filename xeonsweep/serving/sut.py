@@ -26,6 +26,8 @@ class BatchingSUT:
         self.cond = threading.Condition()
         self.stopping = False
         self.batch_sizes: list[int] = []  # real samples per batch run
+        self.in_flight = 0
+        self.max_in_flight = 0            # batches started and not yet completed, at most
         self.thread = threading.Thread(target=self._loop, name="xeonsweep-batcher", daemon=True)
 
     def start(self) -> "BatchingSUT":
@@ -69,13 +71,23 @@ class BatchingSUT:
 
         while (ids := self._next_batch()) is not None:
             self.batch_sizes.append(len(ids))
-            done = lambda ids=ids: lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])  # noqa: E731
             batch = self.batches[len(ids)]
+            self._started()
             if self.prepared.submit is not None:
-                self.prepared.submit(batch, done)
+                self.prepared.submit(batch, lambda ids=ids: self._completed(lg, ids))
             else:
                 self.prepared.infer(batch)
-                done()
+                self._completed(lg, ids)
+
+    def _started(self) -> None:
+        with self.cond:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _completed(self, lg: Any, ids: list[int]) -> None:
+        with self.cond:
+            self.in_flight -= 1
+        lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])
 
 
 def padded_batches(prepared: Any, example: Any, batch_size: int) -> dict[int, Any]:
