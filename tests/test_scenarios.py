@@ -82,12 +82,12 @@ def test_single_stream(sweep):
 
 @pytest.mark.slow
 def test_server_valid_under_a_generous_slo_and_invalid_under_an_impossible_one(sweep):
-    result = sweep("-m", "scenario=server", "scenario.target_qps=60", "scenario.latency_slo_ms=0.001,5000", *SHORT)
+    result = sweep("-m", "scenario=server", "scenario.target_qps=100", "scenario.latency_slo_ms=0.001,5000", *SHORT)
     assert result.returncode == 0, result.stdout + result.stderr
     frame = sweep.rows().set_index("latency_slo_ms")
     generous, impossible = frame.loc[5000.0], frame.loc[0.001]
     assert generous["loadgen_valid"] and pd.isna(generous["loadgen_reason"])
-    assert generous["sps"] > 0 and generous["target_qps"] == 60 and generous["mean_batch"] >= 1
+    assert generous["sps"] > 0 and generous["target_qps"] == 100 and generous["mean_batch"] >= 1
     assert not impossible["loadgen_valid"]
     assert "performance constraints not satisfied" in impossible["loadgen_reason"]
     summary = (Path(impossible["loadgen_logs"]) / "mlperf_log_summary.txt").read_text()
