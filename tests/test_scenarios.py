@@ -125,3 +125,31 @@ def test_openvino_throughput_hint_keeps_several_requests_in_flight(sweep):
         assert row["ov_requests"] > 1 and row["ov_streams"] > 1
         assert row["ov_max_requests_in_flight"] > 1  # behind LoadGen: counted by the server, overloaded on purpose
         assert row["top1_agreement"] == 1.0
+
+
+def test_report_ranks_configs_by_peak_qps_under_the_slo_and_plots_latency_against_load(tmp_path):
+    from datetime import datetime, timezone
+
+    from xeonsweep import report_serving, results
+
+    def add(n, batch, scenario, **cols):
+        results.write_row({"run_key": f"r{n}", "config_hash": f"c{batch}-{scenario}", "status": "ok", "machine": "m",
+                           "model": "tiny", "batch_size": batch, "scenario": scenario, "started_at": datetime.now(timezone.utc),
+                           **cols}, tmp_path / "store", "s")
+
+    slo = {"latency_slo_ms": 100.0, "latency_percentile": 99.0}
+    add(1, 1, "server", target_qps=50.0, loadgen_valid=True, latency_ms_p99=40.0, **slo)
+    add(2, 1, "server", target_qps=80.0, loadgen_valid=False, latency_ms_p99=400.0, **slo)
+    runs = [[{"target_qps": q, "valid": q <= 120, "latency_ms": {"p99": 30.0 if q <= 120 else 300.0}} for q in (60, 120, 240)]]
+    add(3, 8, "server", target_qps=120.0, peak_qps=120.0, loadgen_valid=True, latency_ms_p99=90.0,
+        find_peak_runs=json.dumps(runs), **slo)
+    add(4, 8, "offline", sps=300.0)
+    frame = results.load(tmp_path / "store")
+    table = report_serving.peak_table(frame)
+    assert list(table["config"]) == ["batch_size=8", "batch_size=1"] and list(table["rank"]) == [1, 2]
+    assert list(table["peak_qps"]) == [120.0, 50.0]
+    assert table.iloc[0]["offline_sps"] == 300.0 and table.iloc[0]["offline_over_peak"] == pytest.approx(2.5)
+    paths = report_serving.write(frame, tmp_path / "report")
+    charts = [p for p in paths if p.name.startswith("latency-vs-load-")]
+    assert len(charts) == 2 and all(p.stat().st_size > 0 for p in charts)
+    assert "| 1 | batch_size=8 | p99 <= 100 ms | 120.0 |" in (tmp_path / "report" / "serving.md").read_text()

@@ -5,7 +5,9 @@ The table a performance engineer reads: one line per config, in ladder order
 median over repeats, with its spread; speedup is over the baseline config
 (the first one unless --baseline names another); failed and skipped configs
 stay in the table with their reason. Written to the terminal, and to DIR as
-report.md, report.csv and report.png (bars of SPS labelled with the speedup).
+report.md, report.csv and report.png (bars of SPS labelled with the speedup);
+for server rows also serving.md/.csv (configs ranked by peak QPS under the SLO)
+and a latency-versus-load PNG per config (xeonsweep.report_serving).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from xeonsweep.errors import UserError
 DIMENSIONS = (
     "batch_size", "channels_last", "precision", "allocator", "thp", "backend", "backend_options",
     "quantization", "quantization_options", "workers", "runtime", "runtime_options",
+    "scenario", "target_qps", "latency_slo_ms", "latency_percentile", "max_wait_ms",
 )
 NOISY = 0.10  # spread above this share of the median gets a warning
 
@@ -202,8 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"xeonsweep: {exc}", file=sys.stderr)
         return 2
+    from xeonsweep import report_serving
+
     print_terminal(summary)
-    for path in write(summary, Path(args.out)):
+    serving = report_serving.write(frame, Path(args.out))
+    if serving:
+        print(serving[0].read_text())
+    for path in write(summary, Path(args.out)) + serving:
         print(f"wrote {path}")
     return 0
 

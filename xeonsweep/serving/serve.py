@@ -88,4 +88,4 @@ def steps(result: dict) -> list[dict]:
         return [{"target_qps": s["qps"], "valid": s["passed"], "how": "LoadGen FindPeakPerformance step (percentile only)"}
                 for s in result["searched"]]
     return [{"target_qps": result["target_qps"], "valid": result["valid"], "completed_sps": result["completed_sps"],
-             "p99_ms": result["latency_ms"]["p99"], "reason": result["reason"], "how": "LoadGen PerformanceOnly run"}]
+             "p99_ms": result["latency_ms"]["p99"], "latency_ms": result["latency_ms"], "reason": result["reason"], "how": "LoadGen PerformanceOnly run"}]
