@@ -53,8 +53,9 @@ class OpenVino(Backend):
         feed = lambda tensor: tensor.contiguous().numpy()  # noqa: E731
         if self.performance_hint == "latency":
             details["ov_requests"] = 1
-            return Prepared(infer=lambda batch: compiled([batch]), feed=feed, fetch=lambda out: out[0],
-                            details=details, static_batch=True)
+            request = compiled.create_infer_request()  # one request, reused; no copies of input or output
+            return Prepared(infer=lambda batch: request.infer({0: batch}, share_inputs=True, share_outputs=True),
+                            feed=feed, fetch=lambda out: out[0].copy(), details=details, static_batch=True)
         return self.pipelined(compiled, feed, details)
 
     @staticmethod
