@@ -153,3 +153,10 @@ def test_report_ranks_configs_by_peak_qps_under_the_slo_and_plots_latency_agains
     charts = [p for p in paths if p.name.startswith("latency-vs-load-")]
     assert len(charts) == 2 and all(p.stat().st_size > 0 for p in charts)
     assert "| 1 | batch_size=8 | p99 <= 100 ms | 120.0 |" in (tmp_path / "report" / "serving.md").read_text()
+
+
+def test_search_down_gives_up_after_a_few_halvings():
+    runs = peak.search(100, lambda q: {"target_qps": q, "valid": False})
+    assert len(runs) == peak.MAX_HALVINGS + 1 and peak.best_valid(runs) is None
+    runs = peak.confirm(100, lambda q: {"target_qps": q, "valid": False})
+    assert len(runs) == peak.CONFIRM_TRIES + peak.MAX_HALVINGS

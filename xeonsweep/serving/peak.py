@@ -21,15 +21,17 @@ STEP_DOWN = 0.9
 CONFIRM_TRIES = 4
 RESOLUTION = 1.10   # bisect until the invalid bound is within 10% of the valid one
 MAX_DOUBLINGS = 8
+# Going down stops at 1/16 of where it started: a run lasts at least min_query_count / QPS seconds.
+MAX_HALVINGS = 4
 EXCHANGE_TIMEOUT_S = 3600.0
 
 
 def confirm(peak: float, run_at: Callable[[float], dict]) -> list[dict]:
     """Runs from `peak` down until one is VALID: 10% steps, then halving (a machine busier than
-    during the search); at most CONFIRM_TRIES + MAX_DOUBLINGS runs."""
+    during the search); at most CONFIRM_TRIES + MAX_HALVINGS runs."""
     runs = []
     qps = peak
-    for attempt in range(CONFIRM_TRIES + MAX_DOUBLINGS):
+    for attempt in range(CONFIRM_TRIES + MAX_HALVINGS):
         runs.append(run_at(qps))
         if runs[-1]["valid"]:
             break
@@ -47,12 +49,13 @@ def search(start: float, run_at: Callable[[float], dict]) -> list[dict]:
 
     lo = hi = None
     qps = start
+    halvings = 0
     for _ in range(MAX_DOUBLINGS):  # find a VALID and an INVALID bound
         if valid_at(qps):
             lo, qps = qps, qps * 2
         else:
-            hi, qps = qps, qps / 2
-        if lo is not None and hi is not None:
+            hi, qps, halvings = qps, qps / 2, halvings + 1
+        if (lo is not None and hi is not None) or halvings > MAX_HALVINGS:
             break
     while lo is not None and hi is not None and hi > lo * RESOLUTION:
         mid = (lo + hi) / 2
