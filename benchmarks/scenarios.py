@@ -5,7 +5,7 @@ and the highest QPS LoadGen's server scenario serves with its 99th-percentile
 latency under 100 ms (scenario.find_peak=true). Prints both, offline / peak per
 config, and fast / slow by each measure. Nothing is asserted.
 
-    .venv/bin/python benchmarks/scenarios.py [--model resnet50] [--slo-ms 100] [--min-queries 600]
+    .venv/bin/python benchmarks/scenarios.py [--model resnet50] [--slo-ms 100] [--min-queries 500]
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="resnet50")
     parser.add_argument("--slo-ms", type=float, default=100.0)
-    parser.add_argument("--min-queries", type=int, default=600)  # LoadGen's early stopping wants ~460 for a p99 claim
+    parser.add_argument("--min-queries", type=int, default=500)  # LoadGen's early stopping wants ~460 for a p99 claim
     parser.add_argument("--offline-seconds", type=float, default=15.0)
     args = parser.parse_args()
     found = {}
@@ -53,7 +53,7 @@ def main() -> None:
             start = max(1, round(offline["sps"] / 2))
             served = row(args, [*overrides, "scenario=server", "scenario.find_peak=true", f"scenario.target_qps={start}",
                                 f"scenario.latency_slo_ms={args.slo_ms}", "scenario.latency_percentile=99",
-                                f"scenario.min_query_count={args.min_queries}", "scenario.min_duration_ms=5000"],
+                                f"scenario.min_query_count={args.min_queries}", "scenario.min_duration_ms=1000"],
                          Path(tmp), f"server-{n}")
             found[name] = (offline, served)
             runs = json.loads(served["find_peak_runs"])[0] if served["find_peak_runs"] else []
