@@ -31,9 +31,12 @@ class Instance:
         settings = loadgen.test_settings(self.scenario, qps, self.expected_latency_ns,
                                          seed=self.run["seed"] * 1000 + self.rank, find_peak=find_peak)
         folder = self.log_root / f"{self.tests:02d}-{'peak' if find_peak else 'qps'}-{total_qps or 0:g}"
+        self.sut.batch_sizes, self.sut.max_in_flight = [], 0
         loadgen.run_test(self.sut, settings, folder)
         result = loadgen.parse_logs(folder, self.scenario["name"], total_qps).to_dict()
         result["log_dir"] = str(folder)
+        result["mean_batch"] = sum(self.sut.batch_sizes) / max(len(self.sut.batch_sizes), 1)
+        result["max_in_flight"] = self.sut.max_in_flight
         return result
 
     def agreed(self, total_qps: float) -> dict:
@@ -76,8 +79,6 @@ def serve(prepared: Any, example: Any, run: dict, log_root: Path, rank: int, ins
         instance.sut.stop()
     end_ns = time.monotonic_ns()
     chosen["searched"] = [step for r in runs for step in steps(r)]
-    chosen["mean_batch"] = sum(instance.sut.batch_sizes) / max(len(instance.sut.batch_sizes), 1)
-    chosen["max_in_flight"] = instance.sut.max_in_flight
     return {"serving": chosen, "start_ns": start_ns, "end_ns": end_ns,
             "latencies_ns": [int(ms * 1e6) for ms in chosen["latencies_ms"]]}
 
@@ -88,4 +89,5 @@ def steps(result: dict) -> list[dict]:
         return [{"target_qps": s["qps"], "valid": s["passed"], "how": "LoadGen FindPeakPerformance step (percentile only)"}
                 for s in result["searched"]]
     return [{"target_qps": result["target_qps"], "valid": result["valid"], "completed_sps": result["completed_sps"],
-             "p99_ms": result["latency_ms"]["p99"], "latency_ms": result["latency_ms"], "reason": result["reason"], "how": "LoadGen PerformanceOnly run"}]
+             "p99_ms": result["latency_ms"]["p99"], "latency_ms": result["latency_ms"], "mean_batch": result["mean_batch"],
+             "reason": result["reason"], "how": "LoadGen PerformanceOnly run"}]
