@@ -18,6 +18,13 @@ CASES = [
     (["backend=compile", "backend.options.mode=ludicrous"], "backend.options.mode=ludicrous is not valid; valid: default,"),
     (["workers=2"], "workers=2 needs runtime=run_cpu"),
     (["hydra.run.dir=/tmp/a=b"], "hydra.run.dir=/tmp/a=b cannot be parsed"),
+    (["scenario=streaming"], "scenario=streaming is not an option; valid: offline, server, single_stream"),
+    (["scenario=server", "scenario.latency_slo_ms=null"], "scenario.latency_slo_ms=null: a server run needs its latency SLO"),
+    (["scenario=server", "scenario.target_qps=0"], "scenario.target_qps=0 is not valid; valid: a number > 0"),
+    (["-m", "scenario=server", "scenario.latency_slo_ms=100,-5"], "scenario.latency_slo_ms=-5 is not valid; valid: a number > 0"),
+    (["scenario=single_stream", "scenario.find_peak=true"], "scenario.find_peak=true needs scenario=server"),
+    (["scenario=single_stream", "backend=openvino", "backend.options.performance_hint=throughput"],
+     "scenario=single_stream has one query at a time; use backend.options.performance_hint=latency"),
 ]
 
 

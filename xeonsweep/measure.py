@@ -106,6 +106,7 @@ def serve_blocks(
     infer: Callable[[Any], Any],
     batch: Any,
     clock: Callable[[], int] = time.monotonic_ns,
+    drain: Callable[[], None] = lambda: None,
 ) -> int:
     """A live child's loop: block in `recv` (no CPU) until the parent asks for the next step.
 
@@ -120,9 +121,12 @@ def serve_blocks(
         if command is None or command["cmd"] == "exit":
             return blocks
         if command["cmd"] == "warm":
-            send({"warm_s": warm_up(infer, batch, command["min_s"], clock)})
+            warm_s = warm_up(infer, batch, command["min_s"], clock)
+            drain()
+            send({"warm_s": warm_s})
         elif command["cmd"] == "time":
             timing = run_loop(infer, batch, 0, command["iterations"], command["min_s"], clock)
+            drain()  # requests still in flight (OpenVINO's async queue) finish before the next config's block
             blocks += 1
             send({"start_ns": timing.start_ns, "end_ns": timing.end_ns,
                   "ends_ns": timing.ends_ns, "latencies_ns": timing.latencies_ns})

@@ -14,7 +14,9 @@ when the machine's own speed (the probe) moved during a sweep, and when
 configs were measured in memory groups. Written to the terminal, and to DIR as
 report.md, report.csv, report.png (bars of SPS labelled with the speedup) and
 one timeline-SWEEP.png per sweep measured in blocks (block SPS and probe
-speed over time).
+speed over time); for server rows also serving.md/.csv (configs ranked by
+peak QPS under the SLO) and a latency-versus-load PNG per config
+(xeonsweep.report_serving).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ DIMENSIONS = (
     "batch_size", "channels_last", "precision", "allocator", "thp", "backend", "backend_options",
     "quantization", "quantization_options", "workers", "runtime", "runtime_options",
     "input_shape", "seed", "env", "warmup", "iterations", "min_duration_s",
+    "scenario", "target_qps", "latency_slo_ms", "latency_percentile", "max_wait_ms",
 )
 # Variables the launcher sets from other settings: what is left of child_env is the run's `env`.
 LAUNCHER_VARIABLES = ("PYTHONUNBUFFERED", "VIRTUAL_ENV", "LD_PRELOAD", "MALLOC_CONF", "THP_MEM_ALLOC_ENABLE",
@@ -370,8 +373,13 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"xeonsweep: {exc}", file=sys.stderr)
         return 2
+    from xeonsweep import report_serving
+
     print_terminal(summary, frame)
-    for path in write(summary, Path(args.out), frame):
+    serving = report_serving.write(frame, Path(args.out))
+    if serving:
+        print(serving[0].read_text())
+    for path in write(summary, Path(args.out), frame) + serving:
         print(f"wrote {path}")
     return 0
 

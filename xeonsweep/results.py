@@ -19,6 +19,9 @@ Schema history (bump SCHEMA_VERSION on any change, note it here):
   3: issue 9 (store): not_applicable (settings the backend ignores; their columns are null).
      issue 9 (runs): instances_started, memory_limit_mb; `workers` is the instances the run asked
      for (runtime.mode's computed count too).
+  4: issue 10 (serving): scenario, target_qps, latency_slo_ms, latency_percentile, max_wait_ms,
+     loadgen_valid, loadgen_reason, loadgen_queries, latency_ms_p99_9, peak_qps, find_peak_runs,
+     mean_batch, loadgen_logs, ov_streams, ov_requests, ov_max_requests_in_flight.
 """
 
 
@@ -35,7 +38,7 @@ from xeonsweep import store_files, store_index
 from xeonsweep.machine import ISA_FLAGS
 
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STATUSES = ("ok", "failed", "timeout", "skipped")
 
 _str, _int, _float, _bool = pa.string(), pa.int64(), pa.float64(), pa.bool_()
@@ -150,6 +153,23 @@ SCHEMA = pa.schema(
         # issue 9 (runs)
         ("instances_started", _int),     # worker processes that really started
         ("memory_limit_mb", _int),       # benchmark.memory_limit_mb (cgroup memory limit), null: none
+        # issue 10 (serving): LoadGen scenarios and OpenVINO's requests in flight
+        ("scenario", _str),                 # offline (closed loop), single_stream, server
+        ("target_qps", _float),             # server: total over all instances
+        ("latency_slo_ms", _float),
+        ("latency_percentile", _float),     # the percentile the SLO applies to (LoadGen's)
+        ("max_wait_ms", _float),            # dynamic batching: longest wait of a batch's first query
+        ("loadgen_valid", _bool),           # every instance's LoadGen said VALID
+        ("loadgen_reason", _str),           # why not, in LoadGen's terms
+        ("loadgen_queries", _int),
+        ("latency_ms_p99_9", _float),
+        ("peak_qps", _float),               # find_peak: highest total QPS LoadGen called VALID
+        ("find_peak_runs", _str),           # JSON: the runs that found it (qps, valid, p99, reason)
+        ("mean_batch", _float),             # real samples per batch the server ran
+        ("loadgen_logs", _str),             # folders of LoadGen's summary/detail logs
+        ("ov_streams", _int),
+        ("ov_requests", _int),              # OpenVINO infer requests kept in flight
+        ("ov_max_requests_in_flight", _int),
     ]
 )
 

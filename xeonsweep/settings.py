@@ -22,6 +22,7 @@ from xeonsweep.machine import CpuInfo, find_library
 PRECISIONS = ("fp32", "bf16")
 RUNTIMES = ("python", "run_cpu")
 RUN_CPU_MODES = (None, "latency", "throughput")
+SCENARIOS = ("offline", "single_stream", "server")
 
 # Settings a backend (or, later, a model) may ignore, with the value that means "not asked".
 IGNORABLE = {"channels_last": False, "thp": False}
@@ -36,6 +37,7 @@ METHODS = ("fresh", "blocks")
 # Settings that change what is measured only when set: out of the fingerprint at their default,
 # so rows from before they existed still count.
 OUT_OF_HASH_AT_DEFAULT_BENCHMARK = {"memory_limit_mb": None}
+NOT_MEASURED_SCENARIO = ("min_duration_ms", "min_query_count")
 
 
 def to_settings(cfg: Any) -> dict:
@@ -54,6 +56,14 @@ def config_hash(run: dict) -> str:
         if k not in NOT_MEASURED_BENCHMARK and not (k in OUT_OF_HASH_AT_DEFAULT_BENCHMARK
                                                     and v == OUT_OF_HASH_AT_DEFAULT_BENCHMARK[k])
     }
+    scenario = measured.pop("scenario", None) or {"name": "offline"}
+    if scenario["name"] != "offline":  # offline ignores the scenario's settings: today's fingerprints stay
+        measured["scenario"] = {k: v for k, v in scenario.items() if k not in NOT_MEASURED_SCENARIO}
+    backend = run["backend"]
+    if backend["name"] == "openvino" and (backend.get("options") or {}).get("performance_hint") != "latency":
+        # Since schema 4 the throughput hints keep OpenVINO's optimal number of requests in flight:
+        # rows timed with one synchronous request measured something else.
+        measured["openvino_requests"] = "optimal"
     blob = json.dumps(measured, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -94,6 +104,7 @@ def validate(run: dict, cpu: CpuInfo) -> None:
     _check_one_of("runtime", run["runtime"]["name"], RUNTIMES)
     allocator_library(run["allocator"])
     _check_workers(run, cpu)
+    _check_scenario(run)
     backend = components.build("backend", run["backend"])
     quantizer = components.build("quantization", run["quantization"])
     for component in (backend, quantizer):
@@ -263,6 +274,30 @@ def _check_memory_limit(limit_mb: Any) -> None:
         raise UserError(refusal)
 
 
+def _check_scenario(run: dict) -> None:
+    scenario = run.get("scenario") or {"name": "offline"}
+    _check_one_of("scenario", scenario["name"], SCENARIOS)
+    if scenario["name"] == "offline":
+        return
+    name = scenario["name"]
+    for key in ("target_qps", "latency_slo_ms"):
+        value = scenario.get(key)
+        if value is None and name == "server":
+            why = "a server run needs its latency SLO" if key == "latency_slo_ms" else "a server run needs its load"
+            raise UserError(f"scenario.{key}=null: {why}; valid: a number > 0, e.g. scenario.{key}=100")
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0):
+            raise UserError(f"scenario.{key}={value} is not valid; valid: a number > 0")
+    percentile = scenario.get("latency_percentile")
+    if not isinstance(percentile, (int, float)) or isinstance(percentile, bool) or not 0 < percentile < 100:
+        raise UserError(f"scenario.latency_percentile={percentile} is not valid; valid: a number between 0 and 100, e.g. 99")
+    _check_number(scenario, "max_wait_ms", 0.0, "scenario.")
+    _check_int(scenario, "min_duration_ms", 0, "scenario.")
+    _check_int(scenario, "min_query_count", 1, "scenario.")
+    _check_bool(scenario, "find_peak", "scenario.")
+    if scenario["find_peak"] and name != "server":
+        raise UserError(f"scenario.find_peak=true needs scenario=server (not {name}); valid: false")
+
+
 def _check_intel_openmp(run: dict) -> None:
     """run_cpu only warns when libiomp5 is missing and runs GNU OpenMP: refuse instead."""
     interpreter = interpreter_for(run)
@@ -303,6 +338,6 @@ def _check_number(node: dict, key: str, minimum: float, prefix: str = "") -> Non
         raise UserError(f"{prefix}{key}={value} is not valid; valid: a number >= {minimum:g}")
 
 
-def _check_bool(node: dict, key: str) -> None:
+def _check_bool(node: dict, key: str, prefix: str = "") -> None:
     if not isinstance(node.get(key), bool):
-        raise UserError(f"{key}={node.get(key)} is not valid; valid: true, false")
+        raise UserError(f"{prefix}{key}={node.get(key)} is not valid; valid: true, false")

@@ -43,10 +43,10 @@ def write_json(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
-def wait_for_peers(out_dir: Path, instances: int) -> None:
-    """File barrier: each instance marks itself ready, then waits for the rest."""
+def wait_for_peers(out_dir: Path, instances: int) -> int:
+    """File barrier: each instance marks itself ready, then waits for the rest. Returns this instance's rank."""
     if instances <= 1:
-        return
+        return 0
     ready = out_dir / "ready"
     ready.mkdir(exist_ok=True)
     (ready / str(os.getpid())).touch()
@@ -55,6 +55,32 @@ def wait_for_peers(out_dir: Path, instances: int) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"only {len(list(ready.iterdir()))} of {instances} instances got ready")
         time.sleep(0.005)
+    return sorted(int(p.name) for p in ready.iterdir()).index(os.getpid())
+
+
+def closed_loop(prepared, batch, bench: dict) -> dict:
+    """The offline scenario: call, wait, call again."""
+    from xeonsweep.measure import run_loop
+
+    timing = run_loop(prepared.infer, batch, bench["warmup"], bench["iterations"], bench["min_duration_s"])
+    prepared.drain()
+    return {"warmup_s": timing.warmup_s, "start_ns": timing.start_ns, "end_ns": timing.end_ns,
+            "ends_ns": timing.ends_ns, "latencies_ns": timing.latencies_ns}
+
+
+def loadgen_scenario(prepared, batch, example, run: dict, out_dir: Path, rank: int, instances: int) -> dict:
+    """single_stream or server: warm up, then LoadGen against the batching SUT (xeonsweep.serving)."""
+    from xeonsweep.serving.serve import serve
+
+    warmup = max(run["benchmark"]["warmup"], 1)
+    t0 = time.perf_counter()
+    for _ in range(warmup):
+        prepared.infer(batch)
+    prepared.drain()
+    warmup_s = time.perf_counter() - t0
+    measured = serve(prepared, example, run, out_dir / "loadgen", rank, instances,
+                     expected_latency_ns=int(warmup_s / warmup * 1e9))
+    return {**measured, "warmup_s": warmup_s, "ends_ns": []}
 
 
 @dataclass
@@ -65,6 +91,7 @@ class SetUp:
     batch: Any
     ref: Any
     facts: dict  # setup_s, first_call_s, details
+    example: Any  # the model's input before the backend's feed (LoadGen's queries are cut from it)
 
 
 def set_up(spec: dict) -> SetUp:
@@ -98,29 +125,29 @@ def set_up(spec: dict) -> SetUp:
     batch = prepared.feed(example)
     t1 = time.perf_counter()
     prepared.infer(batch)
+    prepared.drain()
     t2 = time.perf_counter()
     facts = {"setup_s": t2 - t0 - reference_s, "first_call_s": t2 - t1, "details": prepared.details}
-    return SetUp(prepared, batch, ref, facts)
+    return SetUp(prepared, batch, ref, facts, example)
 
 
 def measure(spec: dict, out_dir: Path) -> dict:
     from xeonsweep import fidelity
     from xeonsweep.applied import applied_facts
-    from xeonsweep.measure import run_loop
 
-    bench = spec["run"]["benchmark"]
+    run = spec["run"]
     ready = set_up(spec)
     prepared, batch = ready.prepared, ready.batch
-    wait_for_peers(out_dir, spec["instances"])
-    timing = run_loop(prepared.infer, batch, bench["warmup"], bench["iterations"], bench["min_duration_s"])
+    rank = wait_for_peers(out_dir, spec["instances"])
+    if (run.get("scenario") or {}).get("name", "offline") == "offline":
+        measured = closed_loop(prepared, batch, run["benchmark"])
+    else:
+        measured = loadgen_scenario(prepared, batch, ready.example, run, out_dir, rank, spec["instances"])
     return {
         "status": "ok",
         **ready.facts,
-        "warmup_s": timing.warmup_s,
-        "start_ns": timing.start_ns,
-        "end_ns": timing.end_ns,
-        "ends_ns": timing.ends_ns,
-        "latencies_ns": timing.latencies_ns,
+        **measured,
+        "details": {**prepared.details, **prepared.facts()},
         **fidelity.compare(prepared.fetch(prepared.infer(batch)), ready.ref),
         "applied": applied_facts(),
     }
@@ -140,11 +167,11 @@ def serve(spec: dict, out_dir: Path) -> None:
 
     ready = set_up(spec)
     prepared, batch = ready.prepared, ready.batch
-    report = {**ready.facts, **fidelity.compare(prepared.fetch(prepared.infer(batch)), ready.ref),
-              "applied": applied_facts()}
+    report = {**ready.facts, "details": {**prepared.details, **prepared.facts()},
+              **fidelity.compare(prepared.fetch(prepared.infer(batch)), ready.ref), "applied": applied_facts()}
     channel = Channel.connect(spec["live"]["socket"])
     channel.send({"token": spec["live"]["token"], "pid": os.getpid(), "ready": report})
-    serve_blocks(channel.recv, channel.send, prepared.infer, batch)
+    serve_blocks(channel.recv, channel.send, prepared.infer, batch, drain=prepared.drain)
     channel.close()
 
 

@@ -13,7 +13,7 @@ and so never pays for building a model it would not use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
 
@@ -23,6 +23,12 @@ class Prepared:
     feed: Callable[[Any], Any]
     fetch: Callable[[Any], Any]
     details: dict  # what the backend really used, recorded in the row (e.g. OpenVINO's precision)
+    # Built for one batch shape: a server's partial batch is padded to batch_size (only real samples count).
+    static_batch: bool = False
+    # Asynchronous backends: submit(batch, done) starts a batch and calls done() once it has completed.
+    submit: Callable[[Any, Callable[[], None]], Any] | None = None
+    drain: Callable[[], None] = field(default=lambda: None)  # wait for every batch still in flight
+    facts: Callable[[], dict] = field(default=dict)          # details known only after timing (e.g. requests in flight)
 
 
 @dataclass
@@ -67,7 +73,7 @@ def torch_model(load_model: Callable[[], Any], ctx: RunContext) -> Any:
     return model.to(memory_format=torch.channels_last) if ctx.channels_last else model
 
 
-def torch_prepared(module: Any, ctx: RunContext, details: dict | None = None) -> Prepared:
+def torch_prepared(module: Any, ctx: RunContext, details: dict | None = None, static_batch: bool = False) -> Prepared:
     """A torch module run under inference_mode, with bf16 autocast when asked (as in the seed)."""
     import torch
 
@@ -83,4 +89,5 @@ def torch_prepared(module: Any, ctx: RunContext, details: dict | None = None) ->
         feed=lambda batch: batch.contiguous(memory_format=memory_format),
         fetch=lambda out: out.float().numpy(),
         details={"applied_precision": "bf16 autocast" if bf16 else "fp32", **(details or {})},
+        static_batch=static_batch,
     )

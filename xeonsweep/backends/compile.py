@@ -42,4 +42,5 @@ class Compile(Backend):
             model, details = ctx.quantizer.quantize(model, example, ctx)
             details["applied_precision"] = "int8" + (" + bf16 autocast" if ctx.precision == "bf16" else "")
         compiled = torch.compile(model, mode=self.mode, dynamic=self.dynamic)
-        return torch_prepared(compiled, ctx, details)
+        # A graph compiled for one shape recompiles for another (and PT2E's export is static): pad instead.
+        return torch_prepared(compiled, ctx, details, static_batch=not self.dynamic or ctx.quantizer is not None)

@@ -42,4 +42,4 @@ class Ipex(Backend):
             raise
         if self.compile:
             optimized = torch.compile(optimized)
-        return torch_prepared(optimized, ctx, {"ipex_version": ipex.__version__})
+        return torch_prepared(optimized, ctx, {"ipex_version": ipex.__version__}, static_batch=self.compile)

@@ -54,12 +54,33 @@ class OpenVino(Backend):
             applied_precision=("int8+" if ctx.quantizer else "") + used,
             ov_streams=int(compiled.get_property("NUM_STREAMS")), ir=str(ir_path),
         )
+        feed = lambda tensor: tensor.contiguous().numpy()  # noqa: E731
+        if self.performance_hint == "latency":
+            details["ov_requests"] = 1
+            request = compiled.create_infer_request()  # one request, reused; no copies of input or output
+            return Prepared(infer=lambda batch: request.infer({0: batch}, share_inputs=True, share_outputs=True),
+                            feed=feed, fetch=lambda out: out[0].copy(), details=details, static_batch=True)
+        return self.pipelined(compiled, feed, details)
+
+    @staticmethod
+    def pipelined(compiled, feed, details: dict) -> Prepared:
+        """The throughput hints: OpenVINO's optimal number of requests kept in flight."""
+        from xeonsweep.backends.openvino_requests import Pipeline
+
+        pipeline = Pipeline(compiled, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        details["ov_requests"] = pipeline.requests
         return Prepared(
-            infer=lambda batch: compiled([batch]),
-            feed=lambda tensor: tensor.contiguous().numpy(),
-            fetch=lambda out: out[0],
-            details=details,
+            infer=pipeline.infer, feed=feed, fetch=pipeline.fetch, details=details, static_batch=True,
+            submit=pipeline.submit, drain=pipeline.drain,
+            facts=lambda: {"ov_max_requests_in_flight": pipeline.max_in_flight},
         )
+
+    def incompatibility(self, run: dict) -> str | None:
+        scenario = (run.get("scenario") or {}).get("name", "offline")
+        if scenario == "single_stream" and self.performance_hint != "latency":
+            return (f"backend=openvino with performance_hint={self.performance_hint} keeps several requests in flight "
+                    "and scenario=single_stream has one query at a time; use backend.options.performance_hint=latency")
+        return super().incompatibility(run)
 
     def ir(self, load_model, ctx: RunContext) -> tuple[Path, bool, dict]:
         """The OpenVINO IR for this run, quantized if the run asks; (path, from cache, details)."""

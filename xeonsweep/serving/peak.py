@@ -1,0 +1,91 @@
+"""The highest QPS a config serves under its SLO.
+
+One instance: LoadGen's own FindPeakPerformance mode finds it. That mode judges
+each step by the latency percentile alone, so its answer is then confirmed by a
+normal LoadGen run, stepping down 10% at a time until LoadGen calls a run VALID
+(early stopping included); when its starting QPS already fails, LoadGen stops
+and the search below takes over. Several instances, each with its own LoadGen: a
+search over the total QPS (double, then bisect to 10%), every step a real
+LoadGen run on all instances at once, VALID only if every instance is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+STEP_DOWN = 0.9
+CONFIRM_TRIES = 4
+RESOLUTION = 1.10   # bisect until the invalid bound is within 10% of the valid one
+MAX_DOUBLINGS = 8
+# Going down stops at 1/16 of where it started: a run lasts at least min_query_count / QPS seconds.
+MAX_HALVINGS = 4
+EXCHANGE_TIMEOUT_S = 3600.0
+
+
+def confirm(peak: float, run_at: Callable[[float], dict]) -> list[dict]:
+    """Runs from `peak` down until one is VALID: 10% steps, then halving (a machine busier than
+    during the search); at most CONFIRM_TRIES + MAX_HALVINGS runs."""
+    runs = []
+    qps = peak
+    for attempt in range(CONFIRM_TRIES + MAX_HALVINGS):
+        runs.append(run_at(qps))
+        if runs[-1]["valid"]:
+            break
+        qps *= STEP_DOWN if attempt < CONFIRM_TRIES - 1 else 0.5
+    return runs
+
+
+def search(start: float, run_at: Callable[[float], dict]) -> list[dict]:
+    """Runs of a search for the highest VALID total QPS, starting at `start`."""
+    runs: list[dict] = []
+
+    def valid_at(qps: float) -> bool:
+        runs.append(run_at(qps))
+        return runs[-1]["valid"]
+
+    lo = hi = None
+    qps = start
+    halvings = 0
+    for _ in range(MAX_DOUBLINGS):  # find a VALID and an INVALID bound
+        if valid_at(qps):
+            lo, qps = qps, qps * 2
+        else:
+            hi, qps, halvings = qps, qps / 2, halvings + 1
+        if (lo is not None and hi is not None) or halvings > MAX_HALVINGS:
+            break
+    while lo is not None and hi is not None and hi > lo * RESOLUTION:
+        mid = (lo + hi) / 2
+        if valid_at(mid):
+            lo = mid
+        else:
+            hi = mid
+    return runs
+
+
+def best_valid(runs: list[dict]) -> dict | None:
+    valid = [r for r in runs if r["valid"]]
+    return max(valid, key=lambda r: r["target_qps"]) if valid else None
+
+
+class Exchange:
+    """Instances share each step's verdict through files in the run's folder, so all take the same next step."""
+
+    def __init__(self, folder: Path, instances: int, rank: int) -> None:
+        self.folder, self.instances, self.rank = folder, instances, rank
+
+    def all_valid(self, step: int, valid: bool) -> bool:
+        step_dir = self.folder / f"step-{step:03d}"
+        step_dir.mkdir(parents=True, exist_ok=True)
+        tmp = step_dir / f".{self.rank}.tmp"
+        tmp.write_text(json.dumps(valid))
+        os.replace(tmp, step_dir / f"{self.rank}.json")
+        deadline = time.monotonic() + EXCHANGE_TIMEOUT_S
+        while len(list(step_dir.glob("*.json"))) < self.instances:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"step {step}: only {len(list(step_dir.glob('*.json')))} of {self.instances} instances reported")
+            time.sleep(0.01)
+        return all(json.loads(p.read_text()) for p in step_dir.glob("*.json"))
