@@ -53,7 +53,8 @@ def main() -> None:
             start = max(1, round(offline["sps"] / 2))
             served = row(args, [*overrides, "scenario=server", "scenario.find_peak=true", f"scenario.target_qps={start}",
                                 f"scenario.latency_slo_ms={args.slo_ms}", "scenario.latency_percentile=99",
-                                f"scenario.min_query_count={args.min_queries}", "scenario.min_duration_ms=1000"],
+                                f"scenario.min_query_count={args.min_queries}", "scenario.min_duration_ms=1000",
+                                "benchmark.timeout_s=7200"],  # a slow config's search takes many LoadGen runs
                          Path(tmp), f"server-{n}")
             found[name] = (offline, served)
             runs = json.loads(served["find_peak_runs"])[0] if served["find_peak_runs"] else []
