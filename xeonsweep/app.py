@@ -76,6 +76,7 @@ def run_job(cfg: DictConfig) -> dict:
 def run_settings(run: dict) -> dict:
     cpu = cpu_info()
     machine = settings.machine_label(cpu)
+    settings.drop_not_applicable(run, sweep=in_sweep())
     run["sweep_id"] = run.get("sweep_id") or new_sweep_id()
     keys = {
         "run_key": settings.run_key(run, machine),

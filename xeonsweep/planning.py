@@ -35,6 +35,8 @@ class Job:
 class Plan:
     jobs: list[Job] = field(default_factory=list)      # to launch, in order
     already_done: list[Job] = field(default_factory=list)
+    # jobs that differ from one in `jobs` only in settings that do not apply to the model
+    same_as_another: list[Job] = field(default_factory=list)
 
     @property
     def skipped(self) -> int:
@@ -74,7 +76,7 @@ def plan_sweep(
     """
     validated: list[Job] = []
     for overrides in job_overrides:
-        run = compose(overrides)
+        run = settings.drop_not_applicable(compose(overrides), sweep=True)
         job = Job(list(overrides), run)
         try:
             settings.validate(run, cpu)  # UserError propagates: the sweep stops here
@@ -86,6 +88,7 @@ def plan_sweep(
     done = results.finished_keys(store) if store else set()
     machine = settings.machine_label(cpu)
     rounds = max(j.run["benchmark"]["repeats"] for j in validated) if validated else 0
+    planned: set[str] = set()
     # Interleave: every config once, then every config again, so a slow minute
     # of the machine is spread over configs instead of landing on one.
     for repeat in range(rounds):
@@ -95,8 +98,11 @@ def plan_sweep(
             run = {**base.run, "repeat": repeat, "sweep_id": sweep_id}
             job = Job([*base.overrides, f"repeat={repeat}", f"sweep_id={sweep_id}"], run, base.incompatible)
             job.run_key = settings.run_key(run, machine)
-            if job.run_key in done and not run["results"]["rerun"]:
+            if job.run_key in planned:
+                plan.same_as_another.append(job)
+            elif job.run_key in done and not run["results"]["rerun"]:
                 plan.already_done.append(job)
             else:
                 plan.jobs.append(job)
+            planned.add(job.run_key)
     return plan

@@ -7,6 +7,8 @@ so the nodes of a cluster can share one store.
 
 Schema history (bump SCHEMA_VERSION on any change, note it here):
   1: first version.
+  5: issue 11 (models): input_spec, seq_len, cosine_similarity, not_applicable; input_shape is null for a
+     model with declared inputs, channels_last null where it does not apply to the model.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pyarrow.parquet as pq
 
 from xeonsweep.machine import ISA_FLAGS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 5
 STATUSES = ("ok", "failed", "timeout", "skipped")
 
 _str, _int, _float, _bool = pa.string(), pa.int64(), pa.float64(), pa.bool_()
@@ -110,6 +112,11 @@ SCHEMA = pa.schema(
         ("torch_version", _str),
         ("versions", _str),
         ("xeonsweep_version", _str),
+        # issue 11 (models): declared inputs, their sequence length, cosine fidelity, ignored settings
+        ("input_spec", _str),
+        ("seq_len", _int),
+        ("cosine_similarity", _float),
+        ("not_applicable", _str),     # JSON {setting: why it does not apply to the model}; null when all apply
     ]
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from xeonsweep import __version__
+from xeonsweep import __version__, inputs, models
 from xeonsweep.launch import Outcome
 from xeonsweep.machine import host_facts
 from xeonsweep.measure import combined_sps, latency_stats
@@ -14,11 +14,12 @@ from xeonsweep.measure import combined_sps, latency_stats
 def config_columns(run: dict) -> dict:
     backend, quantization, runtime = run["backend"], run["quantization"], run["runtime"]
     ladder = run.get("ladder") or {}
+    ignored = models.not_applicable(run["model"])
     return {
         "ladder_step": ladder.get("step"),
         "ladder_position": ladder.get("position"),
         "model": run["model"]["name"],
-        "input_shape": "x".join(str(d) for d in run["model"]["input_shape"]),
+        "input_shape": None if inputs.declared(run["model"]) else "x".join(str(d) for d in run["model"]["input_shape"]),
         "batch_size": run["batch_size"],
         "channels_last": run["channels_last"],
         "precision": run["precision"]["name"],
@@ -38,6 +39,10 @@ def config_columns(run: dict) -> dict:
         "seed": run["seed"],
         "repeat": run["repeat"],
         "config_json": json.dumps(run, sort_keys=True, default=str),
+        # issue 11
+        "input_spec": inputs.describe(run["model"]),
+        "seq_len": run["model"].get("seq_len"),
+        "not_applicable": json.dumps(ignored, sort_keys=True) if ignored else None,
     }
 
 
@@ -57,6 +62,7 @@ def measurement_columns(instances: list[dict], batch_size: int) -> dict:
         "warmup_s": max(i["warmup_s"] for i in instances),
         "top1_agreement": first.get("top1_agreement"),
         "max_rel_error": max(i["max_rel_error"] for i in instances),
+        "cosine_similarity": min(i["cosine_similarity"] for i in instances),
         "artifact_cached": first["details"].get("artifact_cached"),
         "applied_precision": first["details"].get("applied_precision"),
         "backend_details": json.dumps(first["details"], sort_keys=True, default=str),

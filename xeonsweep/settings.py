@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from xeonsweep import components
+from xeonsweep import components, inputs, models
 from xeonsweep.environments import interpreter_for, venv_dir
 from xeonsweep.errors import Incompatible, UserError
 from xeonsweep.machine import CpuInfo, find_library
@@ -52,20 +52,34 @@ def run_key(run: dict, machine: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def drop_not_applicable(run: dict, sweep: bool) -> dict:
+    """Set the settings that do not apply to the run's model to null (in place; returns the run).
+
+    They change nothing that is measured, so configs that differ only in them
+    share one fingerprint and run once. A sweep (the ladder too) drops them
+    whatever their value; a single run only at their default, so that
+    `validate` refuses one that asks for such a setting.
+    """
+    inputs.check(run["model"])
+    for name in models.not_applicable(run["model"]):
+        if sweep or not run.get(name):
+            run[name] = None
+    return run
+
+
 def validate(run: dict, cpu: CpuInfo) -> None:
     """Raise UserError for a bad value, Incompatible for settings that cannot go together."""
     _check_int(run, "batch_size", 1)
     _check_int(run, "workers", 1)
     _check_int(run, "seed", 0)
-    _check_bool(run, "channels_last")
-    _check_bool(run, "thp")
+    _check_model(run["model"])
+    _check_applicable(run)
     bench = run["benchmark"]
     _check_int(bench, "warmup", 0, "benchmark.")
     _check_int(bench, "iterations", 1, "benchmark.")
     _check_int(bench, "repeats", 1, "benchmark.")
     _check_number(bench, "min_duration_s", 0.0, "benchmark.")
     _check_number(bench, "timeout_s", 1.0, "benchmark.")
-    _check_model(run["model"])
     if "://" in str(run["cache"]["dir"]):
         raise UserError(f"cache.dir={run['cache']['dir']} must be a filesystem path (shared by the nodes of a "
                         "cluster); a URI such as s3:// is for results.dir only")
@@ -138,9 +152,19 @@ def _check_model(model: dict) -> None:
     factory = model.get("factory") or {}
     if "_target_" not in factory:
         raise UserError(f"model={model.get('name')} has no factory._target_; it names the function that builds the model")
-    shape = model.get("input_shape")
-    if not (isinstance(shape, list) and shape and all(isinstance(d, int) and d > 0 for d in shape)):
-        raise UserError(f"model.input_shape={shape} is not valid; valid: a list of positive integers, e.g. [3, 224, 224]")
+    inputs.check(model)
+
+
+def _check_applicable(run: dict) -> None:
+    """A setting that does not apply to the model is null (dropped by a sweep) or false; asked for alone, refused."""
+    ignored = models.not_applicable(run["model"])
+    for name in ("channels_last", "thp"):
+        if name in ignored and run.get(name) is None:
+            continue
+        if name in ignored and run.get(name) is True:
+            raise UserError(f"{name}=true does not apply: {ignored[name]}; valid: {name}=false "
+                            "(a sweep runs such a config once, without it)")
+        _check_bool(run, name)
 
 
 def _check_one_of(name: str, value: Any, allowed: tuple) -> None:

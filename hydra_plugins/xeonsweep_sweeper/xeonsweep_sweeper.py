@@ -53,6 +53,9 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
         except UserError as exc:
             print(f"xeonsweep: {exc}", file=sys.stderr)
             sys.exit(2)
+        if plan.same_as_another:
+            print(f"xeonsweep: {len(plan.same_as_another)} config(s) differ from another only in settings that do not "
+                  "apply to their model (recorded in the not_applicable column): each runs once")
         machine = self._prepare_sweep_dir()
         batch_size = self.max_batch_size or (1 if local else max(len(plan.jobs), 1))
         from xeonsweep.progress import SweepProgress
