@@ -20,7 +20,7 @@ from xeonsweep.errors import UserError
 
 # Settings that tell configs apart when a run has no ladder step name.
 DIMENSIONS = (
-    "batch_size", "channels_last", "precision", "allocator", "thp", "backend", "backend_options",
+    "seq_len", "batch_size", "channels_last", "precision", "allocator", "thp", "backend", "backend_options",
     "quantization", "quantization_options", "workers", "runtime", "runtime_options",
 )
 NOISY = 0.10  # spread above this share of the median gets a warning
@@ -70,6 +70,7 @@ def summarize_group(group: pd.DataFrame, baseline: str | None) -> pd.DataFrame:
             "latency_p99_ms": ok["latency_ms_p99"].median() if len(ok) else float("nan"),
             "top1_agreement": ok["top1_agreement"].median() if len(ok) else float("nan"),
             "max_rel_error": ok["max_rel_error"].max() if len(ok) else float("nan"),
+            "cosine_similarity": ok["cosine_similarity"].min() if len(ok) else float("nan"),
             "precision_used": ok["applied_precision"].dropna().iloc[0] if ok["applied_precision"].notna().any() else "",
             "status": "ok" if len(ok) == len(runs) else ("/".join(sorted(set(not_ok["status"])))
                                                         + (f" ({len(ok)} ok)" if len(ok) else "")),
@@ -106,13 +107,14 @@ def display_rows(table: pd.DataFrame) -> list[list[str]]:
             r["config"], fmt(r["sps_median"], "{:.1f}"),
             fmt(r["spread_pct"], "{:.0f}%") + (" !" if r["noisy"] else ""),
             fmt(r["speedup"], "{:.2f}x"), fmt(r["latency_p50_ms"], "{:.1f}"), fmt(r["latency_p99_ms"], "{:.1f}"),
-            fmt(r["top1_agreement"], "{:.0%}"), fmt(r["max_rel_error"], "{:.1e}"), r["precision_used"] or "-",
+            fmt(r["top1_agreement"], "{:.0%}"), fmt(r["max_rel_error"], "{:.1e}"), fmt(r["cosine_similarity"], "{:.5f}"),
+            r["precision_used"] or "-",
             r["status"] + (f": {r['reason']}" if r["reason"] else ""),
         ])
     return rows
 
 
-HEADERS = ["config", "SPS", "spread", "speedup", "p50 ms", "p99 ms", "top-1", "max rel err", "precision", "status"]
+HEADERS = ["config", "SPS", "spread", "speedup", "p50 ms", "p99 ms", "top-1", "max rel err", "cosine", "precision", "status"]
 
 
 def to_markdown(summary: pd.DataFrame) -> str:
