@@ -4,6 +4,7 @@ config class, through every backend and quantizer, for real (a two-layer BERT)."
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.conftest import FAST, Sweep
@@ -64,9 +65,9 @@ def test_tiny_bert_runs_on_every_backend_in_fp32_with_the_same_answers(bert_rows
         assert row["sps"] > 0
         assert row["max_rel_error"] < 1e-3 and row["cosine_similarity"] > 0.9999, backend
         assert row["top1_agreement"] == 1.0  # logits are (batch, 2 labels)
-        assert row["seq_len"] == 16 and row["input_shape"] is None
+        assert row["seq_len"] == 16 and pd.isna(row["input_shape"])
         assert row["input_spec"].startswith("input_ids:int64[16]:randint(0,1000) attention_mask:int64[16]:ones")
-    assert ok_rows(bert_rows, backend="ipex").iloc[0]["interpreter"].endswith(".venv-ipex/bin/python")
+    assert ok_rows(bert_rows, backend="ipex", quantization="none").iloc[0]["interpreter"].endswith(".venv-ipex/bin/python")
 
 
 @pytest.mark.slow
@@ -89,9 +90,10 @@ def test_a_combination_a_library_cannot_do_is_a_skipped_row_and_the_sweep_goes_o
 
 @pytest.mark.slow
 def test_int64_token_ids_reach_onnxruntime_and_openvino_as_int64(bert_rows):
-    ort = json.loads(ok_rows(bert_rows, backend="onnxruntime").iloc[0]["backend_details"])
+    ort = json.loads(ok_rows(bert_rows, backend="onnxruntime", quantization="none").iloc[0]["backend_details"])
     assert ort["onnx_inputs"] == {"input_ids": "tensor(int64)", "attention_mask": "tensor(int64)", "token_type_ids": "tensor(int64)"}
-    openvino = ok_rows(bert_rows, backend="openvino")
+    openvino = bert_rows[(bert_rows["backend"] == "openvino") & (bert_rows["quantization"] != "pt2e")]
+    assert len(openvino) == 4 and set(openvino["status"]) == {"ok"}
     sources = set()
     for details in map(json.loads, openvino["backend_details"]):
         assert details["ov_inputs"] == {"input_ids": "i64", "attention_mask": "i64", "token_type_ids": "i64"}
@@ -110,7 +112,7 @@ def test_channels_last_on_a_bert(sweep):
     assert "1 config(s) differ from another only in settings that do not apply" in swept.stdout
     rows = sweep.rows()
     assert len(rows) == 1 and rows.iloc[0]["status"] == "ok"  # the two configs ran once
-    assert rows.iloc[0]["channels_last"] is None
+    assert pd.isna(rows.iloc[0]["channels_last"])
     assert list(json.loads(rows.iloc[0]["not_applicable"])) == ["channels_last"]
 
 
