@@ -5,8 +5,8 @@ import pytest
 from tests.conftest import FAST
 
 CASES = [
-    (["model=resnet51"], "model=resnet51 is not an option; valid: resnet50, tiny, vit"),
-    (["-m", "model=tiny,nosuch"], "model=nosuch is not an option; valid: resnet50, tiny, vit"),
+    (["model=resnet51"], "model=resnet51 is not an option; valid: bert, bert_tiny, distilbert, resnet50, tiny, vit"),
+    (["-m", "model=tiny,nosuch"], "model=nosuch is not an option; valid: bert, bert_tiny, distilbert, resnet50, tiny, vit"),
     (["backend=tensorrt"], "backend=tensorrt is not an option; valid: compile, eager"),
     (["batchsize=8"], "batchsize is not a setting; valid: allocator, backend, batch_size"),
     (["batch_size=0"], "batch_size=0 is not valid; valid: an integer >= 1"),

@@ -59,3 +59,16 @@ def test_each_step_resolves_to_the_settings_it_names(step, model):
 def test_every_step_documents_itself():
     for path in (CONF / "step").glob("*.yaml"):
         assert re.search(r"^# Ladder step \d+: .+", path.read_text(), re.M), path
+
+
+@pytest.mark.parametrize("step", list(EXPECTED))
+def test_each_step_takes_a_bert_without_channels_last(step):
+    """`experiment=ladder model=bert`: every step runs, channels-last dropped (not applicable), the rest as named."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        run = settings.to_settings(compose(config_name="config", overrides=[f"step={step}", "model=bert"]))
+    run = settings.normalize(run)
+    settings.validate(run, cpu_info())
+    got = (run["backend"]["name"], run["precision"]["name"], run["allocator"]["name"], run["batch_size"],
+           run["channels_last"], run["thp"], run["workers"], run["runtime"]["name"], run["quantization"]["name"])
+    want = EXPECTED[step]
+    assert got == (*want[:4], False, *want[5:])  # channels_last as if never asked

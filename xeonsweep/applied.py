@@ -17,7 +17,7 @@ ALLOCATORS = {"tcmalloc": r"libtcmalloc", "jemalloc": r"libjemalloc"}
 OPENMP = {"intel": r"libiomp5", "gnu": r"libgomp", "llvm": r"libomp\.so"}
 LIBRARIES = (
     "torch", "torchvision", "timm", "numpy", "onnx", "onnxscript", "onnxruntime",
-    "openvino", "nncf", "torchao", "intel-extension-for-pytorch", "mlcommons-loadgen",
+    "openvino", "nncf", "torchao", "intel-extension-for-pytorch", "mlcommons-loadgen", "transformers",
 )
 
 

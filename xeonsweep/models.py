@@ -2,17 +2,26 @@
 
 Random weights are drawn once per model config and seed and kept in the cache,
 so every run (whatever its torch version or environment) times the same weights.
+`not_applicable` (no torch) names the run settings that do not apply to a model.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from xeonsweep import cache
+from xeonsweep import cache, inputs
 
 
 def model_key(model_cfg: dict, seed: int) -> str:
     return cache.key(model_cfg["factory"], model_cfg.get("weights"), seed)
+
+
+def not_applicable(model_cfg: dict) -> dict[str, str]:
+    """Settings that do not apply to this model, with the reason: {name: reason}."""
+    if inputs.all_images(model_cfg):
+        return {}
+    return {"channels_last": f"model={model_cfg.get('name')} has inputs that are not all 4-D images "
+                             f"({inputs.describe(model_cfg)})"}
 
 
 def build_model(model_cfg: dict, seed: int, cache_dir: str) -> Any:
@@ -32,8 +41,6 @@ def build_model(model_cfg: dict, seed: int, cache_dir: str) -> Any:
     return model.eval()
 
 
-def make_input(model_cfg: dict, batch_size: int, seed: int) -> Any:
-    import torch
-
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(batch_size, *model_cfg["input_shape"], generator=generator)
+def make_input(model_cfg: dict, batch_size: int, seed: int) -> dict:
+    """{name: tensor}: the model's declared inputs (or its one image input), seeded."""
+    return inputs.generate(model_cfg, batch_size, seed)

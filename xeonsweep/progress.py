@@ -85,6 +85,6 @@ class SweepProgress:
         if already_done:
             parts.append(f"{already_done} already in the store (results.rerun=true runs them again)")
         if merged:
-            parts.append(f"{len(merged)} config(s) ran once with an equal one: they differ only in settings their "
-                         f"backend ignores ({'; '.join(merged)})")
+            parts.append(f"{len(merged)} config(s) ran once with an equal one: they differ only in settings that do "
+                         f"not apply to them (their backend or model ignores them; see not_applicable) ({'; '.join(merged)})")
         self.console.print(f"{len(self.rows)} runs: {', '.join(parts) or 'nothing to do'}; results in {self.store}")

@@ -33,7 +33,7 @@ from xeonsweep.errors import UserError
 # Settings that tell configs apart: rows that differ in any of them are never pooled
 # (a ladder step run with another seed, env, batch or benchmark setting is another config).
 DIMENSIONS = (
-    "batch_size", "channels_last", "precision", "allocator", "thp", "backend", "backend_options",
+    "seq_len", "batch_size", "channels_last", "precision", "allocator", "thp", "backend", "backend_options",
     "quantization", "quantization_options", "workers", "runtime", "runtime_options",
     "input_shape", "seed", "env", "warmup", "iterations", "min_duration_s",
     "scenario", "target_qps", "latency_slo_ms", "latency_percentile", "max_wait_ms",
@@ -96,6 +96,7 @@ def summarize_group(group: pd.DataFrame, baseline: str | None) -> pd.DataFrame:
             "latency_p99_ms": ok["latency_ms_p99"].median() if len(ok) else float("nan"),
             "top1_agreement": ok["top1_agreement"].median() if len(ok) else float("nan"),
             "max_rel_error": ok["max_rel_error"].max() if len(ok) else float("nan"),
+            "cosine_similarity": ok["cosine_similarity"].min() if len(ok) else float("nan"),
             "precision_used": ok["applied_precision"].dropna().iloc[0] if ok["applied_precision"].notna().any() else "",
             "status": "ok" if len(ok) == len(runs) else ("/".join(sorted(set(not_ok["status"])))
                                                         + (f" ({len(ok)} ok)" if len(ok) else "")),
@@ -239,14 +240,15 @@ def display_rows(table: pd.DataFrame) -> list[list[str]]:
             fmt(r["spread_pct"], "{:.0f}%") + (" !" if r["noisy"] else ""),
             fmt(r["speedup"], "{:.2f}x"), interval(r["speedup_low"], r["speedup_high"], "{:.2f}"), r["tie"] or "-",
             fmt(r["latency_p50_ms"], "{:.1f}"), fmt(r["latency_p99_ms"], "{:.1f}"),
-            fmt(r["top1_agreement"], "{:.0%}"), fmt(r["max_rel_error"], "{:.1e}"), r["precision_used"] or "-",
+            fmt(r["top1_agreement"], "{:.0%}"), fmt(r["max_rel_error"], "{:.1e}"), fmt(r["cosine_similarity"], "{:.5f}"),
+            r["precision_used"] or "-",
             r["status"] + (f": {r['reason']}" if r["reason"] else ""),
         ])
     return rows
 
 
 HEADERS = ["config", "SPS", "SPS 95% CI", "spread", "speedup", "speedup 95% CI", "tie", "p50 ms", "p99 ms",
-           "top-1", "max rel err", "precision", "status"]
+           "top-1", "max rel err", "cosine", "precision", "status"]
 LEFT = ("config", "status", "precision", "tie")
 
 

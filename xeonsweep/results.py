@@ -22,6 +22,9 @@ Schema history (bump SCHEMA_VERSION on any change, note it here):
   4: issue 10 (serving): scenario, target_qps, latency_slo_ms, latency_percentile, max_wait_ms,
      loadgen_valid, loadgen_reason, loadgen_queries, latency_ms_p99_9, peak_qps, find_peak_runs,
      mean_batch, loadgen_logs, ov_streams, ov_requests, ov_max_requests_in_flight.
+  5: issue 11 (models): input_spec, seq_len, cosine_similarity; input_shape is null for a
+     model with declared inputs, channels_last null where it does not apply to the model (listed in
+     not_applicable, which is JSON {setting: why} since this version).
 """
 
 
@@ -38,7 +41,7 @@ from xeonsweep import store_files, store_index
 from xeonsweep.machine import ISA_FLAGS
 
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 STATUSES = ("ok", "failed", "timeout", "skipped")
 
 _str, _int, _float, _bool = pa.string(), pa.int64(), pa.float64(), pa.bool_()
@@ -149,7 +152,7 @@ SCHEMA = pa.schema(
         ("idle_cpu_s", _float),         # CPU time a live worker used while it waited between its blocks
         ("idle_s", _float),             # ... and how long it waited
         # issue 9 (store)
-        ("not_applicable", _str),  # "channels_last: reason; thp: reason": settings this run ignores
+        ("not_applicable", _str),  # JSON {setting: why}: settings this run ignores (backend or model)
         # issue 9 (runs)
         ("instances_started", _int),     # worker processes that really started
         ("memory_limit_mb", _int),       # benchmark.memory_limit_mb (cgroup memory limit), null: none
@@ -170,6 +173,10 @@ SCHEMA = pa.schema(
         ("ov_streams", _int),
         ("ov_requests", _int),              # OpenVINO infer requests kept in flight
         ("ov_max_requests_in_flight", _int),
+        # issue 11 (models): declared inputs, their sequence length, cosine fidelity, ignored settings
+        ("input_spec", _str),
+        ("seq_len", _int),
+        ("cosine_similarity", _float),
     ]
 )
 

@@ -6,7 +6,7 @@ import json
 import statistics
 from datetime import datetime
 
-from xeonsweep import __version__, settings
+from xeonsweep import __version__, inputs, settings
 from xeonsweep.launch import Outcome
 from xeonsweep.machine import host_facts
 from xeonsweep.confidence import estimate
@@ -21,7 +21,7 @@ def config_columns(run: dict) -> dict:
         "ladder_step": ladder.get("step"),
         "ladder_position": ladder.get("position"),
         "model": run["model"]["name"],
-        "input_shape": "x".join(str(d) for d in run["model"]["input_shape"]),
+        "input_shape": None if inputs.declared(run["model"]) else "x".join(str(d) for d in run["model"]["input_shape"]),
         "batch_size": run["batch_size"],
         "channels_last": run["channels_last"],
         "precision": run["precision"]["name"],
@@ -41,9 +41,11 @@ def config_columns(run: dict) -> dict:
         "seed": run["seed"],
         "repeat": run["repeat"],
         "config_json": json.dumps(run, sort_keys=True, default=str),
-        # Settings the run ignores: null in their column (no value was measured), and why.
+        # Settings the run ignores (its backend's or its model's): null in their column, and why.
         **{name: None for name in ignored},
-        "not_applicable": "; ".join(f"{name}: {why}" for name, why in ignored.items()) or None,
+        "not_applicable": json.dumps(ignored, sort_keys=True) if ignored else None,
+        "input_spec": inputs.describe(run["model"]),
+        "seq_len": run["model"].get("seq_len"),
         **scenario_columns(run),
     }
 
@@ -75,6 +77,7 @@ def setup_columns(instances: list[dict]) -> dict:
         "first_call_s": max(i["first_call_s"] for i in instances),
         "top1_agreement": first.get("top1_agreement"),
         "max_rel_error": max(i["max_rel_error"] for i in instances),
+        "cosine_similarity": min(i["cosine_similarity"] for i in instances),
         "artifact_cached": first["details"].get("artifact_cached"),
         "applied_precision": first["details"].get("applied_precision"),
         "backend_details": json.dumps(first["details"], sort_keys=True, default=str),

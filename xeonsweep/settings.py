@@ -14,7 +14,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from xeonsweep import components, instances, memory_limit
+from xeonsweep import components, inputs, instances, memory_limit, models
 from xeonsweep.environments import interpreter_for, venv_dir
 from xeonsweep.errors import Incompatible, UserError
 from xeonsweep.machine import CpuInfo, find_library
@@ -140,8 +140,8 @@ def not_applicable(run: dict) -> dict[str, str]:
 
 
 def _model_not_applicable(run: dict) -> dict[str, str]:
-    """Settings the model ignores (issue 11: channels_last on a model whose input is not an image)."""
-    return {}
+    """Settings the model ignores (channels_last on a model whose inputs are not all 4-D images)."""
+    return models.not_applicable(run["model"])
 
 
 def refuse_not_applicable(run: dict) -> None:
@@ -315,9 +315,7 @@ def _check_model(model: dict) -> None:
     factory = model.get("factory") or {}
     if "_target_" not in factory:
         raise UserError(f"model={model.get('name')} has no factory._target_; it names the function that builds the model")
-    shape = model.get("input_shape")
-    if not (isinstance(shape, list) and shape and all(isinstance(d, int) and d > 0 for d in shape)):
-        raise UserError(f"model.input_shape={shape} is not valid; valid: a list of positive integers, e.g. [3, 224, 224]")
+    inputs.check(model)
 
 
 def _check_one_of(name: str, value: Any, allowed: tuple) -> None:

@@ -105,7 +105,7 @@ def set_up(spec: dict) -> SetUp:
     run = spec["run"]
     ctx = RunContext(
         precision=run["precision"]["name"],
-        channels_last=run["channels_last"],
+        channels_last=bool(run["channels_last"]),  # null: it does not apply to the model
         batch_size=run["batch_size"],
         threads=torch.get_num_threads(),
         cache_dir=spec["cache_dir"],

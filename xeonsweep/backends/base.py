@@ -2,9 +2,10 @@
 
 A backend is a dataclass whose fields are its YAML `options`, validated in
 `__post_init__` without importing torch. In the worker, `prepare` turns the
-eager model into something to time: `Prepared.feed` converts the input once
-(outside the timed loop), `infer` is what is timed, `fetch` turns an output
-into a numpy array for the fidelity check.
+eager model into something to time: `Prepared.feed` converts the input (a dict
+{name: tensor}, see xeonsweep.inputs) once, outside the timed loop; `infer` is
+what is timed; `fetch` turns an output into its list of numpy arrays for the
+fidelity check.
 
 `prepare` gets `load_model`, which builds the eager fp32 model (weights loaded)
 on its first call: a backend whose artifact is already cached never calls it,
@@ -15,6 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
+
+from xeonsweep import inputs
+from xeonsweep.fidelity import tensors
 
 
 @dataclass
@@ -36,7 +40,7 @@ class RunContext:
     """What a backend needs to know about the run, besides the model and input."""
 
     precision: str
-    channels_last: bool
+    channels_last: bool  # False when it does not apply to the model (see models.not_applicable)
     batch_size: int
     threads: int
     cache_dir: str
@@ -73,6 +77,13 @@ def torch_model(load_model: Callable[[], Any], ctx: RunContext) -> Any:
     return model.to(memory_format=torch.channels_last) if ctx.channels_last else model
 
 
+def to_memory_format(tensor: Any, memory_format: Any) -> Any:
+    """Channels-last reaches 4-D (image) tensors only."""
+    import torch
+
+    return tensor.contiguous(memory_format=memory_format if tensor.dim() == 4 else torch.contiguous_format)
+
+
 def torch_prepared(module: Any, ctx: RunContext, details: dict | None = None, static_batch: bool = False) -> Prepared:
     """A torch module run under inference_mode, with bf16 autocast when asked (as in the seed)."""
     import torch
@@ -80,14 +91,16 @@ def torch_prepared(module: Any, ctx: RunContext, details: dict | None = None, st
     bf16 = ctx.precision == "bf16"
     memory_format = torch.channels_last if ctx.channels_last else torch.contiguous_format
 
+    model_cfg = ctx.run["model"]
+
     def infer(batch):
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            return module(batch)
+            return inputs.call(module, batch, model_cfg)
 
     return Prepared(
         infer=infer,
-        feed=lambda batch: batch.contiguous(memory_format=memory_format),
-        fetch=lambda out: out.float().numpy(),
+        feed=lambda batch: {name: to_memory_format(t, memory_format) for name, t in batch.items()},
+        fetch=lambda out: [t.float().numpy() for t in tensors(out)],
         details={"applied_precision": "bf16 autocast" if bf16 else "fp32", **(details or {})},
         static_batch=static_batch,
     )

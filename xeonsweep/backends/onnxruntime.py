@@ -10,6 +10,14 @@ from xeonsweep.components import check_choice
 LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
 
 
+def feed_by_name(batch: dict, names: list[str]) -> dict:
+    """{input name: numpy array} for the graph's inputs (the export drops inputs the model never reads);
+    an image model's one input under the graph's name for it."""
+    if len(batch) == 1 and len(names) == 1:
+        return {names[0]: next(iter(batch.values())).contiguous().numpy()}
+    return {name: batch[name].contiguous().numpy() for name in names}
+
+
 @dataclass
 class OnnxRuntime(Backend):
     precisions = ("fp32",)
@@ -34,11 +42,12 @@ class OnnxRuntime(Backend):
         options.inter_op_num_threads = self.inter_op_threads
         options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, LEVELS[self.graph_optimization_level])
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
+        names = [i.name for i in session.get_inputs()]
         return Prepared(
-            infer=lambda batch: session.run(None, {name: batch}),
-            feed=lambda tensor: tensor.contiguous().numpy(),
-            fetch=lambda out: out[0],
+            infer=lambda feed: session.run(None, feed),
+            feed=lambda batch: feed_by_name(batch, names),
+            fetch=list,
             details={"artifact_cached": from_cache, "applied_precision": "fp32",
-                     "intra_op_threads": ctx.threads, "onnx": str(path)},
+                     "intra_op_threads": ctx.threads, "onnx": str(path),
+                     "onnx_inputs": {i.name: i.type for i in session.get_inputs()}},
         )

@@ -1,5 +1,6 @@
 """OpenVINO on the CPU plugin, from the ONNX export or straight from the PyTorch
 module (the seed had to go direct for ViT, whose ONNX failed in OpenVINO).
+Declared inputs keep their names and dtypes (int64 token ids reach OpenVINO as i64).
 
 The IR (quantized by NNCF when asked) is cached. The row records the precision
 OpenVINO really ran in: a bf16 hint on a CPU without bf16 silently runs f32.
@@ -11,8 +12,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from xeonsweep import cache
+from xeonsweep import cache, inputs
 from xeonsweep.backends.base import Backend, Prepared, RunContext
+from xeonsweep.backends.onnxruntime import feed_by_name
 from xeonsweep.components import check_choice
 
 HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT", "cumulative_throughput": "CUMULATIVE_THROUGHPUT"}
@@ -42,7 +44,13 @@ class OpenVino(Backend):
         ir_path, from_cache, details = self.ir(load_model, ctx)
         core = ov.Core()
         ov_model = core.read_model(str(ir_path))
-        ov_model.reshape([ctx.batch_size, *ctx.run["model"]["input_shape"]])  # static shapes run faster
+        model_cfg = ctx.run["model"]
+        names = [port.get_any_name() for port in ov_model.inputs]
+        if inputs.declared(model_cfg):  # static shapes run faster
+            shapes = {s.name: [ctx.batch_size, *inputs.shape(s, model_cfg)] for s in inputs.specs(model_cfg)}
+            ov_model.reshape({name: shapes[name] for name in names})
+        else:
+            ov_model.reshape([ctx.batch_size, *model_cfg["input_shape"]])
         hint = self.precision_hint or PRECISIONS[ctx.precision]
         config = {"PERFORMANCE_HINT": HINTS[self.performance_hint], "INFERENCE_NUM_THREADS": ctx.threads}
         if hint != "default":
@@ -54,12 +62,14 @@ class OpenVino(Backend):
             applied_precision=("int8+" if ctx.quantizer else "") + used,
             ov_streams=int(compiled.get_property("NUM_STREAMS")), ir=str(ir_path),
         )
-        feed = lambda tensor: tensor.contiguous().numpy()  # noqa: E731
+        details["ov_inputs"] = {port.get_any_name(): port.get_element_type().get_type_name() for port in compiled.inputs}
+        feed = lambda batch: list(feed_by_name(batch, names).values())  # noqa: E731
         if self.performance_hint == "latency":
             details["ov_requests"] = 1
-            request = compiled.create_infer_request()  # one request, reused; no copies of input or output
-            return Prepared(infer=lambda batch: request.infer({0: batch}, share_inputs=True, share_outputs=True),
-                            feed=feed, fetch=lambda out: out[0].copy(), details=details, static_batch=True)
+            request = compiled.create_infer_request()  # one request, reused; no copies of inputs or outputs
+            return Prepared(infer=lambda batch: request.infer(batch, share_inputs=True, share_outputs=True),
+                            feed=feed, fetch=lambda out: [value.copy() for value in out.values()],
+                            details=details, static_batch=True)
         return self.pipelined(compiled, feed, details)
 
     @staticmethod
@@ -86,7 +96,7 @@ class OpenVino(Backend):
         """The OpenVINO IR for this run, quantized if the run asks; (path, from cache, details)."""
         import openvino as ov
 
-        from xeonsweep.artifacts import artifact_key, cached, library_versions, onnx_file
+        from xeonsweep.artifacts import artifact_key, cached, export_example, library_versions, onnx_file
 
         run = ctx.run
         key = artifact_key(run, "openvino", self.source, library_versions("torch", "openvino"))
@@ -95,6 +105,12 @@ class OpenVino(Backend):
             if self.source == "onnx":
                 onnx_path, _ = onnx_file(load_model, run, ctx.cache_dir)
                 ov_model = ov.convert_model(str(onnx_path))
+            elif inputs.declared(run["model"]):
+                example = export_example(run["model"])
+                types = {"float32": ov.Type.f32, "int64": ov.Type.i64, "bool": ov.Type.boolean}
+                ports = [(s.name, ov.PartialShape([-1] * (1 + len(s.dims))), types[s.dtype])
+                         for s in inputs.specs(run["model"])]  # every dimension dynamic, dtypes kept
+                ov_model = ov.convert_model(load_model(), example_input=example, input=ports)
             else:
                 import torch
 

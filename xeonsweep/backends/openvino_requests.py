@@ -19,6 +19,7 @@ class Pipeline:
         import openvino as ov
 
         self.queue = ov.AsyncInferQueue(compiled, requests)
+        self.outputs = len(compiled.outputs)
         self.requests = len(self.queue)
         self.queue.set_callback(self._done)
         self._lock = threading.Lock()
@@ -39,19 +40,20 @@ class Pipeline:
             callback()
 
     def infer(self, batch: Any) -> int:
-        """Start `batch` on the next free request (waiting for one); its request id, for `fetch`."""
+        """Start `batch` (the model's inputs, in order) on the next free request (waiting for one);
+        its request id, for `fetch`."""
         return self.submit(batch, None)
 
     def submit(self, batch: Any, callback: Callable[[], None] | None) -> int:
         request_id = self.queue.get_idle_request_id()  # blocks until the oldest in flight is done
         self._started()
-        self.queue.start_async({0: batch}, (request_id, callback))
+        self.queue.start_async(batch, (request_id, callback))
         self._last_id = request_id
         return request_id
 
-    def fetch(self, request_id: int) -> Any:
+    def fetch(self, request_id: int) -> list:
         self.queue.wait_all()
-        return self.queue[request_id].get_output_tensor(0).data.copy()
+        return [self.queue[request_id].get_output_tensor(i).data.copy() for i in range(self.outputs)]
 
     def drain(self) -> None:
         self.queue.wait_all()

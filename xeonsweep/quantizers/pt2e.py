@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xeonsweep import inputs
 from xeonsweep.components import check_choice
 from xeonsweep.errors import UserError
 from xeonsweep.quantizers.base import VNNI, Quantizer
@@ -35,17 +36,19 @@ class Pt2e(Quantizer):
         import torch
 
         from xeonsweep.artifacts import artifact_key, cached, library_versions
+        from xeonsweep.backends.base import to_memory_format
 
         reduce_range = self.reduce_range if self.reduce_range is not None else not (VNNI & ctx.isa)
         memory_format = torch.channels_last if ctx.channels_last else torch.contiguous_format
-        example = example.contiguous(memory_format=memory_format)
-        key = artifact_key(ctx.run, "pt2e", self.cache_key(), reduce_range, list(example.shape), ctx.channels_last,
-                           library_versions("torch", "torchao"))
+        example = {name: to_memory_format(t, memory_format) for name, t in example.items()}
+        shapes = [list(t.shape) for t in example.values()]
+        key = artifact_key(ctx.run, "pt2e", self.cache_key(), reduce_range, shapes[0] if len(shapes) == 1 else shapes,
+                           ctx.channels_last, library_versions("torch", "torchao"))
 
         def quantize_and_save(folder):
-            converted = self.convert(model, example, reduce_range, memory_format)
+            converted = self.convert(model, example, reduce_range, memory_format, ctx.run)
             with torch.no_grad():
-                program = torch.export.export(converted, (example,), strict=self.strict_export)
+                program = self.export(converted, example, ctx.run)
             torch.export.save(program, str(folder / "model.pt2"))
 
         path, from_cache = cached(ctx.cache_dir, "pt2e", key, "model.pt2", quantize_and_save)
@@ -54,17 +57,30 @@ class Pt2e(Quantizer):
         return quantized, {"reduce_range": reduce_range, "strict_export": self.strict_export,
                            "artifact_cached": from_cache, "quantized_model": str(path)}
 
-    def convert(self, model, example, reduce_range, memory_format):
+    def export(self, model, example: dict, run: dict):
+        """torch.export with the run's inputs: keyword arguments when the model declares them."""
+        import torch
+
+        if inputs.declared(run["model"]):
+            return torch.export.export(model, (), kwargs=example, strict=self.strict_export)
+        return torch.export.export(model, tuple(example.values()), strict=self.strict_export)
+
+    def convert(self, model, example, reduce_range, memory_format, run):
         import torch
         import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
+        from xeonsweep.backends.base import to_memory_format
+
+        batch_size = next(iter(example.values())).shape[0]
         with torch.no_grad():
-            exported = torch.export.export(model, (example,), strict=self.strict_export).module()
+            exported = self.export(model, example, run).module()
             quantizer = xiq.X86InductorQuantizer()
             quantizer.set_global(xiq.get_default_x86_inductor_quantization_config(reduce_range=reduce_range))
             prepared = prepare_pt2e(exported, quantizer)
-            generator = torch.Generator().manual_seed(1)
+            generator = torch.Generator().manual_seed(1)  # apart from the timed input's seed
             for _ in range(self.calibration_batches):
-                prepared(torch.randn(example.shape, generator=generator).contiguous(memory_format=memory_format))
+                # the model's own input generator: token ids for a BERT, never randn for integer inputs
+                batch = inputs.generate(run["model"], batch_size, 1, generator=generator)
+                inputs.call(prepared, {n: to_memory_format(t, memory_format) for n, t in batch.items()}, run["model"])
             return convert_pt2e(prepared)

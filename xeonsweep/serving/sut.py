@@ -95,4 +95,11 @@ def padded_batches(prepared: Any, example: Any, batch_size: int) -> dict[int, An
     full = prepared.feed(example)
     if prepared.static_batch:
         return {k: full for k in range(1, batch_size + 1)}
-    return {k: prepared.feed(example[:k]) for k in range(1, batch_size + 1)}
+    return {k: prepared.feed(first_samples(example, k)) for k in range(1, batch_size + 1)}
+
+
+def first_samples(example: Any, count: int) -> Any:
+    """The first `count` samples of an input: a tensor, or a model's named inputs (a dict)."""
+    if isinstance(example, dict):
+        return {name: tensor[:count] for name, tensor in example.items()}
+    return example[:count]
