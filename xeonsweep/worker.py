@@ -85,6 +85,7 @@ def measure(spec: dict, out_dir: Path) -> dict:
     from xeonsweep.backends.base import RunContext
     from xeonsweep.machine import cpu_info
     from xeonsweep.models import build_model, make_input
+    from xeonsweep.settings import scenario_name
 
     run = spec["run"]
     bench = run["benchmark"]
@@ -114,7 +115,7 @@ def measure(spec: dict, out_dir: Path) -> dict:
     t2 = time.perf_counter()
 
     rank = wait_for_peers(out_dir, spec["instances"])
-    if (run.get("scenario") or {}).get("name", "offline") == "offline":
+    if scenario_name(run) == "offline":
         measured = closed_loop(prepared, batch, bench)
     else:
         measured = loadgen_scenario(prepared, batch, example, run, out_dir, rank, spec["instances"])
