@@ -44,7 +44,7 @@ def xeonsweep_run(args, hint: str, tmp: Path, n: int) -> dict:
             "precision": details["precision_hint"], "requests": details.get("ov_requests"), "streams": details.get("ov_streams")}
 
 
-def benchmark_app(args, hint: str, ir: str, threads: int, precision: str) -> float:
+def benchmark_app(args, hint: str, ir: str, precision: str) -> float:
     tool = Path(sys.executable).parent / "benchmark_app"
     shape = f"[{args.batch_size},{','.join(str(d) for d in input_shape(args.model))}]"
     # benchmark_app refuses -nthreads with a hint; both use every physical core by default.
@@ -80,7 +80,7 @@ def main() -> None:
         for _ in range(args.rounds):
             for hint in HINTS:
                 f = facts[hint]
-                theirs[hint].append(benchmark_app(args, hint, f["ir"], f["threads"], f["precision"]))
+                theirs[hint].append(benchmark_app(args, hint, f["ir"], f["precision"]))
                 ours[hint].append(xeonsweep_run(args, hint, Path(tmp), n := n + 1)["sps"])
     print(f"{args.model}, batch {args.batch_size}, {args.seconds} s per measurement, {args.rounds} alternated rounds")
     for hint in HINTS:

@@ -2,7 +2,6 @@
 with LoadGen's minimums cut down (and the 90th percentile, whose early stopping needs
 fewer queries than the 99th) so that each run takes a few seconds."""
 
-import copy
 import json
 from pathlib import Path
 

@@ -68,6 +68,12 @@ def config_hash(run: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def scenario_name(run: dict) -> str:
+    """offline (the closed loop), single_stream or server. Only offline runs may share a live worker
+    or interleaved blocks; the LoadGen scenarios run one config at a time in a fresh child."""
+    return (run.get("scenario") or {}).get("name", "offline")
+
+
 def machine_label(cpu: CpuInfo) -> str:
     return f"{cpu.model} ({cpu.physical_cores} cores)"
 
@@ -275,11 +281,11 @@ def _check_memory_limit(limit_mb: Any) -> None:
 
 
 def _check_scenario(run: dict) -> None:
-    scenario = run.get("scenario") or {"name": "offline"}
-    _check_one_of("scenario", scenario["name"], SCENARIOS)
-    if scenario["name"] == "offline":
+    name = scenario_name(run)
+    _check_one_of("scenario", name, SCENARIOS)
+    if name == "offline":
         return
-    name = scenario["name"]
+    scenario = run["scenario"]
     for key in ("target_qps", "latency_slo_ms"):
         value = scenario.get(key)
         if value is None and name == "server":

@@ -101,7 +101,6 @@ def set_up(spec: dict) -> SetUp:
     from xeonsweep.backends.base import RunContext
     from xeonsweep.machine import cpu_info
     from xeonsweep.models import build_model, make_input
-
     run = spec["run"]
     ctx = RunContext(
         precision=run["precision"]["name"],
@@ -134,12 +133,13 @@ def set_up(spec: dict) -> SetUp:
 def measure(spec: dict, out_dir: Path) -> dict:
     from xeonsweep import fidelity
     from xeonsweep.applied import applied_facts
+    from xeonsweep.settings import scenario_name
 
     run = spec["run"]
     ready = set_up(spec)
     prepared, batch = ready.prepared, ready.batch
     rank = wait_for_peers(out_dir, spec["instances"])
-    if (run.get("scenario") or {}).get("name", "offline") == "offline":
+    if scenario_name(run) == "offline":
         measured = closed_loop(prepared, batch, run["benchmark"])
     else:
         measured = loadgen_scenario(prepared, batch, ready.example, run, out_dir, rank, spec["instances"])

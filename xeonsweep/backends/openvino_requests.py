@@ -25,7 +25,6 @@ class Pipeline:
         self._lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
-        self._last_id = -1
 
     def _started(self) -> None:
         with self._lock:
@@ -48,7 +47,6 @@ class Pipeline:
         request_id = self.queue.get_idle_request_id()  # blocks until the oldest in flight is done
         self._started()
         self.queue.start_async(batch, (request_id, callback))
-        self._last_id = request_id
         return request_id
 
     def fetch(self, request_id: int) -> list:
