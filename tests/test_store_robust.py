@@ -225,3 +225,15 @@ def test_a_sweep_into_a_store_with_a_broken_file_runs(sweep):
     assert result.returncode == 0, result.stderr
     assert f"xeonsweep: warning: skipped {sweep.store}/broken.parquet: not a readable Parquet file" in result.stderr
     assert list(sweep.rows()["status"]) == ["ok"]
+
+
+def test_writers_fold_a_long_journal_into_the_snapshot(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_index, "FOLD_BYTES", 4000)  # a few rows' worth
+    for i in range(12):
+        results.write_row(row(f"k{i:02d}"), tmp_path, "s1")
+    index = tmp_path / store_index.INDEX
+    assert (index / store_index.SNAPSHOT).exists()
+    assert (index / store_index.JOURNAL).stat().st_size <= 4000 + 3000
+    expected = {f"k{i:02d}" for i in range(12)}
+    assert results.finished_keys(tmp_path) == expected
+    assert set(results.load(tmp_path, results.SUMMARY_COLUMNS)["run_key"]) == expected
