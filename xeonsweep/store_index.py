@@ -112,8 +112,11 @@ def read(root: str, columns: pa.Schema) -> pa.Table:
     schema = index_schema(columns)
     if not (Path(root) / INDEX).is_dir():
         return schema.empty_table()
-    with locked(root, exclusive=False) as folder:
-        parts = [_read_snapshot(folder, schema), _read_journal(folder / JOURNAL, schema)]
+    try:
+        with locked(root, exclusive=False) as folder:
+            parts = [_read_snapshot(folder, schema), _read_journal(folder / JOURNAL, schema)]
+    except OSError:  # a store we may only read (no lock file to open): its files are read directly
+        return schema.empty_table()
     return pa.concat_tables(parts)
 
 
