@@ -29,7 +29,7 @@ def compact(directory: str | os.PathLike) -> dict:
     merged, tables = [relative for relative, _ in read], [table for _, table in read]
     done = {"merged_files": len(merged), "rows": 0, "file": None, "removed_temp_files": len(removed)}
     if merged:
-        table = pa.concat_tables(tables)
+        table = pa.concat_tables(tables).combine_chunks()  # one chunk per column: row groups, not 100,000 slivers
         relative = f"{store_files.COMPACTED}/part-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.parquet"
         fs.create_dir(f"{root}/{store_files.COMPACTED}", recursive=True)
         store_files.ensure_schema_file(fs, root, results.SCHEMA, results.SCHEMA_VERSION)
