@@ -237,3 +237,17 @@ def test_writers_fold_a_long_journal_into_the_snapshot(tmp_path, monkeypatch):
     expected = {f"k{i:02d}" for i in range(12)}
     assert results.finished_keys(tmp_path) == expected
     assert set(results.load(tmp_path, results.SUMMARY_COLUMNS)["run_key"]) == expected
+
+
+def test_compaction_indexes_a_compacted_file_the_index_lost(tmp_path):
+    import shutil
+
+    for i in range(3):
+        results.write_row(row(f"k{i}"), tmp_path, "s1")
+    compaction.compact(tmp_path)
+    shutil.rmtree(tmp_path / store_index.INDEX)  # as if cut short before the swap
+    assert results.finished_keys(tmp_path) == {"k0", "k1", "k2"}  # read from the file itself
+    compaction.compact(tmp_path)
+    entries = store_index.read(str(tmp_path), pa.schema([]))[store_index.FILE].to_pylist()
+    assert len(entries) == 3 and all(e.startswith("compacted/") for e in entries)
+    assert results.finished_keys(tmp_path) == {"k0", "k1", "k2"}

@@ -191,8 +191,12 @@ def read_table(directory: str | os.PathLike, columns: list[str] | None = None) -
         index = index.filter(pc.is_in(index[store_index.FILE], value_set=pa.array(list(live), pa.string())))
         live -= set(pc.unique(index[store_index.FILE]).to_pylist())
         parts.append(index.select(columns))
-    # Whole files, so that a foreign one is foreign whichever columns are asked for.
-    for _, table in store_files.read_files(fs, root, sorted(live), SCHEMA):
+    # Whole files, so that a foreign one is foreign whichever columns are asked for; a compacted
+    # file (ours, conformed when it was written) only for the columns asked.
+    ours = sorted(f for f in live if f.startswith(store_files.COMPACTED + "/"))
+    for _, table in store_files.read_files(fs, root, ours, schema):
+        parts.append(table)
+    for _, table in store_files.read_files(fs, root, sorted(live - set(ours)), SCHEMA):
         parts.append(table.select(columns))
     return pa.concat_tables([schema.empty_table(), *parts])
 

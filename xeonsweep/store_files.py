@@ -112,7 +112,9 @@ def read_file(fs: pafs.FileSystem, path: str, schema: pa.Schema) -> pa.Table | N
     """One file's rows in `schema`, or None (with a warning line) for a foreign file."""
     try:
         with fs.open_input_file(path) as source:
-            table = pq.ParquetFile(source).read(use_threads=False)
+            parquet = pq.ParquetFile(source)
+            names = set(parquet.schema_arrow.names)
+            table = parquet.read(columns=[n for n in schema.names if n in names], use_threads=False)
     except (OSError, pa.ArrowException) as exc:
         warn(path, f"not a readable Parquet file ({str(exc).splitlines()[0]})")
         return None
