@@ -225,3 +225,29 @@ def test_a_sweep_into_a_store_with_a_broken_file_runs(sweep):
     assert result.returncode == 0, result.stderr
     assert f"xeonsweep: warning: skipped {sweep.store}/broken.parquet: not a readable Parquet file" in result.stderr
     assert list(sweep.rows()["status"]) == ["ok"]
+
+
+def test_writers_fold_a_long_journal_into_the_snapshot(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_index, "FOLD_BYTES", 4000)  # a few rows' worth
+    for i in range(12):
+        results.write_row(row(f"k{i:02d}"), tmp_path, "s1")
+    index = tmp_path / store_index.INDEX
+    assert (index / store_index.SNAPSHOT).exists()
+    assert (index / store_index.JOURNAL).stat().st_size <= 4000 + 3000
+    expected = {f"k{i:02d}" for i in range(12)}
+    assert results.finished_keys(tmp_path) == expected
+    assert set(results.load(tmp_path, results.SUMMARY_COLUMNS)["run_key"]) == expected
+
+
+def test_compaction_indexes_a_compacted_file_the_index_lost(tmp_path):
+    import shutil
+
+    for i in range(3):
+        results.write_row(row(f"k{i}"), tmp_path, "s1")
+    compaction.compact(tmp_path)
+    shutil.rmtree(tmp_path / store_index.INDEX)  # as if cut short before the swap
+    assert results.finished_keys(tmp_path) == {"k0", "k1", "k2"}  # read from the file itself
+    compaction.compact(tmp_path)
+    entries = store_index.read(str(tmp_path), pa.schema([]))[store_index.FILE].to_pylist()
+    assert len(entries) == 3 and all(e.startswith("compacted/") for e in entries)
+    assert results.finished_keys(tmp_path) == {"k0", "k1", "k2"}

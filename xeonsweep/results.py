@@ -229,7 +229,7 @@ def write_row(row: dict, directory: str | os.PathLike, sweep_id: str) -> str:
     relative = f"{sweep_id}/{row['run_key']}-{unique}.parquet"
     store_files.write_atomic(fs, f"{root}/{relative}", table, unique)
     if indexed(fs):
-        store_index.append(root, store_index.journal_line(row, SUMMARY_COLUMNS, relative))
+        store_index.append(root, store_index.journal_line(row, SUMMARY_COLUMNS, relative), SUMMARY_SCHEMA)
     return f"{root}/{relative}"
 
 
@@ -246,12 +246,16 @@ def read_table(directory: str | os.PathLike, columns: list[str] | None = None) -
     live = set(files) - store_files.replaced_files(fs, root, files)
     parts = []
     if indexed(fs) and set(columns) <= set(SUMMARY_COLUMNS) and live:
-        index = store_index.read(root, SUMMARY_SCHEMA)
-        index = index.filter(pc.is_in(index[store_index.FILE], value_set=pa.array(sorted(live), pa.string())))
+        index = store_index.read(root, schema)
+        index = index.filter(pc.is_in(index[store_index.FILE], value_set=pa.array(list(live), pa.string())))
         live -= set(pc.unique(index[store_index.FILE]).to_pylist())
         parts.append(index.select(columns))
-    # Whole files, so that a foreign one is foreign whichever columns are asked for.
-    for _, table in store_files.read_files(fs, root, sorted(live), SCHEMA):
+    # Whole files, so that a foreign one is foreign whichever columns are asked for; a compacted
+    # file (ours, conformed when it was written) only for the columns asked.
+    ours = sorted(f for f in live if f.startswith(store_files.COMPACTED + "/"))
+    for _, table in store_files.read_files(fs, root, ours, schema):
+        parts.append(table)
+    for _, table in store_files.read_files(fs, root, sorted(live - set(ours)), SCHEMA):
         parts.append(table.select(columns))
     return pa.concat_tables([schema.empty_table(), *parts])
 

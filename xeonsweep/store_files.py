@@ -37,23 +37,40 @@ def warn(path: str, why: str) -> None:
     print(f"xeonsweep: warning: skipped {path}: {why}", file=sys.stderr)
 
 
-def data_files(fs: pafs.FileSystem, root: str) -> dict[str, int]:
-    """Relative path -> size of every visible Parquet file (not hidden, not bookkeeping)."""
+def data_files(fs: pafs.FileSystem, root: str) -> list[str]:
+    """Relative paths of every visible Parquet file (not hidden, not bookkeeping)."""
     if fs.get_file_info(root).type != pafs.FileType.Directory:
-        return {}
-    prefix = root.rstrip("/") + "/"
-    found = {}
-    for info in fs.get_file_info(pafs.FileSelector(root, recursive=True)):
-        if info.type != pafs.FileType.File or not info.path.endswith(".parquet"):
-            continue
-        relative = info.path[len(prefix):]
-        if relative == SCHEMA_FILE or any(part.startswith((".", "_")) for part in relative.split("/")):
-            continue
-        found[relative] = info.size
+        return []
+    if isinstance(fs, pafs.LocalFileSystem):
+        found = _walk_local(root, "")  # far faster than a FileSelector on 100,000 files
+    else:
+        prefix = root.rstrip("/") + "/"
+        found = [info.path[len(prefix):] for info in fs.get_file_info(pafs.FileSelector(root, recursive=True))
+                 if info.type == pafs.FileType.File
+                 and not any(part.startswith((".", "_")) for part in info.path[len(prefix):].split("/"))]
+    return [f for f in found if f.endswith(".parquet") and f != SCHEMA_FILE]
+
+
+def _walk_local(folder: str, prefix: str) -> list[str]:
+    """Files under `folder`, skipping hidden and bookkeeping names ('.', '_') at every level."""
+    import os
+
+    found, folders = [], []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            name = entry.name
+            if name[0] in "._":
+                continue
+            if entry.is_dir():
+                folders.append(entry)
+            else:
+                found.append(prefix + name)
+    for entry in folders:
+        found += _walk_local(entry.path, f"{prefix}{entry.name}/")
     return found
 
 
-def replaced_files(fs: pafs.FileSystem, root: str, files: dict[str, int]) -> set[str]:
+def replaced_files(fs: pafs.FileSystem, root: str, files: list[str]) -> set[str]:
     """Per-run files already merged into a compacted file (left over if compaction was cut short)."""
     replaced: set[str] = set()
     for relative in files:
@@ -95,7 +112,9 @@ def read_file(fs: pafs.FileSystem, path: str, schema: pa.Schema) -> pa.Table | N
     """One file's rows in `schema`, or None (with a warning line) for a foreign file."""
     try:
         with fs.open_input_file(path) as source:
-            table = pq.ParquetFile(source).read(use_threads=False)
+            parquet = pq.ParquetFile(source)
+            names = set(parquet.schema_arrow.names)
+            table = parquet.read(columns=[n for n in schema.names if n in names], use_threads=False)
     except (OSError, pa.ArrowException) as exc:
         warn(path, f"not a readable Parquet file ({str(exc).splitlines()[0]})")
         return None
