@@ -83,7 +83,11 @@ RAY_PORT = 26379  # loopback only: the test cluster never leaves this machine
 
 
 @pytest.fixture
-def ray_cluster(tmp_path):
+def ray_cluster(tmp_path, monkeypatch):
+    # Ray turns token authentication on when ~/.ray/auth_token exists (left by any earlier
+    # `ray` command on the machine) and the sweep's client then fails to authenticate: this
+    # loopback-only test cluster runs without it, for the cluster and the sweep alike.
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     ray = str(Path(sys.executable).parent / "ray")
     temp = Path("/tmp") / f"ray-{os.getpid()}"  # Ray's socket paths must stay short
     started = subprocess.run(
