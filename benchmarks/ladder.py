@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--min-duration", type=float, default=3.0)
     args = parser.parse_args()
-    from xeonsweep.report import summarize
+    from xeonsweep.summary import summarize
     from xeonsweep.results import load
 
     if args.store is None:

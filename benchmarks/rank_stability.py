@@ -51,7 +51,7 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
 
 
 def compare(first, second):
-    """Steps `ok` in both summaries (report.summarize), side by side: SPS, interval, rank, inside or not."""
+    """Steps `ok` in both summaries (summary.summarize), side by side: SPS, interval, rank, inside or not."""
     import pandas as pd
 
     cols = ["config", "sps_median", "sps_ci_low", "sps_ci_high", "target_met", "status"]
@@ -95,7 +95,7 @@ def ladder_rows(store: Path):
 
 
 def summary_of(store: Path):
-    from xeonsweep.report import summarize
+    from xeonsweep.summary import summarize
 
     return summarize(ladder_rows(store))
 

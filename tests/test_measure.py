@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from xeonsweep.measure import combined_sps, latency_stats, percentile, run_loop, serve_blocks
+from xeonsweep.measure import combined_sps, latency_stats, percentile, pipelined, run_loop, serve_blocks
 
 
 class FakeClock:
@@ -113,3 +113,57 @@ def test_a_live_child_stops_when_the_parent_is_gone():
     clock = FakeClock([])
     assert serve_blocks(parent.recv, parent.send, clock.infer, None, clock=clock) == 0
     assert len(parent.answers) == 1
+
+
+class FakePipeline:
+    """`requests` batches in flight at once, each taking `batch_ns` on the fake clock: a call returns
+    as soon as a request is free (at once for the first ones), like OpenVINO's async queue."""
+
+    def __init__(self, clock, requests, batch_ns):
+        self.clock, self.requests, self.batch_ns = clock, requests, batch_ns
+        self.in_flight, self.done = [], []  # (submitted, completes)
+
+    def _complete_until(self, now):
+        for span in [s for s in self.in_flight if s[1] <= now]:
+            self.in_flight.remove(span)
+            self.done.append(span)
+
+    def infer(self, _batch):
+        if len(self.in_flight) == self.requests:  # wait for the oldest
+            self.clock.now = max(self.clock.now, min(s[1] for s in self.in_flight))
+        self._complete_until(self.clock.now)
+        self.in_flight.append((self.clock.now, self.clock.now + self.batch_ns))
+
+    def drain(self):
+        if self.in_flight:
+            self.clock.now = max(self.clock.now, max(s[1] for s in self.in_flight))
+        self._complete_until(self.clock.now)
+
+    def completions(self):
+        done, self.done = self.done, []
+        return done
+
+
+def test_a_pipelined_loop_counts_batches_by_their_completion():
+    """Two requests in flight, 10 ms per batch: 200 batches/s. Counting calls would say 4 batches in
+    the first 10 ms (2 returned at once) and leave the last 2 running; counting completions does not."""
+    clock = FakeClock([])
+    pipe = FakePipeline(clock, requests=2, batch_ns=10_000_000)
+    raw = run_loop(pipe.infer, None, 0, 6, 0, clock)
+    calls_sps, _ = combined_sps([vars(raw) | {}], 1)
+    timing = pipelined(raw, pipe.drain, pipe.completions)
+    sps, _ = combined_sps([{"start_ns": timing.start_ns, "end_ns": timing.end_ns, "ends_ns": timing.ends_ns,
+                            "latencies_ns": timing.latencies_ns}], 1)
+    assert len(timing.ends_ns) == 6 and timing.latencies_ns == [10_000_000] * 6  # each batch's real latency
+    assert timing.end_ns - timing.start_ns == 30_000_000  # 6 batches, 2 at a time, 10 ms each
+    assert sps == pytest.approx(200.0)
+    assert calls_sps > 200.0 * 1.2  # what counting calls would have claimed
+
+
+def test_a_synchronous_loop_keeps_its_own_timing():
+    clock = FakeClock([])
+    timing = run_loop(clock.infer, None, 0, 3, 0, clock)
+    before = (list(timing.ends_ns), list(timing.latencies_ns), timing.end_ns)
+    drained = []
+    assert pipelined(timing, lambda: drained.append(1), None) is timing and drained == [1]
+    assert (timing.ends_ns, timing.latencies_ns, timing.end_ns) == before

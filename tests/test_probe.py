@@ -1,11 +1,15 @@
 """The machine speed probe runs its kernel in a child; the parent stays light."""
 
+import os
+import signal
 import subprocess
 import sys
 
+import psutil
+
 from tests.conftest import ROOT
 from xeonsweep.machine import CpuInfo, cpu_info
-from xeonsweep.probe import has_native_bf16, run_probe
+from xeonsweep.probe import Probe, has_native_bf16, run_probe
 
 
 def test_probe_measures_fp32_and_bf16_where_native():
@@ -36,3 +40,25 @@ def test_a_failing_probe_says_why():
 def test_the_parent_never_imports_torch():
     code = "import sys; from xeonsweep.probe import run_probe; run_probe(); assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_a_sweep_keeps_one_probe_child_and_ends_it():
+    with Probe() as probe:
+        first = probe.measure()
+        pid = probe.proc.pid
+        second = probe.measure()
+        assert first["status"] == second["status"] == "ok" and second["fp32_gflops"] > 0
+        assert probe.proc.pid == pid  # torch imported once, not per probe
+        assert second["probe_unix_s"] > first["probe_unix_s"]
+    assert probe.proc is None and not psutil.pid_exists(pid)
+
+
+def test_a_probe_child_that_died_is_reported_then_replaced():
+    with Probe() as probe:
+        assert probe.measure()["status"] == "ok"
+        dead = probe.proc.pid
+        os.kill(dead, signal.SIGKILL)
+        failed = probe.measure()
+        assert failed["status"] == "failed" and failed["fp32_gflops"] is None and "status -9" in failed["reason"]
+        again = probe.measure()
+        assert again["status"] == "ok" and probe.proc.pid != dead

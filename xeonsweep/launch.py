@@ -265,15 +265,27 @@ def read_outcome(out_dir: Path, expected: int, returncode: int, stderr_path: Pat
     return outcome
 
 
+def instance_results(out_dir: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(out_dir.glob("instance-*.json"))]
+
+
+def reported_failure(results: list[dict], stderr_path: Path, env_set: dict, interpreter: str) -> Outcome | None:
+    """The instances' own account of why they failed or skipped, if any wrote one."""
+    bad = [r for r in results if r["status"] != "ok"]
+    if not bad:
+        return None
+    status = "skipped" if all(r["status"] == "skipped" for r in bad) else "failed"
+    reasons = sorted({r["reason"] for r in bad})
+    tail = stderr_tail(stderr_path) if status == "failed" else ""
+    return Outcome(status, "; ".join(reasons) + tail, results, env_set, interpreter)
+
+
 def _read_outcome(out_dir: Path, expected: int, returncode: int, stderr_path: Path,
                   env_set: dict, interpreter: str) -> Outcome:
-    results = [json.loads(p.read_text()) for p in sorted(out_dir.glob("instance-*.json"))]
-    bad = [r for r in results if r["status"] != "ok"]
-    if bad:
-        status = "skipped" if all(r["status"] == "skipped" for r in bad) else "failed"
-        reasons = sorted({r["reason"] for r in bad})
-        tail = stderr_tail(stderr_path) if status == "failed" else ""
-        return Outcome(status, "; ".join(reasons) + tail, results, env_set, interpreter)
+    results = instance_results(out_dir)
+    failure = reported_failure(results, stderr_path, env_set, interpreter)
+    if failure:
+        return failure
     if len(results) != expected or returncode != 0:
         why = exit_description(returncode, stderr_path.read_text(errors="replace"))
         if len(results) != expected:

@@ -45,7 +45,7 @@ from xeonsweep import launch
 from xeonsweep.channel import Channel
 from xeonsweep.confidence import Rounds
 from xeonsweep.launch import Outcome
-from xeonsweep.machine import available_memory_mb, process_cpu_s
+from xeonsweep.machine import available_memory_mb, process_cpu_s, wait_until_idle
 from xeonsweep.measure import combined_sps
 from xeonsweep.planning import Job
 
@@ -53,9 +53,9 @@ MIN_BLOCK_ITERATIONS = 3
 MEMORY_SHARE = 0.8          # of MemAvailable at the start, when benchmark.live_memory_mb is null
 SETTLE_INTERVAL_S = 0.03    # a thread still spinning gains CPU time within this
 SETTLE_CAP_S = 2.0          # OMP_WAIT_POLICY=active spins for ever: do not wait longer than this
-# The probe starts a fresh interpreter with torch (seconds on a busy machine): it runs before the
-# first round, then between rounds at most this often, and after the last; its time is not the budget's.
-PROBE_INTERVAL_S = 30.0
+# The probe (a child that keeps torch imported; a fraction of a second) runs before the first
+# round, then between rounds at most this often, and after the last; its time is not the budget's.
+PROBE_INTERVAL_S = 10.0
 
 
 @dataclass(eq=False)
@@ -144,7 +144,7 @@ class Sweep:
                         reference = reference or live
                         members.append(live)
                 if group and all(m is reference for m in members):
-                    self._stop(reference)  # nothing else set up: the reference was measured already
+                    self._stop([reference])  # nothing else set up: the reference was measured already
                     break
                 share = len([m for m in members if m is not reference]) or 1
                 budget = (self.budget_s - self.rounds_s) * share / (share + len(pending))
@@ -152,9 +152,7 @@ class Sweep:
                 # The next group's first probe follows soon enough: only the last group probes after its rounds.
                 self._rounds(members, group, budget, reference if (group or pending) else None, last=not pending)
                 self.rounds_s += self.clock() - self.probe_s - began
-                for live in members:
-                    if live is not reference or not pending:
-                        self._stop(live)
+                self._stop([live for live in members if live is not reference or not pending])
                 if reference and reference.outcome and reference.outcome.status != "ok":
                     reference = None  # it died: later groups have no common reference
                 group += 1
@@ -331,16 +329,9 @@ class Sweep:
 
     def _settle(self, live: Live) -> float:
         """Wait until the instances' threads stop using CPU (OpenMP spins after a parallel region)."""
-        start = self.clock()
-        before = live.cpu_s()
-        while self.clock() - start < SETTLE_CAP_S:
-            time.sleep(SETTLE_INTERVAL_S)
-            now = live.cpu_s()
-            if now <= before:
-                break
-            before = now
+        waited = wait_until_idle(live.cpu_s, SETTLE_INTERVAL_S, SETTLE_CAP_S)
         live.rested = (live.tree_cpu_s(), self.clock())
-        return self.clock() - start
+        return waited
 
     # -- the end of a config -------------------------------------------------------------
     def _read_failure(self, live: Live, when: str) -> Outcome:
@@ -351,13 +342,15 @@ class Sweep:
             launch.kill_tree(live.proc)
             returncode = live.proc.returncode
         launch.kill_tree(live.proc)
-        outcome = launch.read_outcome(live.child.out_dir, 0, returncode, live.child.stderr_path,
-                                      live.child.env_set, str(live.child.interpreter))
-        if outcome.status == "ok" or (outcome.status == "failed" and not outcome.instances):
-            stderr = live.child.stderr_path.read_text(errors="replace")
+        child = live.child
+        outcome = launch.reported_failure(launch.instance_results(child.out_dir), child.stderr_path,
+                                          child.env_set, str(child.interpreter))
+        if outcome is None:  # no instance said why: the exit status and stderr's tail do
+            stderr = child.stderr_path.read_text(errors="replace")
             outcome = Outcome("failed", f"{launch.exit_description(returncode, stderr)} {when}"
-                              + launch.stderr_tail(live.child.stderr_path))
-        return launch.release(live.child, outcome, live.run)  # names an out-of-memory kill
+                              + launch.stderr_tail(child.stderr_path))
+        outcome.instances_started = launch.started_count(child.out_dir)
+        return launch.release(child, outcome, live.run)  # names an out-of-memory kill
 
     def _finish(self, live: Live, outcome: Outcome) -> bool:
         if live.child is not None:
@@ -371,23 +364,29 @@ class Sweep:
         self.write(live)
         return outcome.status == "ok"
 
-    def _stop(self, live: Live) -> None:
-        """Tell the instances to exit, then make sure the whole child is gone."""
-        for channel in live.channels.values():
-            try:
-                channel.send({"cmd": "exit"})
-            except OSError:
-                pass
-            channel.close()
-        if live.proc is not None:
-            try:
-                live.proc.wait(timeout=launch.KILL_GRACE_S)
-            except subprocess.TimeoutExpired:
-                pass
-            launch.kill_tree(live.proc)
-        if live.child is not None and live.child.cgroup is not None:
-            live.child.cgroup.remove()
+    def _stop(self, lives: list[Live]) -> None:
+        """Tell every instance of `lives` to exit, then make sure each whole child is gone.
 
+        All are told first and waited for together: a child's interpreter (and run_cpu's
+        launcher) takes a while to tear down, and the sweep's wall time should not add them up.
+        """
+        for live in lives:
+            for channel in live.channels.values():
+                try:
+                    channel.send({"cmd": "exit"})
+                except OSError:
+                    pass
+                channel.close()
+        deadline = self.clock() + launch.KILL_GRACE_S
+        for live in lives:
+            if live.proc is not None:
+                try:
+                    live.proc.wait(timeout=max(deadline - self.clock(), 0.01))
+                except subprocess.TimeoutExpired:
+                    pass
+                launch.kill_tree(live.proc)
+            if live.child is not None and live.child.cgroup is not None:
+                live.child.cgroup.remove()
 
 def measure_in_blocks(jobs: list[Job], sweep_dir: Path, first_index: int, machine: str,
                       finished: Callable[[Job, dict], None], label: Callable[[Job], str],
@@ -400,7 +399,7 @@ def measure_in_blocks(jobs: list[Job], sweep_dir: Path, first_index: int, machin
     """
     from xeonsweep import app
     from xeonsweep.machine import cpu_info
-    from xeonsweep.probe import run_probe
+    from xeonsweep.probe import Probe
 
     def write(job: Job, outcome: Outcome, started: datetime) -> None:
         keys = app.run_keys(job.run, machine, " ".join(job.overrides))
@@ -414,7 +413,7 @@ def measure_in_blocks(jobs: list[Job], sweep_dir: Path, first_index: int, machin
             runnable.append(job)
             run_dirs.append(sweep_dir / str(index))
     if runnable:
-        cpu = cpu_info()
-        Sweep(runnable, run_dirs, lambda run: app.absolute(run["cache"]["dir"]),
-              lambda live: write(live.job, live.outcome, live.started_at), label, status,
-              probe=lambda: run_probe(cpu)).run()
+        with Probe(cpu_info()) as probe:
+            Sweep(runnable, run_dirs, lambda run: app.absolute(run["cache"]["dir"]),
+                  lambda live: write(live.job, live.outcome, live.started_at), label, status,
+                  probe=probe.measure).run()

@@ -11,6 +11,7 @@ import os
 import platform
 import re
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,3 +158,17 @@ def process_cpu_s(pid: int) -> float | None:
         return None
     fields = text[text.rindex(")") + 2:].split()  # the name may hold spaces; fields start at state (3rd)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_idle(cpu_s, interval_s: float = 0.03, cap_s: float = 2.0) -> float:
+    """Wait until `cpu_s()` (a process's CPU seconds) stops growing, at most `cap_s`: OpenMP
+    threads spin for a while after a parallel region (OMP_WAIT_POLICY=active for ever). Returns the wait."""
+    start = time.monotonic()
+    before = cpu_s()
+    while time.monotonic() - start < cap_s:
+        time.sleep(interval_s)
+        now = cpu_s()
+        if now <= before:
+            break
+        before = now
+    return time.monotonic() - start

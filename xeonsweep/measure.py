@@ -43,6 +43,28 @@ def run_loop(
     return timing
 
 
+def pipelined(timing: Timing, drain: Callable[[], None], completions: Callable[[], list[tuple[int, int]]] | None) -> Timing:
+    """The timing of a loop whose calls return before their batch is done (OpenVINO's async queue).
+
+    Such a call returns once a request is free: the first calls return at once
+    and the last batches are still running when the loop stops. After waiting
+    for them (`drain`), each batch of the loop counts by its own submission and
+    completion (`completions`): the iteration ends are the batches' completions,
+    the latencies their real latencies, and the timed span runs from the first
+    submission to the last completion, as benchmark_app counts. Synchronous
+    backends (no `completions`) keep the loop's own timing.
+    """
+    drain()
+    if completions is None:
+        return timing
+    spans = sorted((s for s in completions() if s[0] >= timing.start_ns), key=lambda s: s[1])
+    if spans:
+        timing.ends_ns = [end for _, end in spans]
+        timing.latencies_ns = [end - start for start, end in spans]
+        timing.end_ns = spans[-1][1]
+    return timing
+
+
 def percentile(sorted_values: list[float], q: float) -> float:
     """Linear-interpolated percentile (numpy's default) of already sorted values."""
     if not sorted_values:
@@ -107,6 +129,7 @@ def serve_blocks(
     batch: Any,
     clock: Callable[[], int] = time.monotonic_ns,
     drain: Callable[[], None] = lambda: None,
+    completions: Callable[[], list[tuple[int, int]]] | None = None,
 ) -> int:
     """A live child's loop: block in `recv` (no CPU) until the parent asks for the next step.
 
@@ -125,8 +148,9 @@ def serve_blocks(
             drain()
             send({"warm_s": warm_s})
         elif command["cmd"] == "time":
-            timing = run_loop(infer, batch, 0, command["iterations"], command["min_s"], clock)
-            drain()  # requests still in flight (OpenVINO's async queue) finish before the next config's block
+            # Requests still in flight (OpenVINO's async queue) finish inside the block, and count by their completion.
+            timing = pipelined(run_loop(infer, batch, 0, command["iterations"], command["min_s"], clock),
+                               drain, completions)
             blocks += 1
             send({"start_ns": timing.start_ns, "end_ns": timing.end_ns,
                   "ends_ns": timing.ends_ns, "latencies_ns": timing.latencies_ns})

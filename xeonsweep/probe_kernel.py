@@ -1,5 +1,7 @@
 """The machine speed probe's kernel, run in a child of its own:
-`python -m xeonsweep.probe_kernel [--bf16]` prints one JSON line.
+`python -m xeonsweep.probe_kernel [--bf16]` prints one JSON line;
+with `--serve` it prints one for each line read on stdin, until EOF
+(torch is imported once; between probes the child waits on stdin).
 
 A fixed square matmul timed a fixed number of times, on torch's default
 threads: a number that moves only when the machine's own speed moves (a
@@ -40,13 +42,21 @@ def gflops(dtype) -> tuple[float, float]:
     return 2 * SIZE**3 / statistics.median(times) / 1e9, (start + end) / 2
 
 
-def main(argv: list[str]) -> int:
+def figures(bf16: bool) -> dict:
     import torch
 
     fp32, when = gflops(torch.float32)
-    bf16 = gflops(torch.bfloat16)[0] if "--bf16" in argv else None
-    print(json.dumps({"probe_unix_s": when, "fp32_gflops": fp32, "bf16_gflops": bf16,
-                      "threads": torch.get_num_threads(), "size": SIZE, "calls": CALLS}))
+    return {"probe_unix_s": when, "fp32_gflops": fp32, "bf16_gflops": gflops(torch.bfloat16)[0] if bf16 else None,
+            "threads": torch.get_num_threads(), "size": SIZE, "calls": CALLS}
+
+
+def main(argv: list[str]) -> int:
+    bf16 = "--bf16" in argv
+    if "--serve" not in argv:
+        print(json.dumps(figures(bf16)))
+        return 0
+    for _ in sys.stdin:
+        print(json.dumps(figures(bf16)), flush=True)
     return 0
 
 

@@ -24,7 +24,7 @@ def at_percentile(percentile: float) -> str:
 
 
 def label_columns(frame: pd.DataFrame) -> list[str]:
-    from xeonsweep.report import DIMENSIONS
+    from xeonsweep.summary import DIMENSIONS
 
     return [d for d in DIMENSIONS if d not in SERVING_KEYS and d in frame and frame[d].astype(str).nunique() > 1]
 

@@ -60,10 +60,10 @@ def wait_for_peers(out_dir: Path, instances: int) -> int:
 
 def closed_loop(prepared, batch, bench: dict) -> dict:
     """The offline scenario: call, wait, call again."""
-    from xeonsweep.measure import run_loop
+    from xeonsweep.measure import pipelined, run_loop
 
     timing = run_loop(prepared.infer, batch, bench["warmup"], bench["iterations"], bench["min_duration_s"])
-    prepared.drain()
+    timing = pipelined(timing, prepared.drain, prepared.completions)
     return {"warmup_s": timing.warmup_s, "start_ns": timing.start_ns, "end_ns": timing.end_ns,
             "ends_ns": timing.ends_ns, "latencies_ns": timing.latencies_ns}
 
@@ -171,7 +171,8 @@ def serve(spec: dict, out_dir: Path) -> None:
               **fidelity.compare(prepared.fetch(prepared.infer(batch)), ready.ref), "applied": applied_facts()}
     channel = Channel.connect(spec["live"]["socket"])
     channel.send({"token": spec["live"]["token"], "pid": os.getpid(), "ready": report})
-    serve_blocks(channel.recv, channel.send, prepared.infer, batch, drain=prepared.drain)
+    serve_blocks(channel.recv, channel.send, prepared.infer, batch, drain=prepared.drain,
+                 completions=prepared.completions)
     channel.close()
 
 

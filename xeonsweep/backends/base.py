@@ -32,6 +32,9 @@ class Prepared:
     # Asynchronous backends: submit(batch, done) starts a batch and calls done() once it has completed.
     submit: Callable[[Any, Callable[[], None]], Any] | None = None
     drain: Callable[[], None] = field(default=lambda: None)  # wait for every batch still in flight
+    # Asynchronous backends, whose infer returns before its batch is done: each batch's
+    # (submitted_ns, completed_ns) on the monotonic clock since the last call (measure.pipelined).
+    completions: Callable[[], list[tuple[int, int]]] | None = None
     facts: Callable[[], dict] = field(default=dict)          # details known only after timing (e.g. requests in flight)
 
 

@@ -81,7 +81,7 @@ class OpenVino(Backend):
         details["ov_requests"] = pipeline.requests
         return Prepared(
             infer=pipeline.infer, feed=feed, fetch=pipeline.fetch, details=details, static_batch=True,
-            submit=pipeline.submit, drain=pipeline.drain,
+            submit=pipeline.submit, drain=pipeline.drain, completions=pipeline.completions,
             facts=lambda: {"ov_max_requests_in_flight": pipeline.max_in_flight},
         )
 

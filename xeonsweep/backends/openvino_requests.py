@@ -5,12 +5,16 @@ returns once a request is free for the next call, so in steady state one call
 still means one batch completed (the timing loop's contract) while up to
 `requests` batches run at once on OpenVINO's streams. `submit` is the same
 with a callback per batch, for the LoadGen system under test. `fetch` drains
-the queue first. The most requests seen in flight at once is recorded.
+the queue first. The most requests seen in flight at once is recorded, and
+each batch's submission and completion times (`completions`): a call's return
+is not its batch's end, so the timing loop counts batches by these
+(measure.pipelined), as benchmark_app does.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable
 
 
@@ -25,6 +29,7 @@ class Pipeline:
         self._lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
+        self._spans: list[tuple[int, int]] = []
 
     def _started(self) -> None:
         with self._lock:
@@ -32,8 +37,10 @@ class Pipeline:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
     def _done(self, request: Any, userdata: tuple) -> None:
+        completed = time.monotonic_ns()
         with self._lock:
             self.in_flight -= 1
+            self._spans.append((userdata[2], completed))
         callback = userdata[1]
         if callback is not None:
             callback()
@@ -46,8 +53,14 @@ class Pipeline:
     def submit(self, batch: Any, callback: Callable[[], None] | None) -> int:
         request_id = self.queue.get_idle_request_id()  # blocks until the oldest in flight is done
         self._started()
-        self.queue.start_async(batch, (request_id, callback))
+        self.queue.start_async(batch, (request_id, callback, time.monotonic_ns()))
         return request_id
+
+    def completions(self) -> list[tuple[int, int]]:
+        """(submitted_ns, completed_ns) of each batch completed since the last call."""
+        with self._lock:
+            spans, self._spans = self._spans, []
+        return spans
 
     def fetch(self, request_id: int) -> list:
         self.queue.wait_all()
