@@ -60,6 +60,7 @@ def compare(first, second):
     both["rank_1"] = both["sps_median_1"].where(ok).rank(ascending=False)
     both["rank_2"] = both["sps_median_2"].where(ok).rank(ascending=False)
     both["inside"] = ok & (both["sps_ci_low_1"] <= both["sps_median_2"]) & (both["sps_median_2"] <= both["sps_ci_high_1"])
+    both["inside_reverse"] = ok & (both["sps_ci_low_2"] <= both["sps_median_1"]) & (both["sps_median_1"] <= both["sps_ci_high_2"])
     both["ok_both"] = ok
     return both
 
@@ -71,6 +72,7 @@ def figures(both) -> dict:
         "ok_both": len(ok),
         "tau": kendall_tau(list(ok["sps_median_1"]), list(ok["sps_median_2"])) if len(ok) > 1 else float("nan"),
         "inside": int(both["inside"].sum()),
+        "inside_reverse": int(both["inside_reverse"].sum()),
     }
 
 
@@ -123,6 +125,7 @@ def print_comparison(both, walls: list[float | None], spans: list[float]) -> Non
     print(f"\nCPU: {cpu_info().model}")
     print(f"Kendall tau between the two rankings: {f['tau']:.2f} over {f['ok_both']} steps ok in both (goal >= {GOAL_TAU})")
     print(f"run 2's median inside run 1's 95% interval: {f['inside']} of {f['steps']} steps (goal >= {GOAL_INSIDE} of 15)")
+    print(f"(the other way round, run 1's median inside run 2's interval: {f['inside_reverse']} of {f['steps']})")
     for i, (wall, span) in enumerate(zip(walls, spans), 1):
         whole = f"wall time {wall / 60:.1f} min, " if wall is not None else ""
         print(f"run {i}: {whole}first row's start to last row's end {span / 60:.1f} min (goal <= {GOAL_WALL_S / 60:.0f} min)")

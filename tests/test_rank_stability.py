@@ -46,7 +46,7 @@ def stores(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     for step, pos, sps in (("baseline", 1, 10.0), ("batch8", 2, 20.0), ("compile", 3, 30.0), ("openvino", 4, 40.0)):
         write(one, step, pos, sps, sps * 0.97, sps * 1.03)
-    write(two, "baseline", 1, 10.1, 9.8, 10.4)       # inside
+    write(two, "baseline", 1, 10.1, 10.05, 10.4)     # inside (but run 1's 10.0 is not inside run 2's interval)
     write(two, "batch8", 2, 31.0, 30.0, 32.0)        # outside, and swaps rank with compile
     write(two, "compile", 3, 29.5, 29.0, 30.0)       # inside
     write(two, "openvino", 4, None, None, None, status="failed")
@@ -56,8 +56,9 @@ def stores(tmp_path):
 def test_compare_counts_inside_and_ranks_only_steps_ok_in_both(stores):
     both = rank_stability.compare(rank_stability.summary_of(stores[0]), rank_stability.summary_of(stores[1]))
     figures = rank_stability.figures(both)
-    assert figures == {"steps": 4, "ok_both": 3, "tau": pytest.approx(1 / 3), "inside": 2}
+    assert figures == {"steps": 4, "ok_both": 3, "tau": pytest.approx(1 / 3), "inside": 2, "inside_reverse": 1}
     assert list(both["inside"]) == [True, False, True, False]
+    assert list(both["inside_reverse"]) == [False, False, True, False]
 
 
 def test_the_script_compares_two_stores(stores):
@@ -66,5 +67,6 @@ def test_the_script_compares_two_stores(stores):
     assert out.returncode == 0, out.stderr
     assert "Kendall tau between the two rankings: 0.33 over 3 steps ok in both" in out.stdout
     assert "inside run 1's 95% interval: 2 of 4 steps" in out.stdout
+    assert "run 1's median inside run 2's interval: 1 of 4" in out.stdout
     assert "(ok / failed)" in out.stdout
     assert "run 1: first row's start to last row's end 0.0 min" in out.stdout
