@@ -159,3 +159,38 @@ def test_search_down_gives_up_after_a_few_halvings():
     assert len(runs) == peak.MAX_HALVINGS + 1 and peak.best_valid(runs) is None
     runs = peak.confirm(100, lambda q: {"target_qps": q, "valid": False})
     assert len(runs) == peak.CONFIRM_TRIES + peak.MAX_HALVINGS
+
+
+def loadgen_like(qps, mean_ms, p50_ms, p99_ms, slo_ms=100):
+    """A server run as Instance.test returns it, at `qps` with these latencies (completed = offered)."""
+    return {"target_qps": qps, "valid": p99_ms <= slo_ms, "completed_sps": qps, "reason": "INVALID",
+            "latency_ms": {"mean": mean_ms, "p50": p50_ms, "p99": p99_ms}}
+
+
+def test_a_search_stops_going_down_once_the_slo_is_out_of_reach():
+    """A query alone takes 130 ms against a 100 ms SLO: once the server is mostly idle (QPS x mean
+    latency < 0.5) and even its median query misses, lower QPS cannot help; the search says so and stops."""
+    seen = []
+
+    def run_at(qps):
+        seen.append(qps)
+        latency = 130 + 200 * min(qps / 8, 1)
+        return loadgen_like(qps, mean_ms=latency, p50_ms=latency, p99_ms=250)
+
+    hopeless = lambda run: peak.out_of_reach(run, 100)  # noqa: E731
+    runs = peak.search(6, run_at, hopeless)
+    assert seen == [6, 3, 1.5]  # 3 QPS x 205 ms = 0.6 in the system: still queueing; 1.5 x 167 ms = 0.25: not
+    assert peak.best_valid(runs) is None
+    assert "out of reach" in runs[-1]["reason"] and "0.25 queries" in runs[-1]["reason"]
+    assert "out of reach" not in runs[0]["reason"]
+    confirmed = peak.confirm(6, run_at, hopeless)
+    assert len(confirmed) < peak.CONFIRM_TRIES + peak.MAX_HALVINGS and "out of reach" in confirmed[-1]["reason"]
+
+
+def test_a_search_goes_on_down_while_the_median_query_meets_the_slo():
+    """Mostly idle, p99 over the SLO but the median under it: a lower QPS may still be VALID."""
+    def run_at(qps):
+        return loadgen_like(qps, mean_ms=50 + 10 * qps, p50_ms=50 + 10 * qps, p99_ms=60 + 30 * qps)
+
+    best = peak.best_valid(peak.search(8, run_at, lambda run: peak.out_of_reach(run, 100)))["target_qps"]
+    assert (100 - 60) / 30 / peak.RESOLUTION <= best <= (100 - 60) / 30

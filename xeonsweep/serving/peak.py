@@ -7,6 +7,15 @@ normal LoadGen run, stepping down 10% at a time until LoadGen calls a run VALID
 and the search below takes over. Several instances, each with its own LoadGen: a
 search over the total QPS (double, then bisect to 10%), every step a real
 LoadGen run on all instances at once, VALID only if every instance is.
+
+Going down stops early when the SLO is out of reach (`out_of_reach`): when
+even the median query missed it while the server was idle most of the time
+(Little's law: the mean number of queries in the system, QPS x mean latency,
+under one half), a query alone takes too long, not because queries queued,
+and a lower QPS cannot fix that. (With Poisson arrivals a query waits with
+probability equal to the server's busy share, so with the server busy less
+than half the time the median query did not wait: its latency is service.) Without this rule a hopeless search would go on
+down to 1/16 of its start, each run lasting min_query_count / QPS seconds.
 """
 
 from __future__ import annotations
@@ -24,23 +33,47 @@ MAX_DOUBLINGS = 8
 # Going down stops at 1/16 of where it started: a run lasts at least min_query_count / QPS seconds.
 MAX_HALVINGS = 4
 EXCHANGE_TIMEOUT_S = 3600.0
+IDLE_OCCUPANCY = 0.5  # mean queries in the system below this: the server was mostly idle
 
 
-def confirm(peak: float, run_at: Callable[[float], dict]) -> list[dict]:
+def out_of_reach(run: dict, slo_ms: float) -> str | None:
+    """Why no lower QPS can meet the SLO that `run` missed, or None when a lower one may."""
+    if run.get("valid") or "completed_sps" not in run:
+        return None
+    mean_ms, p50_ms = run["latency_ms"].get("mean", float("nan")), run["latency_ms"].get("p50", float("nan"))
+    occupancy = run["completed_sps"] * mean_ms / 1e3
+    if not (occupancy < IDLE_OCCUPANCY and p50_ms > slo_ms):
+        return None
+    return (f"the SLO is out of reach: at {run['target_qps']:g} QPS the server held {occupancy:.2f} queries on "
+            f"average (mostly idle, so little queueing) and even the median query took {p50_ms:.0f} ms, over "
+            f"the {slo_ms:g} ms SLO: a query alone takes too long, and a lower QPS would not help")
+
+
+def _stop_going_down(runs: list[dict], hopeless: Callable[[dict], str | None] | None) -> bool:
+    why = hopeless(runs[-1]) if hopeless else None
+    if why:
+        runs[-1]["reason"] = f"{runs[-1].get('reason') or 'INVALID'}; {why}"
+    return why is not None
+
+
+def confirm(peak: float, run_at: Callable[[float], dict],
+            hopeless: Callable[[dict], str | None] | None = None) -> list[dict]:
     """Runs from `peak` down until one is VALID: 10% steps, then halving (a machine busier than
-    during the search); at most CONFIRM_TRIES + MAX_HALVINGS runs."""
+    during the search); at most CONFIRM_TRIES + MAX_HALVINGS runs, fewer when `hopeless` says why."""
     runs = []
     qps = peak
     for attempt in range(CONFIRM_TRIES + MAX_HALVINGS):
         runs.append(run_at(qps))
-        if runs[-1]["valid"]:
+        if runs[-1]["valid"] or _stop_going_down(runs, hopeless):
             break
         qps *= STEP_DOWN if attempt < CONFIRM_TRIES - 1 else 0.5
     return runs
 
 
-def search(start: float, run_at: Callable[[float], dict]) -> list[dict]:
-    """Runs of a search for the highest VALID total QPS, starting at `start`."""
+def search(start: float, run_at: Callable[[float], dict],
+           hopeless: Callable[[dict], str | None] | None = None) -> list[dict]:
+    """Runs of a search for the highest VALID total QPS, starting at `start`; going down stops
+    when `hopeless` says why no lower QPS can be VALID."""
     runs: list[dict] = []
 
     def valid_at(qps: float) -> bool:
@@ -55,6 +88,8 @@ def search(start: float, run_at: Callable[[float], dict]) -> list[dict]:
             lo, qps = qps, qps * 2
         else:
             hi, qps, halvings = qps, qps / 2, halvings + 1
+            if lo is None and _stop_going_down(runs, hopeless):
+                break
         if (lo is not None and hi is not None) or halvings > MAX_HALVINGS:
             break
     while lo is not None and hi is not None and hi > lo * RESOLUTION:

@@ -49,12 +49,16 @@ class Instance:
     def find_peak(self) -> tuple[dict | None, list[dict]]:
         start = float(self.scenario["target_qps"])
         if self.instances == 1:
+            slo_ms = float(self.scenario["latency_slo_ms"])
+            hopeless = lambda run: peak.out_of_reach(run, slo_ms)  # noqa: E731
             found = self.test(start, find_peak=True)
             if found["peak_qps"] is not None:
-                confirmed = peak.confirm(found["peak_qps"], self.test)
+                confirmed = peak.confirm(found["peak_qps"], self.test, hopeless)
             else:  # LoadGen stops when its starting QPS fails: search downwards with LoadGen runs
-                confirmed = peak.search(start / 2, self.test)
+                confirmed = peak.search(start / 2, self.test, hopeless)
             return peak.best_valid(confirmed), [found, *confirmed]
+        # Several instances take every step together (their verdicts exchanged): no early stop here,
+        # since one instance's judgement could leave the others waiting for a step it never takes.
         runs = peak.search(start, self.agreed)
         return peak.best_valid(runs), runs
 
