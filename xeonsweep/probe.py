@@ -89,6 +89,10 @@ class Probe:
 
     def _failed(self, started: float, reason: str | None = None) -> dict:
         if reason is None:
+            try:
+                self.proc.wait(timeout=1.0)  # its stdout closed: the exit status follows at once
+            except subprocess.TimeoutExpired:
+                pass
             if self.proc.poll() is None:
                 reason = f"probe exceeded {self.timeout_s:g} s; killed"
             else:
