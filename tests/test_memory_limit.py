@@ -67,3 +67,24 @@ def test_the_memory_controller_is_found_in_v2_first_then_v1(tmp_path):
     assert memory_limit.controllers(str(mountinfo), str(own)) == [memory_limit.Controller(1, v1 / "jobs" / "me")]
     (v2 / "cgroup.controllers").write_text("cpu io memory pids\n")
     assert [c.version for c in memory_limit.controllers(str(mountinfo), str(own))] == [2, 1]
+
+
+def fake_cgroup(tmp_path, version: int, files: dict) -> memory_limit.MemoryCgroup:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    return memory_limit.MemoryCgroup(memory_limit.Controller(version, tmp_path.parent), tmp_path)
+
+
+def test_oom_kills_come_only_from_the_kernels_oom_kill_counter(tmp_path):
+    """v1's memory.failcnt counts every time usage reached the limit (reclaim included): not kills."""
+    counters = {1: ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n"),
+                2: ("memory.events", "low 0\nhigh 0\nmax 9\noom 0\n")}
+    for version, (name, without_counter) in counters.items():
+        folder = tmp_path / f"v{version}"
+        folder.mkdir()
+        cgroup = fake_cgroup(folder, version, {name: without_counter + "oom_kill 2\n", "memory.failcnt": "9\n"})
+        assert cgroup.oom_kills() == 2
+        (folder / name).write_text(without_counter)  # a kernel without the oom_kill counter
+        assert cgroup.oom_kills() == 0
+    (tmp_path / "v1" / "memory.oom_control").unlink()
+    assert fake_cgroup(tmp_path / "v1", 1, {"memory.failcnt": "37\n"}).oom_kills() == 0
