@@ -46,6 +46,22 @@ def test_a_run_within_its_memory_limit_is_ok_and_records_it(sweep):
     assert row["memory_limit_mb"] == 4000 and row["peak_rss_mb"] < 4000
 
 
+@pytest.mark.slow
+@needs_cgroup
+def test_a_live_child_that_times_out_in_set_up_is_released_and_its_oom_kill_named(sweep, tmp_path, monkeypatch):
+    """A helper process of the live child is OOM-killed, then the child hangs until its set-up times out."""
+    monkeypatch.setenv("XEONSWEEP_HOST_LOCK", str(tmp_path / "host.lock"))
+    before = leftover_cgroups()
+    result = sweep("-m", "model=oom_then_hang", "benchmark.method=blocks", "benchmark.memory_limit_mb=1500",
+                   "benchmark.timeout_s=30", faults=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    row = sweep.rows().iloc[0]
+    assert row["status"] == "failed" and row["measurement"] == "blocks", row["reason"]
+    assert row["reason"].startswith("out of memory: over benchmark.memory_limit_mb=1500, the cgroup's OOM killer "
+                                    "stopped 1 process(es); set-up exceeded timeout_s=30"), row["reason"]
+    assert leftover_cgroups() == before  # the child's cgroup was removed
+
+
 def test_no_writable_memory_controller_is_one_line(sweep, monkeypatch):
     monkeypatch.setenv("XEONSWEEP_MOUNTINFO", str(ROOT / "tests/data/mountinfo-no-memory-controller.txt"))
     result = sweep("benchmark.memory_limit_mb=512", *FAST, timeout=120)
