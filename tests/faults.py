@@ -89,3 +89,15 @@ def hang_alone(seconds: float = 3600):
     ctypes.CDLL("libc.so.6").prctl(1, 0)  # PR_SET_PDEATHSIG 0: the worker's parent-death signal is off
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     time.sleep(seconds)
+
+
+def oom_then_hang(mb: int = 2048, seconds: float = 3600):
+    """A helper process of the child (so in its cgroup) touches `mb` MiB: over a smaller memory
+    limit the kernel's OOM killer stops it; then the child hangs in its set-up."""
+    pid = os.fork()
+    if pid == 0:
+        hog = b"\1" * (mb << 20)  # bytes filled in, so every page is really used
+        del hog
+        os._exit(0)
+    os.waitpid(pid, 0)
+    time.sleep(seconds)

@@ -23,6 +23,10 @@ CASES = [
     (["scenario=server", "scenario.target_qps=0"], "scenario.target_qps=0 is not valid; valid: a number > 0"),
     (["-m", "scenario=server", "scenario.latency_slo_ms=100,-5"], "scenario.latency_slo_ms=-5 is not valid; valid: a number > 0"),
     (["scenario=single_stream", "scenario.find_peak=true"], "scenario.find_peak=true needs scenario=server"),
+    (["-m", "cluster=local", "cluster.max_array_size=-1"], "cluster.max_array_size=-1 is not valid; valid: an integer >= 1"),
+    (["cluster.max_array_size=0"], "cluster.max_array_size=0 is not valid; valid: an integer >= 1"),
+    (["-m", "cluster=local", "cluster.max_array_size=lots"],
+     "cluster.max_array_size=lots is not valid; valid: an integer >= 1"),
     (["scenario=single_stream", "backend=openvino", "backend.options.performance_hint=throughput"],
      "scenario=single_stream has one query at a time; use backend.options.performance_hint=latency"),
 ]

@@ -1,10 +1,16 @@
 """The host lock: one measurement at a time on a machine, with real processes."""
 
 import os
+import pwd
+import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import time
+import traceback
+from pathlib import Path
 
 import pytest
 
@@ -92,7 +98,7 @@ def test_a_stale_record_is_not_believed(lock_file):
 
     fd = os.open(lock_file, os.O_RDWR)
     fcntl.flock(fd, fcntl.LOCK_EX)  # a holder without a record; the dead sweep's record is still there
-    host_lock.holder_path(lock_file).write_text(__import__("json").dumps(record))
+    lock_file.write_text(__import__("json").dumps(record))
     try:
         assert "sweep-A" not in host_lock.describe_holder(lock_file)
         assert str(os.getpid()) in host_lock.describe_holder(lock_file)
@@ -106,6 +112,120 @@ def test_nested_holds_in_one_process_share_the_lock(lock_file):
             assert host_lock.read_holder()["owner"] == "sweep"
         assert host_lock.held_here()
     assert not host_lock.held_here()
+
+
+class AsNobody:
+    """A forked child that takes the lock as user `nobody` (permission bits do not stop root)."""
+
+    def __init__(self, owner: str, seconds: float, wait: bool = True) -> None:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            self._child(out_w, err_w, owner, seconds, wait)
+        os.close(out_w)
+        os.close(err_w)
+        self.stdout, self.stderr = os.fdopen(out_r), os.fdopen(err_r)
+        self.returncode: int | None = None
+
+    @staticmethod
+    def _child(out_w: int, err_w: int, owner: str, seconds: float, wait: bool) -> None:
+        code = 1
+        try:
+            nobody = pwd.getpwnam("nobody")
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            sys.stdout, sys.stderr = os.fdopen(out_w, "w", buffering=1), os.fdopen(err_w, "w", buffering=1)
+            with host_lock.host_lock(owner, wait=wait):
+                print("held", time.time(), flush=True)
+                time.sleep(seconds)
+                print("released", time.time(), flush=True)
+            code = 0
+        except UserError as exc:
+            print(f"xeonsweep: {exc}", file=sys.stderr, flush=True)
+            code = 2
+        except BaseException:
+            traceback.print_exc()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+    def communicate(self, timeout: float = 60) -> tuple[str, str]:
+        deadline = time.monotonic() + timeout
+        while (done := os.waitpid(self.pid, os.WNOHANG))[0] == 0:
+            if time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError("the child running as nobody did not finish")
+            time.sleep(0.05)
+        self.returncode = os.waitstatus_to_exitcode(done[1])
+        return self.stdout.read(), self.stderr.read()
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, signal.SIGKILL)
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+
+
+@pytest.fixture
+def shared_lock(monkeypatch):
+    """A lock path another user can reach (pytest's tmp_path is root's alone); its folder not made yet."""
+    base = Path(tempfile.mkdtemp(prefix="xeonsweep-lock-", dir="/tmp"))
+    base.chmod(0o755)
+    path = base / "locks" / "host.lock"
+    monkeypatch.setenv(host_lock.ENV_PATH, str(path))
+    yield path
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_another_user_waits_for_the_lock_root_made_and_holds_then_takes_it(shared_lock):
+    umask = os.umask(0o022)  # the usual umask, under which the folder was 0755 and the file 0644
+    try:
+        first = holder("sweep-root", 2)
+    finally:
+        os.umask(umask)
+    wait_until_held(first)
+    assert stat.S_IMODE(shared_lock.parent.stat().st_mode) == 0o1777
+    assert stat.S_IMODE(shared_lock.stat().st_mode) == 0o666
+    second = AsNobody("sweep-nobody", 0)
+    out, err = second.communicate()
+    first_out, _ = first.communicate(timeout=60)
+    assert second.returncode == 0, err
+    assert float(out.split()[1]) >= float(first_out.split()[-1])
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1 and f"held by sweep-root (pid {first.pid} on " in lines[0], err
+
+
+@pytest.mark.parametrize("left_by_older_xeonsweep", [False, True])
+def test_root_waits_for_another_users_hold_naming_it(shared_lock, left_by_older_xeonsweep):
+    if left_by_older_xeonsweep:  # root's file, 0644: the other user can only open it read-only
+        shared_lock.parent.mkdir()
+        shared_lock.parent.chmod(0o1777)
+        shared_lock.touch()
+        shared_lock.chmod(0o644)
+    else:
+        with host_lock.host_lock("root, making the lock"):
+            pass
+    other = AsNobody("sweep-nobody", 60)
+    wait_until_held(other)
+    try:
+        with pytest.raises(UserError, match=rf"held by sweep-nobody \(pid {other.pid} on "):
+            with host_lock.host_lock("sweep-root", wait=False):
+                pass
+    finally:
+        other.kill()
+    with host_lock.host_lock("sweep-root", wait=False):  # the kernel dropped the killed holder's lock
+        assert host_lock.read_holder()["owner"] == "sweep-root"
+
+
+def test_a_lock_another_user_cannot_open_is_one_line(shared_lock):
+    shared_lock.parent.mkdir(mode=0o755)  # root's folder, not shared: the lock file cannot be made there
+    other = AsNobody("sweep-nobody", 0)
+    _, err = other.communicate()
+    assert other.returncode == 2, err
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"xeonsweep: cannot open the host lock {shared_lock}: "
+                                                   "Permission denied; ask the owner"), err
 
 
 @pytest.mark.slow

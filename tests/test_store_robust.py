@@ -251,3 +251,49 @@ def test_compaction_indexes_a_compacted_file_the_index_lost(tmp_path):
     entries = store_index.read(str(tmp_path), pa.schema([]))[store_index.FILE].to_pylist()
     assert len(entries) == 3 and all(e.startswith("compacted/") for e in entries)
     assert results.finished_keys(tmp_path) == {"k0", "k1", "k2"}
+
+
+PAUSED_COMPACTION = """
+import sys, time
+from pathlib import Path
+from xeonsweep import compaction, store_files
+
+store, paused, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+write = store_files.write_atomic
+
+def write_when_told(*args, **kwargs):
+    paused.touch()  # the per-run files are listed and read: the merged file is next
+    while not go.exists():
+        time.sleep(0.05)
+    return write(*args, **kwargs)
+
+store_files.write_atomic = write_when_told
+print(compaction.compact(store)["rows"], flush=True)
+"""
+
+
+def test_two_compactions_at_once_take_turns_and_double_nothing(tmp_path):
+    store = tmp_path / "store"
+    for i in range(6):
+        results.write_row(row(f"k{i}"), store, "s1")
+    paused, go = tmp_path / "paused", tmp_path / "go"
+    first = subprocess.Popen([sys.executable, "-c", PAUSED_COMPACTION, str(store), str(paused), str(go)], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not paused.exists():
+            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+            time.sleep(0.05)
+        second = subprocess.Popen([sys.executable, "-m", "xeonsweep", "store", "compact", str(store)], cwd=ROOT,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = second.stderr.readline()  # the first compaction is paused mid-way: the second must wait for it
+        assert line == f"xeonsweep: another compaction of {store} is running; waiting for it to finish\n", line
+        assert second.poll() is None
+    finally:
+        go.touch()
+    first_out, first_err = first.communicate(timeout=120)
+    second_out, second_err = second.communicate(timeout=120)
+    assert first.returncode == 0 and second.returncode == 0, first_err + second_err
+    assert first_out.strip() == "6" and "nothing to merge" in second_out
+    assert sorted(results.load(store)["run_key"]) == [f"k{i}" for i in range(6)]
+    assert sorted(pd.read_parquet(store)["run_key"]) == [f"k{i}" for i in range(6)]

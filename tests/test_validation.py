@@ -127,8 +127,59 @@ def test_a_cache_other_users_can_write_is_refused(sweep, tmp_path):
     shared.chmod(0o755)
     (shared / "pt2e").mkdir(mode=0o775)
     os.chmod(shared / "pt2e", 0o775)
+    os.chown(shared / "pt2e", -1, NOBODY.pw_gid)  # group-writable by a group with another member
     with pytest.raises(UserError, match=r"pt2e is writable by other users"):
-        settings.check_storage(settings.to_settings(compose("model=tiny", f"cache.dir={shared}")))
+        check_cache(shared)
+
+
+NOBODY = __import__("pwd").getpwnam("nobody")
+
+
+def check_cache(folder):
+    settings.check_storage(settings.to_settings(compose("model=tiny", f"cache.dir={folder}")))
+
+
+def test_whose_cache_folders_are_refused(tmp_path):
+    own_group = tmp_path / "own-group"  # group-writable, but the group (root's own) has no other member
+    own_group.mkdir()
+    own_group.chmod(0o775)
+    check_cache(own_group)
+    sticky = tmp_path / "sticky"  # like /tmp: others may add entries, not replace ours
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    check_cache(sticky)
+    (sticky / "pt2e").mkdir()
+    os.chown(sticky / "pt2e", NOBODY.pw_uid, NOBODY.pw_gid)  # made there by another user
+    with pytest.raises(UserError) as refused:
+        check_cache(sticky)
+    assert str(refused.value) == (f"cache.dir={sticky}: {sticky}/pt2e belongs to user nobody, and cached graphs "
+                                  "are unpickled from it; fix: choose a cache.dir of your own")
+    os.chown(sticky / "pt2e", 0, 0)
+    (sticky / "pt2e").chmod(0o1777)  # where graphs are loaded from, sticky is not enough
+    with pytest.raises(UserError, match=r"pt2e is writable by other users"):
+        check_cache(sticky)
+
+
+MAKE_AND_CHECK = """
+import sys
+from xeonsweep import cache, settings
+cache_dir = sys.argv[1]
+for kind in ("weights", "pt2e"):
+    with cache.atomic_dir(cache.path(cache_dir, kind, "k", "model").parent) as tmp:
+        (tmp / "model").write_text("x")
+    settings._check_cache_owner_only(__import__("pathlib").Path(cache_dir))
+"""
+
+
+def test_folders_xeonsweep_makes_under_umask_002_are_not_refused(tmp_path):
+    cache_dir = tmp_path / "outputs" / "cache"
+    for _ in range(2):  # two runs: the second checks what the first made
+        made = subprocess.run([sys.executable, "-c", MAKE_AND_CHECK, str(cache_dir)], cwd=ROOT, umask=0o002,
+                              capture_output=True, text=True, timeout=120)
+        assert made.returncode == 0, made.stderr
+    for folder in (tmp_path / "outputs", cache_dir, cache_dir / "weights", cache_dir / "pt2e"):
+        assert oct(folder.stat().st_mode & 0o7777) == oct(0o755), folder
+    assert oct((cache_dir / "pt2e" / "k").stat().st_mode & 0o7777) == oct(0o700)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -4,23 +4,57 @@ Safe while a sweep writes: only the files listed at the start are merged; the me
 file names them in its metadata (readers skip a named file from then on), is renamed
 in whole, then the index is swapped and the per-run files deleted. Cut short at any
 point, no row is lost or counted twice. Foreign files are left where they are.
+
+Two compactions of one store would both merge the same per-run files (every row twice):
+a compaction holds an exclusive flock on `_compact.lock` in the store from start to end,
+and a second one says so and waits, then merges only what was written since. Local
+stores only: an object store (a URI) has no locks, so compact it from one place at a time.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import sys
 import time
 import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 
 import pyarrow as pa
 
 from xeonsweep import results, store_files, store_index
 
 
+LOCK = "_compact.lock"  # '_': readers and pyarrow's discovery skip it
+
+
 def compact(directory: str | os.PathLike) -> dict:
     """Merge every per-run file; returns what was done (files merged, rows, new file)."""
     fs, root = results.filesystem(directory)
+    with _one_at_a_time(fs, root):
+        return _compact(fs, root)
+
+
+@contextmanager
+def _one_at_a_time(fs, root: str) -> Iterator[None]:
+    """Hold the store's compaction lock; another compaction holding it: say so on one line, and wait."""
+    if not results.indexed(fs) or not Path(root).is_dir():
+        yield
+        return
+    with open(Path(root) / LOCK, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"xeonsweep: another compaction of {root} is running; waiting for it to finish",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)  # blocks in the kernel; released when its holder ends or dies
+        yield
+
+
+def _compact(fs, root: str) -> dict:
     removed = store_files.clean_temp_files(fs, root)
     files = store_files.data_files(fs, root)
     replaced = store_files.replaced_files(fs, root, files)

@@ -4,9 +4,15 @@ Whatever measures on this host (a single run, a fresh-process sweep, a
 live-worker sweep, a run on a cluster node) holds it; a sweeper that only
 submits to Slurm or Ray never does. The lock is flock(2) on a file: the kernel
 drops it when its holder dies, so a killed sweep never leaves the host locked.
-A side file next to it says who holds it (owner, pid, host, since); it is only
-believed when its pid is the one the kernel says holds the lock, because a
-holder killed with -9 leaves its side file behind.
+The holder writes who it is (owner, pid, host, since) into the lock file itself;
+a record is only believed when its pid is the one the kernel says holds the
+lock, because a holder killed with -9 leaves its record behind.
+
+Several users share a host: the lock's folder is made sticky and world-writable
+(1777, like /tmp) and the lock file 0666, whatever the umask, so each user can
+open it, and whoever holds it can write the record. A lock file another user
+left read-only (made before it was shared) can still be flocked read-only; its
+holder then writes a record of its own, `host.lock.holder-<uid>`, beside it.
 
 Nested uses in one process (a sweep that holds the lock running its jobs in
 the same process) share the one lock. The lock's file descriptor is not
@@ -17,9 +23,11 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import glob
 import json
 import os
 import socket
+import stat
 import sys
 import time
 from contextlib import contextmanager
@@ -31,7 +39,7 @@ from xeonsweep.errors import UserError
 
 DEFAULT_PATH = "/tmp/xeonsweep/host.lock"
 ENV_PATH = "XEONSWEEP_HOST_LOCK"
-# A new holder writes its side file right after taking the lock: how long a
+# A new holder writes its record right after taking the lock: how long a
 # waiter gives it before saying the holder is unrecorded.
 HOLDER_RECORD_WAIT_S = 1.0
 
@@ -42,8 +50,9 @@ def lock_path() -> Path:
     return Path(os.environ.get(ENV_PATH) or DEFAULT_PATH)
 
 
-def holder_path(path: Path) -> Path:
-    return path.with_name(path.name + ".holder")
+def user_record_path(path: Path) -> Path:
+    """Where a holder that cannot write the lock file records itself."""
+    return path.with_name(f"{path.name}.holder-{os.geteuid()}")
 
 
 def held_here(path: Path | None = None) -> bool:
@@ -67,34 +76,28 @@ def host_lock(owner: str, wait: bool = True) -> Iterator[None]:
         finally:
             _held[key] -= 1
         return
-    fd = _acquire(path, owner, wait)
+    fd, writable = _acquire(path, owner, wait)
     _held[key] = 1
     try:
-        _write_holder(path, owner)
+        _write_holder(path, fd, writable, owner)
         yield
     finally:
         _held.pop(key, None)
-        try:
-            holder_path(path).unlink()
-        except OSError:
-            pass
+        _clear_holder(path, fd, writable)
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
 
-def _acquire(path: Path, owner: str, wait: bool) -> int:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-    except OSError as exc:
-        raise UserError(f"cannot open the host lock {path}: {exc.strerror}; set {ENV_PATH} to a writable file") from exc
+def _acquire(path: Path, owner: str, wait: bool) -> tuple[int, bool]:
+    fd, writable = _open(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return fd
+        return fd, writable
     except OSError as exc:
         if exc.errno not in (errno.EWOULDBLOCK, errno.EACCES):
             os.close(fd)
-            raise
+            raise UserError(f"cannot lock the host lock {path}: {exc.strerror}; set {ENV_PATH} to a file "
+                            "on a local filesystem") from exc
     who = describe_holder(path, fd)
     if not wait:
         os.close(fd)
@@ -106,10 +109,66 @@ def _acquire(path: Path, owner: str, wait: bool) -> int:
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, writable
 
 
-def _write_holder(path: Path, owner: str) -> None:
+def _open(path: Path) -> tuple[int, bool]:
+    """(fd, writable): the lock file opened for flock, made if missing (one line on failure)."""
+    try:
+        _make_folder(path.parent)
+        while True:
+            opened = _open_existing(path)
+            if opened is not None:
+                return opened
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+            except FileExistsError:
+                continue  # another process made it just now: open theirs
+            os.fchmod(fd, 0o666)  # os.open's mode obeys the umask
+            return fd, True
+    except OSError as exc:
+        raise UserError(f"cannot open the host lock {path}: {exc.strerror}; ask the owner of {path.parent} to "
+                        f"`chmod 1777 {path.parent}`, or set {ENV_PATH} to a file you can write") from exc
+
+
+def _open_existing(path: Path) -> tuple[int, bool] | None:
+    """The existing lock file, read-write if we may (repaired to 0666 if ours), else read-only; None if missing.
+
+    Without O_CREAT: in a sticky folder, fs.protected_regular refuses O_CREAT on another user's file."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except PermissionError:  # another user's file, left 0644: flock works on a read-only descriptor too
+        try:
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC), False
+        except FileNotFoundError:
+            return None
+    info = os.fstat(fd)
+    if info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) != 0o666:
+        os.fchmod(fd, 0o666)
+    return fd, True
+
+
+def _make_folder(folder: Path) -> None:
+    """The lock's folder, sticky and world-writable (1777, like /tmp) when xeonsweep makes it, and
+    the default folder repaired to 1777 when it is ours (made before locks were shared)."""
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            return
+        os.chmod(folder, 0o1777)  # mkdir's mode obeys the umask
+        return
+    info = folder.stat()
+    if folder == Path(DEFAULT_PATH).parent and info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) != 0o1777:
+        os.chmod(folder, 0o1777)
+
+
+def _write_holder(path: Path, fd: int, writable: bool, owner: str) -> None:
+    """Who holds the lock, into the lock file; a holder with a read-only lock file records
+    itself in a file of its own (if even that cannot be written, waiters name its pid)."""
     info = {
         "owner": owner,
         "pid": os.getpid(),
@@ -117,18 +176,48 @@ def _write_holder(path: Path, owner: str) -> None:
         "host": socket.gethostname(),
         "since_unix_s": time.time(),
     }
-    side = holder_path(path)
-    tmp = side.with_name(f".{side.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(info))
-    os.replace(tmp, side)
+    data = json.dumps(info).encode()
+    try:
+        if writable:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, data, 0)
+            return
+        record = user_record_path(path)
+        tmp = record.with_name(f".{record.name}.{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, record)
+    except OSError:
+        pass  # the lock is held all the same
+
+
+def _clear_holder(path: Path, fd: int, writable: bool) -> None:
+    try:
+        if writable:
+            os.ftruncate(fd, 0)
+        else:
+            user_record_path(path).unlink()
+    except OSError:
+        pass
+
+
+def records(path: Path | None = None) -> list[dict]:
+    """Every holder record there is: the lock file's, then any user's own; unreadable ones left out."""
+    path = path or lock_path()
+    found = []
+    for candidate in (path, *sorted(path.parent.glob(f"{glob.escape(path.name)}.holder-*"))):
+        try:
+            info = json.loads(candidate.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(info, dict):
+            found.append(info)
+    return found
 
 
 def read_holder(path: Path | None = None) -> dict | None:
-    """The side file's record, or None when it is missing or unreadable."""
-    try:
-        return json.loads(holder_path(path or lock_path()).read_text())
-    except (OSError, ValueError):
-        return None
+    """The first record, or None when there is none (a free lock, or a holder not yet recorded)."""
+    found = records(path)
+    return found[0] if found else None
 
 
 def describe_holder(path: Path, fd: int | None = None) -> str:
@@ -136,8 +225,8 @@ def describe_holder(path: Path, fd: int | None = None) -> str:
     deadline = time.monotonic() + HOLDER_RECORD_WAIT_S
     while True:
         pids = _flock_holders(path)
-        info = read_holder(path)
-        if info and _is_current(info, pids):
+        info = next((r for r in records(path) if _is_current(r, pids)), None)
+        if info:
             since = datetime.fromtimestamp(info["since_unix_s"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
             return f"{info['owner']} (pid {info['pid']} on {info['host']}, since {since})"
         if time.monotonic() >= deadline:
@@ -165,11 +254,11 @@ def _is_current(info: dict, pids: set[int] | None) -> bool:
 def _flock_holders(path: Path) -> set[int] | None:
     """Pids the kernel lists in /proc/locks as holding a flock on this file (None: cannot tell)."""
     try:
-        stat = os.stat(path)
+        info = os.stat(path)
         text = Path("/proc/locks").read_text()
     except OSError:
         return None
-    inode = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
+    inode = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
     pids = set()
     for line in text.splitlines():
         parts = line.split()

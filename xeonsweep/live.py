@@ -156,10 +156,12 @@ class Sweep:
                 if reference and reference.outcome and reference.outcome.status != "ok":
                     reference = None  # it died: later groups have no common reference
                 group += 1
-        finally:  # Ctrl-C or a bug: no live child outlives the sweep
+        finally:  # Ctrl-C or a bug: no live child (or its cgroup) outlives the sweep
             for live in self.lives:
                 if live.proc is not None and live.proc.poll() is None:
                     launch.kill_tree(live.proc)
+                if live.child is not None and live.child.cgroup is not None:
+                    live.child.cgroup.remove()
             listener.close()
 
     def _room_for_one_more(self, members: list[Live], reference: Live | None) -> bool:
@@ -191,8 +193,7 @@ class Sweep:
                 while len(live.channels) < child.instances:
                     events = selector.select(timeout=max(deadline - self.clock(), 0))
                     if not events:
-                        launch.kill_tree(live.proc)
-                        return self._finish(live, Outcome(
+                        return self._kill(live, Outcome(
                             "timeout", f"set-up exceeded timeout_s={timeout_s:g}; instances killed"
                             + launch.stderr_tail(child.stderr_path)))
                     if any(key.data == "exit" for key, _ in events):
@@ -285,9 +286,8 @@ class Sweep:
                                           "iterations": MIN_BLOCK_ITERATIONS}, deadline)
         if not timed:
             if self.clock() >= deadline:
-                launch.kill_tree(live.proc)
-                self._finish(live, Outcome("timeout", f"a block exceeded timeout_s={timeout_s:g}; instances killed"
-                                           + launch.stderr_tail(live.child.stderr_path)))
+                self._kill(live, Outcome("timeout", f"a block exceeded timeout_s={timeout_s:g}; instances killed"
+                                         + launch.stderr_tail(live.child.stderr_path)))
             else:
                 self._finish(live, self._read_failure(live, f"after {len(live.blocks)} blocks"))
             return None
@@ -351,6 +351,13 @@ class Sweep:
                               + launch.stderr_tail(child.stderr_path))
         outcome.instances_started = launch.started_count(child.out_dir)
         return launch.release(child, outcome, live.run)  # names an out-of-memory kill
+
+    def _kill(self, live: Live, outcome: Outcome) -> bool:
+        """A child that overran its time: killed, then released like any failed child
+        (its cgroup removed, an out-of-memory kill named), and its row written."""
+        launch.kill_tree(live.proc)
+        outcome.instances_started = launch.started_count(live.child.out_dir)
+        return self._finish(live, launch.release(live.child, outcome, live.run))
 
     def _finish(self, live: Live, outcome: Outcome) -> bool:
         if live.child is not None:

@@ -139,15 +139,16 @@ class MemoryCgroup:
             os.close(fd)
 
     def oom_kills(self) -> int:
-        """Processes the kernel's OOM killer stopped in this cgroup (an old v1 kernel without
-        that counter: the times usage hit the limit, memory.failcnt)."""
+        """Processes the kernel's OOM killer stopped in this cgroup: its own oom_kill counter
+        (v2 memory.events, v1 memory.oom_control). A kernel without that counter gives 0: v1's
+        memory.failcnt counts every time usage reached the limit (reclaim included), not kills,
+        so it cannot say that a run died of memory."""
         name = "memory.events" if self.controller.version == 2 else "memory.oom_control"
         for line in _read(self.path / name).splitlines():
             key, _, value = line.partition(" ")
-            if key == "oom_kill":
+            if key == "oom_kill" and value.strip().isdigit():
                 return int(value)
-        failcnt = _read(self.path / "memory.failcnt").strip()
-        return int(failcnt) if self.controller.version == 1 and failcnt.isdigit() else 0
+        return 0
 
     def peak_mb(self) -> float | None:
         name = "memory.peak" if self.controller.version == 2 else "memory.max_usage_in_bytes"

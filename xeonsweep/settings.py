@@ -103,6 +103,7 @@ def validate(run: dict, cpu: CpuInfo) -> None:
     _check_memory_limit(bench.get("memory_limit_mb"))
     _check_model(run["model"])
     _check_sweep_id(run.get("sweep_id"))
+    check_cluster(run.get("cluster"))
     if "://" in str(run["cache"]["dir"]):
         raise UserError(f"cache.dir={run['cache']['dir']} must be a filesystem path (shared by the nodes of a "
                         "cluster); a URI such as s3:// is for results.dir only")
@@ -117,6 +118,12 @@ def validate(run: dict, cpu: CpuInfo) -> None:
         reason = component.incompatibility(run) if component else None
         if reason:
             raise Incompatible(reason)
+
+
+def check_cluster(cluster: Any) -> None:
+    """cluster.max_array_size: jobs per submitted array (0 or fewer would submit nothing at all)."""
+    if cluster is not None and "max_array_size" in cluster:
+        _check_int(cluster, "max_array_size", 1, "cluster.")
 
 
 def _check_blocks(bench: dict) -> None:
@@ -198,15 +205,49 @@ def _check_writable(name: str, path: Path) -> None:
 
 def _check_cache_owner_only(cache_dir: Path) -> None:
     """The cached PT2E graph is loaded with torch.export.load, which unpickles: a cache that another
-    user can write is a way to run their code. Checks the folder and the folders xeonsweep makes in it."""
-    for folder in (cache_dir, *(cache_dir / kind for kind in ("pt2e",))):
+    user can write is a way to run their code. Checks the folder and the folders xeonsweep makes in it:
+    each must be ours (or root's), and writable by no other user (a sticky cache.dir, like /tmp, may
+    be: others cannot replace what we made in it; pt2e is then checked to be ours)."""
+    for folder, sticky_ok in ((cache_dir, True), (cache_dir / "pt2e", False)):
         try:
-            mode = folder.stat().st_mode
+            info = folder.stat()
         except OSError:
             continue
-        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        if info.st_uid not in (os.geteuid(), 0):
+            raise UserError(f"cache.dir={cache_dir}: {folder} belongs to {_user_name(info.st_uid)}, and cached "
+                            f"graphs are unpickled from it; fix: choose a cache.dir of your own")
+        if _others_can_write(info) and not (sticky_ok and info.st_mode & stat.S_ISVTX):
             raise UserError(f"cache.dir={cache_dir}: {folder} is writable by other users and cached graphs are "
                             f"unpickled from it; fix: chmod go-w {folder} (or choose a cache.dir only you can write)")
+
+
+def _others_can_write(info: os.stat_result) -> bool:
+    """World-writable, or group-writable by a group with members other than us (a user-private
+    group, as under umask 002 on Debian, is ours alone)."""
+    if info.st_mode & stat.S_IWOTH:
+        return True
+    return bool(info.st_mode & stat.S_IWGRP) and _group_has_others(info.st_gid)
+
+
+def _group_has_others(gid: int) -> bool:
+    import grp
+    import pwd
+
+    try:
+        members = set(grp.getgrgid(gid).gr_mem) | {u.pw_name for u in pwd.getpwall() if u.pw_gid == gid}
+        me = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a group or user the system cannot name: assume the worst
+        return True
+    return bool(members - {me})
+
+
+def _user_name(uid: int) -> str:
+    import pwd
+
+    try:
+        return f"user {pwd.getpwuid(uid).pw_name}"
+    except KeyError:
+        return f"uid {uid}"
 
 
 def check_before_run(run: dict) -> None:

@@ -20,6 +20,7 @@ from typing import Any, List, Sequence
 from hydra.core.utils import JobReturn, JobStatus
 from hydra_plugins.hydra_submitit_launcher import submitit_launcher as stock
 
+from xeonsweep import settings
 from xeonsweep.errors import JobLost
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,10 @@ class PerJobMixin:
     """launch() of the stock launcher, with chunked arrays and per-job results."""
 
     def _max_array_size(self) -> int:
+        """cluster.max_array_size, checked (as the sweep's planning did) before anything is submitted."""
         cluster = self.config.get("cluster") if self.config is not None else None
-        return int((cluster or {}).get("max_array_size") or DEFAULT_MAX_ARRAY_SIZE)
+        settings.check_cluster(cluster)
+        return int((cluster or {}).get("max_array_size", DEFAULT_MAX_ARRAY_SIZE))
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         import submitit
