@@ -23,8 +23,10 @@ CASES = [
     (["scenario=server", "scenario.target_qps=0"], "scenario.target_qps=0 is not valid; valid: a number > 0"),
     (["-m", "scenario=server", "scenario.latency_slo_ms=100,-5"], "scenario.latency_slo_ms=-5 is not valid; valid: a number > 0"),
     (["scenario=single_stream", "scenario.find_peak=true"], "scenario.find_peak=true needs scenario=server"),
-    (["scenario=single_stream", "backend=openvino", "backend.options.performance_hint=throughput"],
+    (["scenario=single_stream", "batch_size=1", "backend=openvino", "backend.options.performance_hint=throughput"],
      "scenario=single_stream has one query at a time; use backend.options.performance_hint=latency"),
+    (["scenario=single_stream"], "batch_size=8 is not valid with scenario=single_stream (one sample per query); use batch_size=1"),
+    (["scenario=single_stream", "batch_size=4"], "batch_size=4 is not valid with scenario=single_stream"),
 ]
 
 

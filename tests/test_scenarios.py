@@ -66,10 +66,10 @@ def test_confirm_steps_down_until_valid():
 
 @pytest.mark.slow
 def test_single_stream(sweep):
-    result = sweep("scenario=single_stream", *SHORT)
+    result = sweep("scenario=single_stream", "batch_size=1", *SHORT)
     assert result.returncode == 0, result.stdout + result.stderr
     row = sweep.rows().iloc[0]
-    assert row["status"] == "ok" and row["scenario"] == "single_stream"
+    assert row["status"] == "ok" and row["scenario"] == "single_stream" and row["batch_size"] == 1
     assert row["loadgen_queries"] >= 200 and row["mean_batch"] == 1.0
     assert 0 < row["latency_ms_p50"] <= row["latency_ms_p90"] <= row["latency_ms_p99"] <= row["latency_ms_p99_9"]
     assert row["sps"] == pytest.approx(1000 / row["latency_ms_mean"], rel=0.05)  # one query at a time

@@ -17,10 +17,9 @@ class Instance:
         self.rank, self.instances = rank, instances
         self.log_root = log_root / f"instance-{rank}"
         self.expected_latency_ns = expected_latency_ns
-        server = self.scenario["name"] == "server"
-        batch_size = run["batch_size"] if server else 1
-        self.sut = BatchingSUT(prepared, padded_batches(prepared, example, run["batch_size"]), batch_size,
-                               float(self.scenario["max_wait_ms"]) / 1e3 if server else 0.0)
+        # single_stream runs have batch_size=1 (settings refuse others): one query, one batch, no padding.
+        self.sut = BatchingSUT(prepared, padded_batches(prepared, example, run["batch_size"]), run["batch_size"],
+                               float(self.scenario["max_wait_ms"]) / 1e3)
         self.tests = 0
         self.exchange = peak.Exchange(log_root / "verdicts", instances, rank)
 
