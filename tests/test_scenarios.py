@@ -113,6 +113,19 @@ def test_find_peak_gives_a_valid_qps_whose_double_is_invalid(sweep):
 
 
 @pytest.mark.slow
+def test_a_batch_that_raises_while_serving_fails_the_run_with_its_error_long_before_the_timeout(sweep):
+    # The model's 20th forward pass raises: set-up and warm-up succeed, then a batch behind LoadGen fails.
+    result = sweep("model=fails_when_served", "scenario=server", "scenario.target_qps=50",
+                   "scenario.latency_slo_ms=5000", "benchmark.timeout_s=300", *SHORT[1:], faults=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    row = sweep.rows().iloc[0]
+    assert row["status"] == "failed", row["reason"]
+    assert row["reason"].startswith("ValueError: forward pass 20 fails on purpose")
+    # LoadGen was answered and finished (a few seconds of queries), not left waiting until timeout_s.
+    assert (row["finished_at"] - row["started_at"]).total_seconds() < 100
+
+
+@pytest.mark.slow
 def test_openvino_throughput_hint_keeps_several_requests_in_flight(sweep):
     result = sweep("-m", "backend=openvino", "backend.options.performance_hint=throughput",
                    "scenario=offline,server", "scenario.target_qps=1000", "scenario.latency_slo_ms=5000", *SHORT)
@@ -159,3 +172,10 @@ def test_search_down_gives_up_after_a_few_halvings():
     assert len(runs) == peak.MAX_HALVINGS + 1 and peak.best_valid(runs) is None
     runs = peak.confirm(100, lambda q: {"target_qps": q, "valid": False})
     assert len(runs) == peak.CONFIRM_TRIES + peak.MAX_HALVINGS
+
+
+def test_an_instance_whose_test_failed_stops_the_others_at_that_step(tmp_path):
+    failing, waiting = (peak.Exchange(tmp_path, 2, rank) for rank in (0, 1))
+    failing.failed(3)
+    with pytest.raises(RuntimeError, match="step 3: another instance failed"):
+        waiting.all_valid(3, True)

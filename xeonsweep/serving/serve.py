@@ -32,6 +32,7 @@ class Instance:
         folder = self.log_root / f"{self.tests:02d}-{'peak' if find_peak else 'qps'}-{total_qps or 0:g}"
         self.sut.batch_sizes, self.sut.max_in_flight = [], 0
         loadgen.run_test(self.sut, settings, folder)
+        self.sut.raise_error()  # a batch that raised fails the run with its own error
         result = loadgen.parse_logs(folder, self.scenario["name"], total_qps).to_dict()
         result["log_dir"] = str(folder)
         result["mean_batch"] = sum(self.sut.batch_sizes) / max(len(self.sut.batch_sizes), 1)
@@ -40,7 +41,11 @@ class Instance:
 
     def agreed(self, total_qps: float) -> dict:
         """A test on every instance at once; VALID only if every instance's is."""
-        result = self.test(total_qps)
+        try:
+            result = self.test(total_qps)
+        except Exception:
+            self.exchange.failed(self.tests)  # the other instances stop at this step instead of waiting
+            raise
         result["instance_valid"] = result["valid"]
         result["valid"] = self.exchange.all_valid(self.tests, result["valid"])
         return result

@@ -6,6 +6,11 @@ LoadGen issues queries of one sample each. A batch runs as soon as it holds
 padded to `batch_size`; only the real samples are reported. Responses go to
 LoadGen as each batch completes (from the backend's callback when it runs
 several batches at once, e.g. OpenVINO's async requests).
+
+A batch that raises stops the batcher: its queries, the queued ones and any
+issued later are completed at once (LoadGen waits for every query it issued,
+so it would otherwise wait forever), and `raise_error` raises the error once
+LoadGen's test has returned, so the run fails with its cause.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class BatchingSUT:
         self.batch_sizes: list[int] = []  # real samples per batch run
         self.in_flight = 0
         self.max_in_flight = 0            # batches started and not yet completed, at most
+        self.error: Exception | None = None  # what stopped the batcher
         self.thread = threading.Thread(target=self._loop, name="xeonsweep-batcher", daemon=True)
 
     def start(self) -> "BatchingSUT":
@@ -38,8 +44,11 @@ class BatchingSUT:
         """LoadGen's IssueQuery callback: queue and return at once."""
         now = time.monotonic()
         with self.cond:
-            self.pending.extend((sample.id, now) for sample in samples)
-            self.cond.notify()
+            if self.error is None:
+                self.pending.extend((sample.id, now) for sample in samples)
+                self.cond.notify()
+                return
+        respond([sample.id for sample in samples])  # the batcher has failed: answered unserved
 
     def flush(self) -> None:
         pass
@@ -66,28 +75,53 @@ class BatchingSUT:
             count = min(self.batch_size, len(self.pending))
             return [self.pending.popleft()[0] for _ in range(count)]
 
-    def _loop(self) -> None:
-        import mlperf_loadgen as lg
+    def raise_error(self) -> None:
+        """Raise what stopped the batcher, if anything did (once LoadGen's test has returned)."""
+        if self.error is not None:
+            raise self.error
 
+    def _loop(self) -> None:
         while (ids := self._next_batch()) is not None:
-            self.batch_sizes.append(len(ids))
-            batch = self.batches[len(ids)]
-            self._started()
-            if self.prepared.submit is not None:
-                self.prepared.submit(batch, lambda ids=ids: self._completed(lg, ids))
-            else:
-                self.prepared.infer(batch)
-                self._completed(lg, ids)
+            try:
+                self._run(ids)
+            except Exception as exc:  # raised again in the main thread by raise_error
+                self._fail(exc, ids)
+                return
+
+    def _run(self, ids: list[int]) -> None:
+        self.batch_sizes.append(len(ids))
+        batch = self.batches[len(ids)]
+        self._started()
+        if self.prepared.submit is not None:
+            self.prepared.submit(batch, lambda ids=ids: self._completed(ids))
+        else:
+            self.prepared.infer(batch)
+            self._completed(ids)
+
+    def _fail(self, exc: Exception, ids: list[int]) -> None:
+        """Record `exc`; answer the failed batch's queries and the queued ones, so LoadGen can finish."""
+        with self.cond:
+            self.error = exc
+            unserved = ids + [sample_id for sample_id, _ in self.pending]
+            self.pending.clear()
+        respond(unserved)
 
     def _started(self) -> None:
         with self.cond:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
-    def _completed(self, lg: Any, ids: list[int]) -> None:
+    def _completed(self, ids: list[int]) -> None:
         with self.cond:
             self.in_flight -= 1
-        lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])
+        respond(ids)
+
+
+def respond(ids: list[int]) -> None:
+    """Tell LoadGen these queries are complete (with empty responses: only their latency counts)."""
+    import mlperf_loadgen as lg
+
+    lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])
 
 
 def padded_batches(prepared: Any, example: Any, batch_size: int) -> dict[int, Any]:
