@@ -113,10 +113,11 @@ def test_find_peak_gives_a_valid_qps_whose_double_is_invalid(sweep):
 
 
 @pytest.mark.slow
-def test_a_batch_that_raises_while_serving_fails_the_run_with_its_error_long_before_the_timeout(sweep):
+@pytest.mark.parametrize("find_peak", ["false", "true"])
+def test_a_batch_that_raises_while_serving_fails_the_run_with_its_error_long_before_the_timeout(sweep, find_peak):
     # The model's 20th forward pass raises: set-up and warm-up succeed, then a batch behind LoadGen fails.
-    result = sweep("model=fails_when_served", "scenario=server", "scenario.target_qps=50",
-                   "scenario.latency_slo_ms=5000", "benchmark.timeout_s=300", *SHORT[1:], faults=True)
+    result = sweep("model=fails_when_served", "scenario=server", "scenario.target_qps=50", "scenario.latency_slo_ms=1000",
+                   f"scenario.find_peak={find_peak}", "benchmark.timeout_s=300", *SHORT[1:], faults=True)
     assert result.returncode == 1, result.stdout + result.stderr
     row = sweep.rows().iloc[0]
     assert row["status"] == "failed", row["reason"]

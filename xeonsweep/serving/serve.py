@@ -31,6 +31,8 @@ class Instance:
                                          seed=self.run["seed"] * 1000 + self.rank, find_peak=find_peak)
         folder = self.log_root / f"{self.tests:02d}-{'peak' if find_peak else 'qps'}-{total_qps or 0:g}"
         self.sut.batch_sizes, self.sut.max_in_flight = [], 0
+        # After a failure LoadGen's own peak search must see the SLO missed, or it raises the load for minutes.
+        self.sut.late_s = 1.1 * float(self.scenario["latency_slo_ms"]) / 1e3 if find_peak else 0.0
         loadgen.run_test(self.sut, settings, folder)
         self.sut.raise_error()  # a batch that raised fails the run with its own error
         result = loadgen.parse_logs(folder, self.scenario["name"], total_qps).to_dict()

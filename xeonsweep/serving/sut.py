@@ -7,10 +7,13 @@ padded to `batch_size`; only the real samples are reported. Responses go to
 LoadGen as each batch completes (from the backend's callback when it runs
 several batches at once, e.g. OpenVINO's async requests).
 
-A batch that raises stops the batcher: its queries, the queued ones and any
-issued later are completed at once (LoadGen waits for every query it issued,
-so it would otherwise wait forever), and `raise_error` raises the error once
-LoadGen's test has returned, so the run fails with its cause.
+A batch that raises stops the batching: LoadGen waits for every query it
+issued, so the failed batch's queries, the queued ones and any issued later are
+answered without being run, and `raise_error` raises the error once LoadGen's
+test has returned, so the run fails with its cause. They are answered at once,
+or `late_s` after they arrived when set: LoadGen's FindPeakPerformance judges
+latency alone, and instant answers would make it raise the load step after step
+for minutes; answers later than the SLO make it stop at the next step.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ class BatchingSUT:
         self.batch_sizes: list[int] = []  # real samples per batch run
         self.in_flight = 0
         self.max_in_flight = 0            # batches started and not yet completed, at most
-        self.error: Exception | None = None  # what stopped the batcher
+        self.error: Exception | None = None  # what stopped the batching
+        self.late_s = 0.0                 # after a failure, queries are answered this long after they arrived
         self.thread = threading.Thread(target=self._loop, name="xeonsweep-batcher", daemon=True)
 
     def start(self) -> "BatchingSUT":
@@ -44,11 +48,8 @@ class BatchingSUT:
         """LoadGen's IssueQuery callback: queue and return at once."""
         now = time.monotonic()
         with self.cond:
-            if self.error is None:
-                self.pending.extend((sample.id, now) for sample in samples)
-                self.cond.notify()
-                return
-        respond([sample.id for sample in samples])  # the batcher has failed: answered unserved
+            self.pending.extend((sample.id, now) for sample in samples)
+            self.cond.notify()
 
     def flush(self) -> None:
         pass
@@ -75,8 +76,22 @@ class BatchingSUT:
             count = min(self.batch_size, len(self.pending))
             return [self.pending.popleft()[0] for _ in range(count)]
 
+    def _next_unserved(self) -> list[int] | None:
+        """After a failure: the queued queries that are `late_s` old, once there are some."""
+        with self.cond:
+            while True:
+                now = time.monotonic()
+                if self.pending and self.pending[0][1] + self.late_s <= now:
+                    due = []
+                    while self.pending and self.pending[0][1] + self.late_s <= now:
+                        due.append(self.pending.popleft()[0])
+                    return due
+                if not self.pending and self.stopping:
+                    return None
+                self.cond.wait(self.pending[0][1] + self.late_s - now if self.pending else None)
+
     def raise_error(self) -> None:
-        """Raise what stopped the batcher, if anything did (once LoadGen's test has returned)."""
+        """Raise what stopped the batching, if anything did (once LoadGen's test has returned)."""
         if self.error is not None:
             raise self.error
 
@@ -85,8 +100,11 @@ class BatchingSUT:
             try:
                 self._run(ids)
             except Exception as exc:  # raised again in the main thread by raise_error
-                self._fail(exc, ids)
-                return
+                self.error = exc
+                respond(ids)
+                break
+        while (ids := self._next_unserved()) is not None:
+            respond(ids)
 
     def _run(self, ids: list[int]) -> None:
         self.batch_sizes.append(len(ids))
@@ -97,14 +115,6 @@ class BatchingSUT:
         else:
             self.prepared.infer(batch)
             self._completed(ids)
-
-    def _fail(self, exc: Exception, ids: list[int]) -> None:
-        """Record `exc`; answer the failed batch's queries and the queued ones, so LoadGen can finish."""
-        with self.cond:
-            self.error = exc
-            unserved = ids + [sample_id for sample_id, _ in self.pending]
-            self.pending.clear()
-        respond(unserved)
 
     def _started(self) -> None:
         with self.cond:
