@@ -27,8 +27,10 @@ CASES = [
     (["cluster.max_array_size=0"], "cluster.max_array_size=0 is not valid; valid: an integer >= 1"),
     (["-m", "cluster=local", "cluster.max_array_size=lots"],
      "cluster.max_array_size=lots is not valid; valid: an integer >= 1"),
-    (["scenario=single_stream", "backend=openvino", "backend.options.performance_hint=throughput"],
+    (["scenario=single_stream", "batch_size=1", "backend=openvino", "backend.options.performance_hint=throughput"],
      "scenario=single_stream has one query at a time; use backend.options.performance_hint=latency"),
+    (["scenario=single_stream"], "batch_size=8 is not valid with scenario=single_stream (one sample per query); use batch_size=1"),
+    (["scenario=single_stream", "batch_size=4"], "batch_size=4 is not valid with scenario=single_stream"),
 ]
 
 

@@ -66,10 +66,10 @@ def test_confirm_steps_down_until_valid():
 
 @pytest.mark.slow
 def test_single_stream(sweep):
-    result = sweep("scenario=single_stream", *SHORT)
+    result = sweep("scenario=single_stream", "batch_size=1", *SHORT)
     assert result.returncode == 0, result.stdout + result.stderr
     row = sweep.rows().iloc[0]
-    assert row["status"] == "ok" and row["scenario"] == "single_stream"
+    assert row["status"] == "ok" and row["scenario"] == "single_stream" and row["batch_size"] == 1
     assert row["loadgen_queries"] >= 200 and row["mean_batch"] == 1.0
     assert 0 < row["latency_ms_p50"] <= row["latency_ms_p90"] <= row["latency_ms_p99"] <= row["latency_ms_p99_9"]
     assert row["sps"] == pytest.approx(1000 / row["latency_ms_mean"], rel=0.05)  # one query at a time
@@ -110,6 +110,20 @@ def test_find_peak_gives_a_valid_qps_whose_double_is_invalid(sweep):
     assert double.returncode == 0, double.stdout + double.stderr
     rows = sweep.rows()
     assert not rows[rows["peak_qps"].isna()].iloc[0]["loadgen_valid"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("find_peak", ["false", "true"])
+def test_a_batch_that_raises_while_serving_fails_the_run_with_its_error_long_before_the_timeout(sweep, find_peak):
+    # The model's 20th forward pass raises: set-up and warm-up succeed, then a batch behind LoadGen fails.
+    result = sweep("model=fails_when_served", "scenario=server", "scenario.target_qps=50", "scenario.latency_slo_ms=1000",
+                   f"scenario.find_peak={find_peak}", "benchmark.timeout_s=300", *SHORT[1:], faults=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    row = sweep.rows().iloc[0]
+    assert row["status"] == "failed", row["reason"]
+    assert row["reason"].startswith("ValueError: forward pass 20 fails on purpose")
+    # LoadGen was answered and finished (a few seconds of queries), not left waiting until timeout_s.
+    assert (row["finished_at"] - row["started_at"]).total_seconds() < 100
 
 
 @pytest.mark.slow
@@ -194,3 +208,10 @@ def test_a_search_goes_on_down_while_the_median_query_meets_the_slo():
 
     best = peak.best_valid(peak.search(8, run_at, lambda run: peak.out_of_reach(run, 100)))["target_qps"]
     assert (100 - 60) / 30 / peak.RESOLUTION <= best <= (100 - 60) / 30
+
+
+def test_an_instance_whose_test_failed_stops_the_others_at_that_step(tmp_path):
+    failing, waiting = (peak.Exchange(tmp_path, 2, rank) for rank in (0, 1))
+    failing.failed(3)
+    with pytest.raises(RuntimeError, match="step 3: another instance failed"):
+        waiting.all_valid(3, True)

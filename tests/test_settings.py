@@ -70,6 +70,14 @@ def test_several_workers_need_run_cpu(run):
         settings.validate(changed(run, "workers", 2), CPU)
 
 
+def test_single_stream_needs_batch_size_1(run):
+    single_stream = changed(run, "scenario", {**run["scenario"], "name": "single_stream"})
+    with pytest.raises(Incompatible, match=r"batch_size=8 is not valid with scenario=single_stream .*use batch_size=1"):
+        settings.validate(single_stream, CPU)
+    settings.validate(changed(single_stream, "batch_size", 1), CPU)
+    settings.validate(changed(run, "batch_size", 8), CPU)  # offline batches as asked
+
+
 def test_cores_per_instance_times_workers_must_fit(run):
     bad = changed(changed(run, "runtime", {"name": "run_cpu", "ncores_per_instance": 3}), "workers", 2)
     with pytest.raises(UserError, match=r"ncores_per_instance=3 x workers=2 exceeds the 4 cores"):

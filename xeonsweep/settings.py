@@ -343,6 +343,11 @@ def _check_scenario(run: dict) -> None:
     _check_bool(scenario, "find_peak", "scenario.")
     if scenario["find_peak"] and name != "server":
         raise UserError(f"scenario.find_peak=true needs scenario=server (not {name}); valid: false")
+    if name == "single_stream" and run["batch_size"] != 1:
+        # LoadGen's SingleStream sends one sample at a time: a larger batch would be padded (static
+        # backends) or recorded without being measured (dynamic ones).
+        raise Incompatible(f"batch_size={run['batch_size']} is not valid with scenario=single_stream "
+                           "(one sample per query); use batch_size=1")
 
 
 def _check_intel_openmp(run: dict) -> None:

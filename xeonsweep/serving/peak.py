@@ -113,14 +113,25 @@ class Exchange:
         self.folder, self.instances, self.rank = folder, instances, rank
 
     def all_valid(self, step: int, valid: bool) -> bool:
-        step_dir = self.folder / f"step-{step:03d}"
-        step_dir.mkdir(parents=True, exist_ok=True)
-        tmp = step_dir / f".{self.rank}.tmp"
-        tmp.write_text(json.dumps(valid))
-        os.replace(tmp, step_dir / f"{self.rank}.json")
+        step_dir = self._post(step, valid)
         deadline = time.monotonic() + EXCHANGE_TIMEOUT_S
         while len(list(step_dir.glob("*.json"))) < self.instances:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"step {step}: only {len(list(step_dir.glob('*.json')))} of {self.instances} instances reported")
             time.sleep(0.01)
-        return all(json.loads(p.read_text()) for p in step_dir.glob("*.json"))
+        verdicts = [json.loads(p.read_text()) for p in step_dir.glob("*.json")]
+        if None in verdicts:
+            raise RuntimeError(f"step {step}: another instance failed (its own error is in this row's reason)")
+        return all(verdicts)
+
+    def failed(self, step: int) -> None:
+        """This instance's test raised: the others learn it at this step (its verdict is null)."""
+        self._post(step, None)
+
+    def _post(self, step: int, verdict: bool | None) -> Path:
+        step_dir = self.folder / f"step-{step:03d}"
+        step_dir.mkdir(parents=True, exist_ok=True)
+        tmp = step_dir / f".{self.rank}.tmp"
+        tmp.write_text(json.dumps(verdict))
+        os.replace(tmp, step_dir / f"{self.rank}.json")
+        return step_dir

@@ -17,10 +17,9 @@ class Instance:
         self.rank, self.instances = rank, instances
         self.log_root = log_root / f"instance-{rank}"
         self.expected_latency_ns = expected_latency_ns
-        server = self.scenario["name"] == "server"
-        batch_size = run["batch_size"] if server else 1
-        self.sut = BatchingSUT(prepared, padded_batches(prepared, example, run["batch_size"]), batch_size,
-                               float(self.scenario["max_wait_ms"]) / 1e3 if server else 0.0)
+        # single_stream runs have batch_size=1 (settings refuse others): one query, one batch, no padding.
+        self.sut = BatchingSUT(prepared, padded_batches(prepared, example, run["batch_size"]), run["batch_size"],
+                               float(self.scenario["max_wait_ms"]) / 1e3)
         self.tests = 0
         self.exchange = peak.Exchange(log_root / "verdicts", instances, rank)
 
@@ -32,7 +31,10 @@ class Instance:
                                          seed=self.run["seed"] * 1000 + self.rank, find_peak=find_peak)
         folder = self.log_root / f"{self.tests:02d}-{'peak' if find_peak else 'qps'}-{total_qps or 0:g}"
         self.sut.batch_sizes, self.sut.max_in_flight = [], 0
+        # After a failure LoadGen's own peak search must see the SLO missed, or it raises the load for minutes.
+        self.sut.late_s = 1.1 * float(self.scenario["latency_slo_ms"]) / 1e3 if find_peak else 0.0
         loadgen.run_test(self.sut, settings, folder)
+        self.sut.raise_error()  # a batch that raised fails the run with its own error
         result = loadgen.parse_logs(folder, self.scenario["name"], total_qps).to_dict()
         result["log_dir"] = str(folder)
         result["mean_batch"] = sum(self.sut.batch_sizes) / max(len(self.sut.batch_sizes), 1)
@@ -41,7 +43,11 @@ class Instance:
 
     def agreed(self, total_qps: float) -> dict:
         """A test on every instance at once; VALID only if every instance's is."""
-        result = self.test(total_qps)
+        try:
+            result = self.test(total_qps)
+        except Exception:
+            self.exchange.failed(self.tests)  # the other instances stop at this step instead of waiting
+            raise
         result["instance_valid"] = result["valid"]
         result["valid"] = self.exchange.all_valid(self.tests, result["valid"])
         return result

@@ -6,6 +6,14 @@ LoadGen issues queries of one sample each. A batch runs as soon as it holds
 padded to `batch_size`; only the real samples are reported. Responses go to
 LoadGen as each batch completes (from the backend's callback when it runs
 several batches at once, e.g. OpenVINO's async requests).
+
+A batch that raises stops the batching: LoadGen waits for every query it
+issued, so the failed batch's queries, the queued ones and any issued later are
+answered without being run, and `raise_error` raises the error once LoadGen's
+test has returned, so the run fails with its cause. They are answered at once,
+or `late_s` after they arrived when set: LoadGen's FindPeakPerformance judges
+latency alone, and instant answers would make it raise the load step after step
+for minutes; answers later than the SLO make it stop at the next step.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ class BatchingSUT:
         self.batch_sizes: list[int] = []  # real samples per batch run
         self.in_flight = 0
         self.max_in_flight = 0            # batches started and not yet completed, at most
+        self.error: Exception | None = None  # what stopped the batching
+        self.late_s = 0.0                 # after a failure, queries are answered this long after they arrived
         self.thread = threading.Thread(target=self._loop, name="xeonsweep-batcher", daemon=True)
 
     def start(self) -> "BatchingSUT":
@@ -66,28 +76,62 @@ class BatchingSUT:
             count = min(self.batch_size, len(self.pending))
             return [self.pending.popleft()[0] for _ in range(count)]
 
-    def _loop(self) -> None:
-        import mlperf_loadgen as lg
+    def _next_unserved(self) -> list[int] | None:
+        """After a failure: the queued queries that are `late_s` old, once there are some."""
+        with self.cond:
+            while True:
+                now = time.monotonic()
+                if self.pending and self.pending[0][1] + self.late_s <= now:
+                    due = []
+                    while self.pending and self.pending[0][1] + self.late_s <= now:
+                        due.append(self.pending.popleft()[0])
+                    return due
+                if not self.pending and self.stopping:
+                    return None
+                self.cond.wait(self.pending[0][1] + self.late_s - now if self.pending else None)
 
+    def raise_error(self) -> None:
+        """Raise what stopped the batching, if anything did (once LoadGen's test has returned)."""
+        if self.error is not None:
+            raise self.error
+
+    def _loop(self) -> None:
         while (ids := self._next_batch()) is not None:
-            self.batch_sizes.append(len(ids))
-            batch = self.batches[len(ids)]
-            self._started()
-            if self.prepared.submit is not None:
-                self.prepared.submit(batch, lambda ids=ids: self._completed(lg, ids))
-            else:
-                self.prepared.infer(batch)
-                self._completed(lg, ids)
+            try:
+                self._run(ids)
+            except Exception as exc:  # raised again in the main thread by raise_error
+                self.error = exc
+                respond(ids)
+                break
+        while (ids := self._next_unserved()) is not None:
+            respond(ids)
+
+    def _run(self, ids: list[int]) -> None:
+        self.batch_sizes.append(len(ids))
+        batch = self.batches[len(ids)]
+        self._started()
+        if self.prepared.submit is not None:
+            self.prepared.submit(batch, lambda ids=ids: self._completed(ids))
+        else:
+            self.prepared.infer(batch)
+            self._completed(ids)
 
     def _started(self) -> None:
         with self.cond:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
-    def _completed(self, lg: Any, ids: list[int]) -> None:
+    def _completed(self, ids: list[int]) -> None:
         with self.cond:
             self.in_flight -= 1
-        lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])
+        respond(ids)
+
+
+def respond(ids: list[int]) -> None:
+    """Tell LoadGen these queries are complete (with empty responses: only their latency counts)."""
+    import mlperf_loadgen as lg
+
+    lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])
 
 
 def padded_batches(prepared: Any, example: Any, batch_size: int) -> dict[int, Any]:
