@@ -33,9 +33,9 @@ def counted(marker: str):
     return tiny()
 
 
-def _watched(hang_on: int = 0):
+def _watched(hang_on: int = 0, die_on: int = 0):
     """The tiny model, counting its forward passes and noting when the last one ended;
-    pass number `hang_on` (if any) never returns."""
+    pass number `hang_on` (if any) never returns, pass number `die_on` (if any) kills the process."""
     import torch
 
     class Watched(torch.nn.Module):
@@ -48,6 +48,8 @@ def _watched(hang_on: int = 0):
             self.calls += 1
             if self.calls == hang_on:
                 time.sleep(3600)
+            if self.calls == die_on:
+                os.kill(os.getpid(), signal.SIGKILL)
             out = self.inner(x)
             self.last = time.monotonic()
             return out
@@ -74,6 +76,11 @@ def die_when_idle(calls: int = 10, idle_s: float = 0.5):
 def hang_on_call(call: int = 12):
     """The tiny model, whose forward pass number `call` never returns: a block that hangs."""
     return _watched(hang_on=call)
+
+
+def die_on_call(call: int = 12):
+    """The tiny model, whose forward pass number `call` kills the process (SIGKILL): a child dying in a block."""
+    return _watched(die_on=call)
 
 
 def show_env(name: str = "LD_LIBRARY_PATH"):

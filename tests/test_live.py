@@ -87,6 +87,23 @@ def test_a_child_that_fails_dies_or_hangs_becomes_a_row_and_the_others_finish(sw
     assert leftovers.strip() == ""
 
 
+def test_a_group_left_empty_after_the_reference_died_ends_the_sweep_cleanly(sweep):
+    # live_memory_mb=1: each group is the reference and one config. The reference dies in its first
+    # block, so the second group has no reference, and both its configs fail their set-up.
+    args = ["-m", "model=dies_in_a_block,tiny,broken,killed", *BLOCKS, "benchmark.live_memory_mb=1"]
+    result = sweep(*args, faults=True)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "4 runs: 1 ok, 3 failed" in result.stderr  # the sweep's summary
+    frame = sweep.rows().set_index("model")
+    assert len(frame) == 4 and set(frame["measurement"]) == {"blocks"}
+    assert frame.loc["dies_in_a_block", "status"] == "failed" and "SIGKILL" in frame.loc["dies_in_a_block", "reason"]
+    assert frame.loc["tiny", "status"] == "ok" and frame.loc["tiny", "measure_group"] == 0
+    assert frame.loc["broken", "status"] == frame.loc["killed", "status"] == "failed"
+    assert "this model cannot be built" in frame.loc["broken", "reason"]
+    assert pids(sweep.tmp) == []
+
+
 def test_several_instances_measure_together_in_each_block(sweep):
     result = sweep("-m", "model=tiny", "runtime=run_cpu", "workers=2", *BLOCKS)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -144,7 +144,9 @@ class Sweep:
                         reference = reference or live
                         members.append(live)
                 if group and all(m is reference for m in members):
-                    self._stop([reference])  # nothing else set up: the reference was measured already
+                    # Nothing new set up (every config left failed its set-up): the reference, if it
+                    # still lives, was measured already; with none (it died earlier) the group is empty.
+                    self._stop(members)
                     break
                 share = len([m for m in members if m is not reference]) or 1
                 budget = (self.budget_s - self.rounds_s) * share / (share + len(pending))
@@ -152,9 +154,9 @@ class Sweep:
                 # The next group's first probe follows soon enough: only the last group probes after its rounds.
                 self._rounds(members, group, budget, reference if (group or pending) else None, last=not pending)
                 self.rounds_s += self.clock() - self.probe_s - began
-                self._stop([live for live in members if live is not reference or not pending])
                 if reference and reference.outcome and reference.outcome.status != "ok":
-                    reference = None  # it died: later groups have no common reference
+                    reference = None  # it died: later groups have no common reference, and it is stopped now
+                self._stop([live for live in members if live is not reference or not pending])
                 group += 1
         finally:  # Ctrl-C or a bug: no live child outlives the sweep
             for live in self.lives:
