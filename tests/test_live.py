@@ -109,6 +109,7 @@ def test_several_instances_measure_together_in_each_block(sweep):
     assert result.returncode == 0, result.stdout + result.stderr
     row = sweep.rows().iloc[0]
     assert row["status"] == "ok" and row["measurement"] == "blocks" and row["blocks"] == 3
+    assert row["workers"] == row["instances_started"] == 2  # as a fresh run records them (launch.release)
     # Both instances timed every block together, each on a core of its own.
     assert len(row["instance_sps"]) == 2 and all(s > 0 for s in row["instance_sps"])
     assert row["torch_threads"] == 1 and len(set(row["cpu_affinity"].split(";"))) == 2

@@ -355,9 +355,12 @@ class Sweep:
         return launch.release(child, outcome, live.run)  # names an out-of-memory kill
 
     def _finish(self, live: Live, outcome: Outcome) -> bool:
-        if live.child is not None:
+        if live.child is not None:  # what launch.release and read_outcome record for a fresh run
             outcome.child_env = outcome.child_env or live.child.env_set
             outcome.interpreter = outcome.interpreter or str(live.child.interpreter)
+            outcome.planned_instances = outcome.planned_instances or live.child.instances
+            if outcome.instances_started is None:
+                outcome.instances_started = launch.started_count(live.child.out_dir)
         outcome.method = "blocks"
         live.outcome = outcome
         if outcome.status != "ok":
