@@ -46,7 +46,7 @@ from xeonsweep.channel import Channel
 from xeonsweep.confidence import Rounds
 from xeonsweep.launch import Outcome
 from xeonsweep.machine import available_memory_mb, process_cpu_s, wait_until_idle
-from xeonsweep.measure import combined_sps
+from xeonsweep.measure import combined_sps, window_problem
 from xeonsweep.planning import Job
 
 MIN_BLOCK_ITERATIONS = 3
@@ -282,9 +282,7 @@ class Sweep:
         parent_cpu = time.process_time()
         deadline = self.clock() + timeout_s
         warm = self._ask(live, {"cmd": "warm", "min_s": float(bench["block_warmup_s"])}, deadline)
-        started_at = time.time()  # every instance is warm: the timed part starts now
-        timed = warm and self._ask(live, {"cmd": "time", "min_s": float(bench["block_s"]),
-                                          "iterations": MIN_BLOCK_ITERATIONS}, deadline)
+        timed, started_at, problem = self._time(live, deadline) if warm else (None, 0.0, None)
         if not timed:
             if self.clock() >= deadline:
                 launch.kill_tree(live.proc)
@@ -292,6 +290,10 @@ class Sweep:
                                            + launch.stderr_tail(live.child.stderr_path)))
             else:
                 self._finish(live, self._read_failure(live, f"after {len(live.blocks)} blocks"))
+            return None
+        if problem:  # as a fresh run with this problem fails (launch.read_outcome): no SPS from it
+            launch.kill_tree(live.proc)
+            self._finish(live, Outcome("failed", f"{problem} (in round {round_no}'s block, and again when re-timed)"))
             return None
         ended_at = time.time()
         sps, per_instance = combined_sps(timed, live.run["batch_size"])
@@ -305,6 +307,26 @@ class Sweep:
         live.blocks.append(block)
         live.parent_cpu_s += time.process_time() - parent_cpu
         return block
+
+    def _time(self, live: Live, deadline: float) -> tuple[list[dict] | None, float, str | None]:
+        """One timed block of every (warm) instance: (their timings, when it started, why it has no SPS).
+
+        Timings are None if an instance is gone. A block in which an instance has no
+        iteration inside the common window (measure.window_problem) is re-timed once
+        before the config fails: the sweep asks its instances one after another, so on
+        a busy machine one may start late by chance, while an instance that misses the
+        window again (an iteration longer than the others' whole block) would miss it
+        in every block.
+        """
+        command = {"cmd": "time", "min_s": float(live.run["benchmark"]["block_s"]),
+                   "iterations": MIN_BLOCK_ITERATIONS}
+        for _ in range(2):
+            started_at = time.time()  # every instance is warm: the timed part starts now
+            timed = self._ask(live, command, deadline)
+            problem = window_problem(timed) if timed else None
+            if not problem:
+                break
+        return timed, started_at, problem
 
     def _ask(self, live: Live, command: dict, deadline: float) -> list[dict] | None:
         """Send `command` to every instance, then wait (blocked) for every answer; None if one is gone."""
