@@ -40,7 +40,8 @@ def env_settings(child_env) -> str:
 
 def setting_text(value) -> str:
     """A setting's value as a label shows it: null as Hydra spells it, a whole number without `.0`
-    (an integer column with nulls reads back as floats)."""
+    (an integer column with nulls reads back as floats). Also what tells values apart: pandas'
+    astype(str) keeps a null missing, so null and a value would count as one."""
     if value is None or (isinstance(value, float) and value != value):
         return "null"
     if isinstance(value, float) and value.is_integer():
@@ -55,7 +56,7 @@ def config_labels(group: pd.DataFrame) -> pd.Series:
     steps = group["ladder_step"].where(group["ladder_step"].map(lambda s: isinstance(s, str)), "")
     labels = pd.Series("", index=group.index, dtype=object)
     for step, rows in group.groupby(steps, sort=False):
-        varying = [d for d in DIMENSIONS if d in rows and rows[d].astype(str).nunique() > 1]
+        varying = [d for d in DIMENSIONS if d in rows and rows[d].map(setting_text).nunique() > 1]
         label = pd.Series(step, index=rows.index, dtype=object)
         for d in varying:
             label = label + f" {d}=" + rows[d].map(setting_text)
