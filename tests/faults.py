@@ -33,9 +33,10 @@ def counted(marker: str):
     return tiny()
 
 
-def _watched(hang_on: int = 0, fail_from: int = 0):
+def _watched(hang_on: int = 0, fail_from: int = 0, die_on: int = 0):
     """The tiny model, counting its forward passes and noting when the last one ended;
-    pass number `hang_on` (if any) never returns, passes from `fail_from` on (if any) raise."""
+    pass number `hang_on` (if any) never returns, passes from `fail_from` on (if any) raise,
+    pass number `die_on` (if any) kills the process."""
     import torch
 
     class Watched(torch.nn.Module):
@@ -50,6 +51,8 @@ def _watched(hang_on: int = 0, fail_from: int = 0):
                 time.sleep(3600)
             if fail_from and self.calls >= fail_from:
                 raise ValueError(f"forward pass {self.calls} fails on purpose")
+            if self.calls == die_on:
+                os.kill(os.getpid(), signal.SIGKILL)
             out = self.inner(x)
             self.last = time.monotonic()
             return out
@@ -82,6 +85,11 @@ def fail_from_call(call: int = 20):
     """The tiny model, whose forward passes from number `call` on raise: set-up and warm-up
     pass, then inference fails while the run is being measured."""
     return _watched(fail_from=call)
+
+
+def die_on_call(call: int = 12):
+    """The tiny model, whose forward pass number `call` kills the process (SIGKILL): a child dying in a block."""
+    return _watched(die_on=call)
 
 
 def show_env(name: str = "LD_LIBRARY_PATH"):

@@ -267,3 +267,34 @@ def test_a_single_run_that_must_not_wait_fails_in_one_line_then_takes_over_a_dea
     taken = sweep(*FAST, "lock.wait=false")
     assert taken.returncode == 0, taken.stderr[-2000:]
     assert list(sweep.rows()["status"]) == ["ok"]
+
+
+@pytest.mark.slow
+def test_two_live_worker_sweeps_started_together_never_have_overlapping_blocks(tmp_path, cache_dir, lock_file):
+    import pandas as pd
+
+    from tests.conftest import Sweep
+
+    blocks = ["model=tiny", "benchmark.method=blocks", "benchmark.block_s=0.1",
+              "benchmark.block_warmup_s=0.02", "benchmark.min_rounds=2", "benchmark.budget_s=0"]
+    sweeps = [Sweep(tmp_path / name, cache_dir) for name in ("a", "b")]
+    procs = [subprocess.Popen(s.argv("-m", *blocks), cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for s in sweeps]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for proc, (out, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err[-2000:]
+    frames = [pd.read_parquet(s.store) for s in sweeps]
+    for frame in frames:
+        assert len(frame) == 1 and (frame["status"] == "ok").all() and (frame["measurement"] == "blocks").all()
+    spans = [[(s, e) for _, row in frame.iterrows() for s, e in zip(row["block_start_unix_s"], row["block_end_unix_s"])]
+             for frame in frames]
+    assert all(len(s) == 2 for s in spans)  # two rounds each
+    for start_a, end_a in spans[0]:
+        for start_b, end_b in spans[1]:
+            assert end_a <= start_b or end_b <= start_a, spans
+    waited = [i for i, (_, err) in enumerate(outputs) if "waiting for the host lock" in err]
+    assert len(waited) == 1, outputs
+    first, second = frames[1 - waited[0]], frames[waited[0]]
+    # The second set its children up only once the first sweep was over, blocks and all.
+    assert second["started_at"].min() >= first["finished_at"].max()
+    assert min(s for s, _ in spans[waited[0]]) >= max(e for _, e in spans[1 - waited[0]])

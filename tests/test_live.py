@@ -87,11 +87,29 @@ def test_a_child_that_fails_dies_or_hangs_becomes_a_row_and_the_others_finish(sw
     assert leftovers.strip() == ""
 
 
+def test_a_group_left_empty_after_the_reference_died_ends_the_sweep_cleanly(sweep):
+    # live_memory_mb=1: each group is the reference and one config. The reference dies in its first
+    # block, so the second group has no reference, and both its configs fail their set-up.
+    args = ["-m", "model=dies_in_a_block,tiny,broken,killed", *BLOCKS, "benchmark.live_memory_mb=1"]
+    result = sweep(*args, faults=True)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "4 runs: 1 ok, 3 failed" in result.stderr  # the sweep's summary
+    frame = sweep.rows().set_index("model")
+    assert len(frame) == 4 and set(frame["measurement"]) == {"blocks"}
+    assert frame.loc["dies_in_a_block", "status"] == "failed" and "SIGKILL" in frame.loc["dies_in_a_block", "reason"]
+    assert frame.loc["tiny", "status"] == "ok" and frame.loc["tiny", "measure_group"] == 0
+    assert frame.loc["broken", "status"] == frame.loc["killed", "status"] == "failed"
+    assert "this model cannot be built" in frame.loc["broken", "reason"]
+    assert pids(sweep.tmp) == []
+
+
 def test_several_instances_measure_together_in_each_block(sweep):
     result = sweep("-m", "model=tiny", "runtime=run_cpu", "workers=2", *BLOCKS)
     assert result.returncode == 0, result.stdout + result.stderr
     row = sweep.rows().iloc[0]
     assert row["status"] == "ok" and row["measurement"] == "blocks" and row["blocks"] == 3
+    assert row["workers"] == row["instances_started"] == 2  # as a fresh run records them (launch.release)
     # Both instances timed every block together, each on a core of its own.
     assert len(row["instance_sps"]) == 2 and all(s > 0 for s in row["instance_sps"])
     assert row["torch_threads"] == 1 and len(set(row["cpu_affinity"].split(";"))) == 2
@@ -132,3 +150,15 @@ def test_the_idle_measure_sees_a_child_whose_openmp_threads_spin(sweep):
     assert set(rows["status"]) == {"ok"}
     assert rows.loc["passive", "idle_cpu_s"] <= max(0.05, 0.02 * rows.loc["passive", "idle_s"])
     assert rows.loc["active", "idle_cpu_s"] >= 0.1 * rows.loc["active", "idle_s"]  # a spinning thread: a share of a core
+
+
+def test_blocks_with_repeats_run_fresh_repeats_and_say_so_in_one_line(sweep):
+    from tests.conftest import FAST
+
+    result = sweep("-m", *FAST, "benchmark.method=blocks", "benchmark.repeats=2")
+    assert result.returncode == 0, result.stderr
+    notes = [l for l in result.stderr.splitlines() if "fresh-process repeats" in l]
+    assert notes == ["xeonsweep: benchmark.repeats=2 asks for independent fresh-process repeats: 2 run(s) with "
+                     "benchmark.method=blocks run one fresh process each instead (blocks need benchmark.repeats=1)"]
+    frame = sweep.rows()
+    assert sorted(frame["repeat"]) == [0, 1] and set(frame["measurement"]) == {"fresh"}

@@ -217,3 +217,23 @@ def test_runs_of_one_step_that_differ_in_a_setting_are_not_pooled(tmp_path):
     assert summary.loc["baseline seed=0 env=", "sps_median"] == pytest.approx(10.5)
     assert summary.loc["baseline seed=1 env=", "sps_median"] == pytest.approx(30.0)
     assert summary.loc["baseline seed=0 env=OMP_WAIT_POLICY=PASSIVE", "sps_median"] == pytest.approx(50.0)
+
+
+def test_runs_with_and_without_a_memory_limit_are_not_pooled(tmp_path):
+    """benchmark.memory_limit_mb changes what is measured; rows from before it existed have it null."""
+    from tests.test_store import write_v1_row
+
+    store = tmp_path / "store"
+    common = {"status": "ok", "machine": "m", "model": "tiny", "ladder_step": "baseline", "ladder_position": 1,
+              "batch_size": 1, "started_at": T0, "finished_at": T0 + timedelta(seconds=1)}
+    write_v1_row(store, "old", run_key="old", sps=10.0, **common)  # before memory_limit_mb was a column
+    assert "memory_limit_mb" not in results.COLUMNS[: results.COLUMNS.index("sps_ci_low")]
+    for n, (limit, sps) in enumerate(((None, 12.0), (2048, 30.0), (2048, 32.0))):
+        results.write_row({**common, "run_key": f"k{n}", "sps": sps, "repeat": n, "memory_limit_mb": limit,
+                           "started_at": T0 + timedelta(minutes=n + 1)}, store, "s")
+    frame = results.load(store)
+    assert frame["memory_limit_mb"].isna().sum() == 2
+    summary = report.summarize(frame).set_index("config")
+    assert list(summary.index) == ["baseline memory_limit_mb=null", "baseline memory_limit_mb=2048"]
+    assert summary.loc["baseline memory_limit_mb=null", "sps_median"] == pytest.approx(11.0)
+    assert summary.loc["baseline memory_limit_mb=2048", "sps_median"] == pytest.approx(31.0)

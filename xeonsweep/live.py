@@ -46,7 +46,7 @@ from xeonsweep.channel import Channel
 from xeonsweep.confidence import Rounds
 from xeonsweep.launch import Outcome
 from xeonsweep.machine import available_memory_mb, process_cpu_s, wait_until_idle
-from xeonsweep.measure import combined_sps
+from xeonsweep.measure import combined_sps, window_problem
 from xeonsweep.planning import Job
 
 MIN_BLOCK_ITERATIONS = 3
@@ -144,7 +144,9 @@ class Sweep:
                         reference = reference or live
                         members.append(live)
                 if group and all(m is reference for m in members):
-                    self._stop([reference])  # nothing else set up: the reference was measured already
+                    # Nothing new set up (every config left failed its set-up): the reference, if it
+                    # still lives, was measured already; with none (it died earlier) the group is empty.
+                    self._stop(members)
                     break
                 share = len([m for m in members if m is not reference]) or 1
                 budget = (self.budget_s - self.rounds_s) * share / (share + len(pending))
@@ -152,9 +154,9 @@ class Sweep:
                 # The next group's first probe follows soon enough: only the last group probes after its rounds.
                 self._rounds(members, group, budget, reference if (group or pending) else None, last=not pending)
                 self.rounds_s += self.clock() - self.probe_s - began
-                self._stop([live for live in members if live is not reference or not pending])
                 if reference and reference.outcome and reference.outcome.status != "ok":
-                    reference = None  # it died: later groups have no common reference
+                    reference = None  # it died: later groups have no common reference, and it is stopped now
+                self._stop([live for live in members if live is not reference or not pending])
                 group += 1
         finally:  # Ctrl-C or a bug: no live child (or its cgroup) outlives the sweep
             for live in self.lives:
@@ -281,15 +283,17 @@ class Sweep:
         parent_cpu = time.process_time()
         deadline = self.clock() + timeout_s
         warm = self._ask(live, {"cmd": "warm", "min_s": float(bench["block_warmup_s"])}, deadline)
-        started_at = time.time()  # every instance is warm: the timed part starts now
-        timed = warm and self._ask(live, {"cmd": "time", "min_s": float(bench["block_s"]),
-                                          "iterations": MIN_BLOCK_ITERATIONS}, deadline)
+        timed, started_at, problem = self._time(live, deadline) if warm else (None, 0.0, None)
         if not timed:
             if self.clock() >= deadline:
                 self._kill(live, Outcome("timeout", f"a block exceeded timeout_s={timeout_s:g}; instances killed"
                                          + launch.stderr_tail(live.child.stderr_path)))
             else:
                 self._finish(live, self._read_failure(live, f"after {len(live.blocks)} blocks"))
+            return None
+        if problem:  # as a fresh run with this problem fails (launch.read_outcome): no SPS from it
+            launch.kill_tree(live.proc)
+            self._finish(live, Outcome("failed", f"{problem} (in round {round_no}'s block, and again when re-timed)"))
             return None
         ended_at = time.time()
         sps, per_instance = combined_sps(timed, live.run["batch_size"])
@@ -303,6 +307,26 @@ class Sweep:
         live.blocks.append(block)
         live.parent_cpu_s += time.process_time() - parent_cpu
         return block
+
+    def _time(self, live: Live, deadline: float) -> tuple[list[dict] | None, float, str | None]:
+        """One timed block of every (warm) instance: (their timings, when it started, why it has no SPS).
+
+        Timings are None if an instance is gone. A block in which an instance has no
+        iteration inside the common window (measure.window_problem) is re-timed once
+        before the config fails: the sweep asks its instances one after another, so on
+        a busy machine one may start late by chance, while an instance that misses the
+        window again (an iteration longer than the others' whole block) would miss it
+        in every block.
+        """
+        command = {"cmd": "time", "min_s": float(live.run["benchmark"]["block_s"]),
+                   "iterations": MIN_BLOCK_ITERATIONS}
+        for _ in range(2):
+            started_at = time.time()  # every instance is warm: the timed part starts now
+            timed = self._ask(live, command, deadline)
+            problem = window_problem(timed) if timed else None
+            if not problem:
+                break
+        return timed, started_at, problem
 
     def _ask(self, live: Live, command: dict, deadline: float) -> list[dict] | None:
         """Send `command` to every instance, then wait (blocked) for every answer; None if one is gone."""
@@ -360,9 +384,12 @@ class Sweep:
         return self._finish(live, launch.release(live.child, outcome, live.run))
 
     def _finish(self, live: Live, outcome: Outcome) -> bool:
-        if live.child is not None:
+        if live.child is not None:  # what launch.release and read_outcome record for a fresh run
             outcome.child_env = outcome.child_env or live.child.env_set
             outcome.interpreter = outcome.interpreter or str(live.child.interpreter)
+            outcome.planned_instances = outcome.planned_instances or live.child.instances
+            if outcome.instances_started is None:
+                outcome.instances_started = launch.started_count(live.child.out_dir)
         outcome.method = "blocks"
         live.outcome = outcome
         if outcome.status != "ok":

@@ -34,6 +34,17 @@ def in_blocks(run: dict, launcher_target: str) -> bool:
             and bench["repeats"] == 1 and (run.get("scenario") or {}).get("name", "offline") == "offline")
 
 
+def fresh_repeats_note(jobs: list["Job"], launcher_target: str) -> str | None:
+    """One line when configs that asked for blocks run as fresh-process repeats, because of benchmark.repeats > 1."""
+    repeated = [job for job in jobs if job.run["benchmark"]["repeats"] > 1 and not in_blocks(job.run, launcher_target)
+                and in_blocks({**job.run, "benchmark": {**job.run["benchmark"], "repeats": 1}}, launcher_target)]
+    if not repeated:
+        return None
+    repeats = max(job.run["benchmark"]["repeats"] for job in repeated)
+    return (f"benchmark.repeats={repeats} asks for independent fresh-process repeats: {len(repeated)} run(s) with "
+            "benchmark.method=blocks run one fresh process each instead (blocks need benchmark.repeats=1)")
+
+
 def split_by_method(jobs: list["Job"], launcher_target: str) -> tuple[list["Job"], list["Job"]]:
     """(jobs run one fresh process each through the launcher, jobs measured in blocks by live workers)."""
     fresh, blocks = [], []

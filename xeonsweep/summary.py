@@ -18,7 +18,7 @@ import pandas as pd
 DIMENSIONS = (
     "seq_len", "batch_size", "channels_last", "precision", "allocator", "thp", "backend", "backend_options",
     "quantization", "quantization_options", "workers", "runtime", "runtime_options",
-    "input_shape", "seed", "env", "warmup", "iterations", "min_duration_s",
+    "input_shape", "seed", "env", "warmup", "iterations", "min_duration_s", "memory_limit_mb",
     "scenario", "target_qps", "latency_slo_ms", "latency_percentile", "max_wait_ms",
 )
 # Variables the launcher sets from other settings: what is left of child_env is the run's `env`.
@@ -38,6 +38,17 @@ def env_settings(child_env) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(env.items()))
 
 
+def setting_text(value) -> str:
+    """A setting's value as a label shows it: null as Hydra spells it, a whole number without `.0`
+    (an integer column with nulls reads back as floats). Also what tells values apart: pandas'
+    astype(str) keeps a null missing, so null and a value would count as one."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "null"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def config_labels(group: pd.DataFrame) -> pd.Series:
     """A name per row: its ladder step (if any), then the settings that differ between rows of that step
     (between rows without a step, for those)."""
@@ -45,10 +56,10 @@ def config_labels(group: pd.DataFrame) -> pd.Series:
     steps = group["ladder_step"].where(group["ladder_step"].map(lambda s: isinstance(s, str)), "")
     labels = pd.Series("", index=group.index, dtype=object)
     for step, rows in group.groupby(steps, sort=False):
-        varying = [d for d in DIMENSIONS if d in rows and rows[d].astype(str).nunique() > 1]
+        varying = [d for d in DIMENSIONS if d in rows and rows[d].map(setting_text).nunique() > 1]
         label = pd.Series(step, index=rows.index, dtype=object)
         for d in varying:
-            label = label + f" {d}=" + rows[d].astype(str)
+            label = label + f" {d}=" + rows[d].map(setting_text)
         labels[rows.index] = label.str.strip().replace("", "(one config)")
     return labels
 

@@ -67,6 +67,9 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
             print(f"xeonsweep: {exc}", file=sys.stderr)
             sys.exit(2)
         machine = self._prepare_sweep_dir()
+        note = planning.fresh_repeats_note(plan.jobs, self.config.hydra.launcher._target_)
+        if note:
+            print(f"xeonsweep: {note}", file=sys.stderr)
         batch_size = self.max_batch_size or (1 if local else max(len(plan.jobs), 1))
         from xeonsweep.progress import SweepProgress
 

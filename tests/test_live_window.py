@@ -1,0 +1,69 @@
+"""A live block in which an instance has nothing inside the common window gives no SPS.
+
+The instances' answers are scripted (what measure.serve_blocks sends back); the
+child is a real process, so that the sweep really has to stop it.
+"""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from xeonsweep.live import Live, Sweep
+from xeonsweep.planning import Job
+
+BENCH = {"budget_s": 10, "min_rounds": 3, "target_ci_pct": 3, "live_memory_mb": 1000,
+         "timeout_s": 30, "block_s": 0.1, "block_warmup_s": 0.01}
+
+
+def timing(start: int, latency: int, n: int) -> dict:
+    ends = [start + latency * (i + 1) for i in range(n)]
+    return {"start_ns": start, "end_ns": ends[-1], "ends_ns": ends, "latencies_ns": [latency] * n}
+
+
+# The common window is 1000 .. 2500 ns, and the second instance's only iteration (500 .. 2500 ns) began before it.
+MISSES = [timing(0, 100, 30), timing(500, 2000, 1), timing(1000, 100, 20)]
+APART = [timing(0, 100, 10), timing(2000, 100, 10)]       # the second began after the first ended
+TOGETHER = [timing(0, 100, 10), timing(50, 100, 10)]      # overlapping: 0.05 .. 1.0 us in common
+
+
+@pytest.fixture
+def child():
+    proc = subprocess.Popen(["sleep", "60"])
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def scripted(answers: list[list[dict]], child: subprocess.Popen):
+    """A sweep with one config whose `time` answers are `answers`, in order."""
+    written = []
+    sweep = Sweep([Job([], {"benchmark": BENCH})], [Path("0")], cache_dir=str, write=written.append)
+    live = Live(Job([], {"benchmark": BENCH, "batch_size": 1}), Path("0"), "config", proc=child)
+    asked = []
+
+    def ask(live, command, deadline):
+        asked.append(command["cmd"])
+        return [{"warm_s": 0.01}] * 2 if command["cmd"] == "warm" else answers.pop(0)
+
+    sweep._ask = ask
+    return sweep, live, written, asked
+
+
+def test_a_block_that_misses_the_common_window_twice_fails_the_config(child):
+    sweep, live, written, asked = scripted([MISSES, MISSES], child)
+    assert sweep._block(live, 1, 0) is None
+    assert asked == ["warm", "time", "time"]  # re-timed once, then given up
+    assert written == [live] and live.outcome.status == "failed" and live.outcome.method == "blocks"
+    assert live.outcome.reason.startswith("the measured window is empty for instance(s) 1: none of their iterations")
+    assert "again when re-timed" in live.outcome.reason
+    assert live.blocks == [] and child.poll() is not None  # no SPS recorded, and the child is gone
+
+
+def test_a_block_that_misses_the_window_once_is_re_timed(child):
+    sweep, live, written, asked = scripted([APART, TOGETHER], child)
+    block = sweep._block(live, 1, 0)
+    assert asked == ["warm", "time", "time"]
+    assert block is not None and live.blocks == [block] and block["instances"] == TOGETHER
+    assert block["sps"] > 0 and all(s > 0 for s in block["instance_sps"])
+    assert written == [] and live.outcome is None and child.poll() is None
