@@ -65,7 +65,6 @@ def collect(ref: Any, idx: int, overrides: Sequence[str]) -> JobReturn:
         return ray.get(ref)
     except Exception as exc:  # noqa: BLE001 - whatever ended the job, it loses only its own run
         first_line = (str(exc).strip().splitlines() or [""])[0]
-        lost = JobLost(f"Ray job #{idx} ({' '.join(filter_overrides(overrides))}) ended without a result: "
-                       f"{type(exc).__name__}: {first_line}")
+        lost = JobLost(f"Ray job #{idx} ended without a result: {type(exc).__name__}: {first_line}")
         log.warning("%s", lost)
         return JobReturn(overrides=list(overrides), status=JobStatus.FAILED, _return_value=lost)
