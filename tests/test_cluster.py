@@ -82,23 +82,25 @@ def test_a_job_lost_in_a_batch_loses_only_its_run(sweep):
 RAY_PORT = 26379  # loopback only: the test cluster never leaves this machine
 
 
-@pytest.fixture
-def ray_cluster(tmp_path, monkeypatch):
-    # Ray turns token authentication on when ~/.ray/auth_token exists (left by any earlier
-    # `ray` command on the machine) and the sweep's client then fails to authenticate: this
-    # loopback-only test cluster runs without it, for the cluster and the sweep alike.
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    ray = str(Path(sys.executable).parent / "ray")
-    temp = Path("/tmp") / f"ray-{os.getpid()}"  # Ray's socket paths must stay short
-    started = subprocess.run(
-        [ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={RAY_PORT}", "--num-cpus=2",
-         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
-        capture_output=True, text=True, timeout=180,
-    )
-    assert started.returncode == 0, started.stderr
-    yield
-    subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120)
-    shutil.rmtree(temp, ignore_errors=True)
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """One local Ray cluster for this module's Ray tests (each sweep is a Ray job of its own)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        # Ray turns token authentication on when ~/.ray/auth_token exists (left by any earlier
+        # `ray` command on the machine) and the sweep's client then fails to authenticate: this
+        # loopback-only test cluster runs without it, for the cluster and the sweep alike.
+        monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+        ray = str(Path(sys.executable).parent / "ray")
+        temp = Path("/tmp") / f"ray-{os.getpid()}"  # Ray's socket paths must stay short
+        started = subprocess.run(
+            [ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={RAY_PORT}", "--num-cpus=2",
+             "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
+            capture_output=True, text=True, timeout=180,
+        )
+        assert started.returncode == 0, started.stderr
+        yield
+        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_ray_cluster_sweep(sweep, ray_cluster):
@@ -111,6 +113,21 @@ def test_ray_cluster_sweep(sweep, ray_cluster):
     # each run still went through xeonsweep's own child launch, with its environment
     assert all(Path(i).parent == Path(sys.executable).parent for i in frame["interpreter"])
     assert (frame["applied_allocator"] == "system").all() and frame["torch_threads"].notna().all()
+
+
+def test_a_ray_job_lost_with_its_worker_loses_only_its_run(sweep, ray_cluster):
+    """Three jobs handed to Ray at once; the middle one's Ray worker process exits during its
+    task (tests/lost_jobs.py), as when its node dies: the other two rows stand."""
+    result = sweep("-m", "cluster=ray", f"hydra.launcher.ray.init.address=127.0.0.1:{RAY_PORT}",
+                   "batch_size=1,2,3", *FAST,
+                   "+hydra.callbacks.lose._target_=tests.lost_jobs.LoseJob", "+hydra.callbacks.lose.batch_size=2",
+                   timeout=900)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "lost 1 run(s) with their job: batch_size=2: Ray job #1 ended without a result: WorkerCrashedError" \
+        in " ".join(result.stderr.split()), result.stderr[-3000:]
+    assert "2 ok, 1 lost with their job" in result.stderr, result.stderr[-3000:]
+    frame = pd.read_parquet(sweep.store)
+    assert sorted(frame["batch_size"]) == [1, 3] and set(frame["status"]) == {"ok"}, frame["reason"].tolist()
 
 
 def test_slurm_submission_from_the_config(tmp_path, monkeypatch):

@@ -78,7 +78,9 @@ def test_tiny_bert_quantized_int8_by_pt2e_and_nncf(bert_rows):
     assert {json.loads(d)["calibration_data"].rsplit("/", 1)[-1] for d in nncf["backend_details"]} == {"generated inputs", "tokens.npy"}
     for _, row in [(0, pt2e), *nncf.iterrows()]:
         assert 0 < row["max_rel_error"] < 0.5 and 0.9 < row["cosine_similarity"] < 1.0  # int8 changes the answer, a little
-        assert 0 <= row["top1_agreement"] <= 1
+        # Top-1 agreement was computed on the (batch, 2 labels) logits: a share of the batch's 2
+        # argmaxes. Which share is not asserted: near-tied labels of a random tiny BERT may flip under int8.
+        assert row["top1_agreement"] in (0.0, 0.5, 1.0), row["top1_agreement"]
 
 
 @pytest.mark.slow

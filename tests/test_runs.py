@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import FAST
+from xeonsweep.measure import combined_sps
 
 pytestmark = pytest.mark.slow
 
@@ -80,16 +81,16 @@ def test_run_cpu_with_two_instances(sweep):
     row = sweep.rows().iloc[0]
     assert row["status"] == "ok"
     assert len(row["instance_sps"]) == 2 and all(s > 0 for s in row["instance_sps"])
-    # Checked against what the instances themselves wrote, not against the row's own sum:
-    # the samples both finished inside the window where both were measuring, over that window.
-    import json
-
+    # Recomputed exactly from what the instances themselves wrote, by the common-window rule
+    # (combined_sps, checked with a fake clock in test_measure.py). The instances start at a
+    # barrier, so summing their overall rates is off by only about one iteration in each
+    # (<1%): a loose tolerance could not tell the two apart, an exact comparison does.
     instances = [json.loads(p.read_text()) for p in sorted((sweep.tmp / "run" / "child").glob("instance-*.json"))]
-    start, end = max(i["start_ns"] for i in instances), min(i["end_ns"] for i in instances)
-    samples = sum(row["batch_size"] for i in instances for e, lat in zip(i["ends_ns"], i["latencies_ns"])
-                  if e - lat >= start and e <= end)
-    assert row["sps"] == pytest.approx(samples / ((end - start) / 1e9), rel=0.25)
-    assert row["sps"] == pytest.approx(sum(row["instance_sps"]))
+    expected, per_instance = combined_sps(instances, row["batch_size"])
+    assert row["sps"] == pytest.approx(expected, rel=1e-9)
+    assert list(row["instance_sps"]) == pytest.approx(per_instance, rel=1e-9)
+    overall = sum(row["batch_size"] * len(i["ends_ns"]) / ((i["end_ns"] - i["start_ns"]) / 1e9) for i in instances)
+    assert row["sps"] != pytest.approx(overall, rel=1e-9)  # so this run could tell them apart
     assert row["torch_threads"] == 1  # run_cpu gave each instance its own core
     assert len(row["cpu_affinity"].split(";")) == 2
     assert row["cpu_affinity"].split(";")[0] != row["cpu_affinity"].split(";")[1]

@@ -135,7 +135,7 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
             for offset, (job, ret) in enumerate(zip(batch, results)):
                 if ret.status == JobStatus.FAILED and isinstance(ret._return_value, JobLost):
                     lost += 1  # this job alone: the batch's other results stand
-                    progress.lost(1, str(ret._return_value))
+                    progress.lost(1, f"{planning.describe(job.overrides, varying) or '(defaults)'}: {ret._return_value}")
                     continue
                 summary = self._summary(ret)
                 errors += summary["status"] == "error"
