@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import ROOT
-from xeonsweep import compaction, report, results, store_files, store_index
+from xeonsweep import compaction, results, store_files, store_index
 
 
 def row(key, status="ok", **extra):
