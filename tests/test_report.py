@@ -237,3 +237,12 @@ def test_runs_with_and_without_a_memory_limit_are_not_pooled(tmp_path):
     assert list(summary.index) == ["baseline memory_limit_mb=null", "baseline memory_limit_mb=2048"]
     assert summary.loc["baseline memory_limit_mb=null", "sps_median"] == pytest.approx(11.0)
     assert summary.loc["baseline memory_limit_mb=2048", "sps_median"] == pytest.approx(31.0)
+
+
+def test_serving_labels_tell_null_from_a_set_value():
+    from xeonsweep import report_serving
+
+    frame = pd.DataFrame({"backend": ["eager", "eager"], "memory_limit_mb": [None, 2048.0]})
+    assert report_serving.label_columns(frame) == ["memory_limit_mb"]
+    labels = list(report_serving.with_labels(frame)["config"])
+    assert labels == ["memory_limit_mb=null", "memory_limit_mb=2048"]

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from xeonsweep.summary import setting_text
+
 SERVING_KEYS = ("scenario", "target_qps", "latency_slo_ms", "latency_percentile")
 PERCENTILE_NAMES = {50.0: "p50", 90.0: "p90", 99.0: "p99", 99.9: "p99_9"}  # those LoadGen reports
 
@@ -26,7 +28,7 @@ def at_percentile(percentile: float) -> str:
 def label_columns(frame: pd.DataFrame) -> list[str]:
     from xeonsweep.summary import DIMENSIONS
 
-    return [d for d in DIMENSIONS if d not in SERVING_KEYS and d in frame and frame[d].astype(str).nunique() > 1]
+    return [d for d in DIMENSIONS if d not in SERVING_KEYS and d in frame and frame[d].map(setting_text).nunique() > 1]
 
 
 def with_labels(frame: pd.DataFrame) -> pd.DataFrame:
@@ -35,7 +37,7 @@ def with_labels(frame: pd.DataFrame) -> pd.DataFrame:
     columns = label_columns(frame)
 
     def label(row) -> str:
-        return " ".join(f"{c}={row[c]}" for c in columns) or "(one config)"
+        return " ".join(f"{c}={setting_text(row[c])}" for c in columns) or "(one config)"
 
     return frame.assign(config=frame.apply(label, axis=1) if len(frame) else pd.Series(dtype=str))
 
