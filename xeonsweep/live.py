@@ -373,14 +373,12 @@ class Sweep:
             stderr = child.stderr_path.read_text(errors="replace")
             outcome = Outcome("failed", f"{launch.exit_description(returncode, stderr)} {when}"
                               + launch.stderr_tail(child.stderr_path))
-        outcome.instances_started = launch.started_count(child.out_dir)
         return launch.release(child, outcome, live.run)  # names an out-of-memory kill
 
     def _kill(self, live: Live, outcome: Outcome) -> bool:
         """A child that overran its time: killed, then released like any failed child
         (its cgroup removed, an out-of-memory kill named), and its row written."""
         launch.kill_tree(live.proc)
-        outcome.instances_started = launch.started_count(live.child.out_dir)
         return self._finish(live, launch.release(live.child, outcome, live.run))
 
     def _finish(self, live: Live, outcome: Outcome) -> bool:
