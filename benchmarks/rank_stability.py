@@ -2,7 +2,8 @@
 invocations into fresh stores (and fresh artifact caches, so each run pays its whole setup).
 
 Prints, for the steps that finished `ok` in both runs: the Kendall tau between the two
-rankings by SPS, how many of run 2's medians fall inside run 1's 95% interval, and each
+rankings by SPS, how many of run 2's medians fall inside run 1's 95% confidence interval
+and inside the interval run 1 gives for a repeat (confidence.repeat_interval), and each
 run's wall time. Goal (issue 8): tau >= 0.9, at least 13 of 15 steps inside, each run within
 10 minutes on 2 cores. Nothing is asserted: the figures are for the README.
 
@@ -54,13 +55,15 @@ def compare(first, second):
     """Steps `ok` in both summaries (summary.summarize), side by side: SPS, interval, rank, inside or not."""
     import pandas as pd
 
-    cols = ["config", "sps_median", "sps_ci_low", "sps_ci_high", "target_met", "status"]
+    cols = ["config", "sps_median", "sps_ci_low", "sps_ci_high", "sps_repeat_low", "sps_repeat_high", "target_met", "status"]
     both = pd.merge(first[cols], second[cols], on="config", suffixes=("_1", "_2"), how="outer", sort=False)
     ok = (both["status_1"] == "ok") & (both["status_2"] == "ok")
     both["rank_1"] = both["sps_median_1"].where(ok).rank(ascending=False)
     both["rank_2"] = both["sps_median_2"].where(ok).rank(ascending=False)
     both["inside"] = ok & (both["sps_ci_low_1"] <= both["sps_median_2"]) & (both["sps_median_2"] <= both["sps_ci_high_1"])
     both["inside_reverse"] = ok & (both["sps_ci_low_2"] <= both["sps_median_1"]) & (both["sps_median_1"] <= both["sps_ci_high_2"])
+    both["inside_repeat"] = ok & (both["sps_repeat_low_1"] <= both["sps_median_2"]) & (both["sps_median_2"] <= both["sps_repeat_high_1"])
+    both["inside_repeat_reverse"] = ok & (both["sps_repeat_low_2"] <= both["sps_median_1"]) & (both["sps_median_1"] <= both["sps_repeat_high_2"])
     both["ok_both"] = ok
     return both
 
@@ -73,6 +76,8 @@ def figures(both) -> dict:
         "tau": kendall_tau(list(ok["sps_median_1"]), list(ok["sps_median_2"])) if len(ok) > 1 else float("nan"),
         "inside": int(both["inside"].sum()),
         "inside_reverse": int(both["inside_reverse"].sum()),
+        "inside_repeat": int(both["inside_repeat"].sum()),
+        "inside_repeat_reverse": int(both["inside_repeat_reverse"].sum()),
     }
 
 
@@ -113,11 +118,14 @@ def cell(value, pattern: str) -> str:
 
 
 def print_comparison(both, walls: list[float | None], spans: list[float]) -> None:
-    print(f"\n{'step':15} {'run 1 SPS [95% CI]':>26} {'run 2 SPS':>10} {'inside':>7} {'rank 1':>7} {'rank 2':>7}")
+    print(f"\n{'step':15} {'run 1 SPS [95% CI]':>26} {'[a repeat]':>14} {'run 2 SPS':>10} {'in CI':>6} {'in rep':>6} "
+          f"{'rank 1':>7} {'rank 2':>7}")
     for _, r in both.iterrows():
         ci = f"{cell(r['sps_median_1'], '{:.1f}')} [{cell(r['sps_ci_low_1'], '{:.1f}')}, {cell(r['sps_ci_high_1'], '{:.1f}')}]"
+        rep = f"[{cell(r['sps_repeat_low_1'], '{:.1f}')}, {cell(r['sps_repeat_high_1'], '{:.1f}')}]"
         status = "" if r["ok_both"] else f"  ({r['status_1']} / {r['status_2']})"
-        print(f"{r['config']:15} {ci:>26} {cell(r['sps_median_2'], '{:.1f}'):>10} {'yes' if r['inside'] else 'no':>7} "
+        print(f"{r['config']:15} {ci:>26} {rep:>14} {cell(r['sps_median_2'], '{:.1f}'):>10} "
+              f"{'yes' if r['inside'] else 'no':>6} {'yes' if r['inside_repeat'] else 'no':>6} "
               f"{cell(r['rank_1'], '{:.0f}'):>7} {cell(r['rank_2'], '{:.0f}'):>7}{status}")
     f = figures(both)
     from xeonsweep.machine import cpu_info
@@ -126,6 +134,9 @@ def print_comparison(both, walls: list[float | None], spans: list[float]) -> Non
     print(f"Kendall tau between the two rankings: {f['tau']:.2f} over {f['ok_both']} steps ok in both (goal >= {GOAL_TAU})")
     print(f"run 2's median inside run 1's 95% interval: {f['inside']} of {f['steps']} steps (goal >= {GOAL_INSIDE} of 15)")
     print(f"(the other way round, run 1's median inside run 2's interval: {f['inside_reverse']} of {f['steps']})")
+    print(f"run 2's median inside the interval run 1 gives for a repeat (95% CI widened by sqrt 2; a 95% CI alone "
+          f"catches a repeat ~83% of the time): {f['inside_repeat']} of {f['steps']} steps (goal >= {GOAL_INSIDE} of 15; "
+          f"the other way round {f['inside_repeat_reverse']})")
     for i, (wall, span) in enumerate(zip(walls, spans), 1):
         whole = f"wall time {wall / 60:.1f} min, " if wall is not None else ""
         print(f"run {i}: {whole}first row's start to last row's end {span / 60:.1f} min (goal <= {GOAL_WALL_S / 60:.0f} min)")

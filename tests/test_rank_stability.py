@@ -56,9 +56,14 @@ def stores(tmp_path):
 def test_compare_counts_inside_and_ranks_only_steps_ok_in_both(stores):
     both = rank_stability.compare(rank_stability.summary_of(stores[0]), rank_stability.summary_of(stores[1]))
     figures = rank_stability.figures(both)
-    assert figures == {"steps": 4, "ok_both": 3, "tau": pytest.approx(1 / 3), "inside": 2, "inside_reverse": 1}
+    assert figures == {"steps": 4, "ok_both": 3, "tau": pytest.approx(1 / 3), "inside": 2, "inside_reverse": 1,
+                       "inside_repeat": 2, "inside_repeat_reverse": 1}
     assert list(both["inside"]) == [True, False, True, False]
     assert list(both["inside_reverse"]) == [False, False, True, False]
+    # run 2's baseline interval 10.05-10.4 about 10.1, widened by sqrt 2: 10.03-10.52, so run 1's 10.0 is still out;
+    # compile 29.0-30.0 about 29.5 widens to 28.79-30.21 and catches run 1's 30.0 as before.
+    assert list(both["inside_repeat"]) == [True, False, True, False]
+    assert list(both["inside_repeat_reverse"]) == [False, False, True, False]
 
 
 def test_the_script_compares_two_stores(stores):
@@ -68,5 +73,6 @@ def test_the_script_compares_two_stores(stores):
     assert "Kendall tau between the two rankings: 0.33 over 3 steps ok in both" in out.stdout
     assert "inside run 1's 95% interval: 2 of 4 steps" in out.stdout
     assert "run 1's median inside run 2's interval: 1 of 4" in out.stdout
+    assert "run 1 gives for a repeat (95% CI widened by sqrt 2" in out.stdout and "2 of 4 steps" in out.stdout
     assert "(ok / failed)" in out.stdout
     assert "run 1: first row's start to last row's end 0.0 min" in out.stdout

@@ -158,8 +158,9 @@ def test_report_marks_ties_probe_moves_and_draws_timelines(block_store, tmp_path
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert cli.returncode == 0, cli.stderr
     markdown = (out / "report.md").read_text()
-    assert "| compile | 150.0 | 147.0-153.0 (±2.0%) | - | 1.50x | 1.44-1.56 | B |" in markdown
-    assert "| baseline | 100.0 | 98.0-102.0 (±2.0%) | - | 1.00x | - | A |" in markdown
+    assert "| compile | 150.0 | 147.0-153.0 (±2.0%) | 145.8-154.2 | - | 1.50x | 1.44-1.56 | B |" in markdown
+    assert "| baseline | 100.0 | 98.0-102.0 (±2.0%) | 97.2-102.8 | - | 1.00x | - | A |" in markdown
+    assert "a repeat's SPS is where a second run of the same sweep should find the median" in markdown
     assert "| ipex | 200.0 | 180.0-220.0 (±10.0% !) |" in markdown
     assert "baseline, batch8 are not distinguishable from each other (tie A" in markdown
     assert "compile, openvino are not distinguishable from each other (tie B" in markdown
@@ -172,6 +173,7 @@ def test_report_marks_ties_probe_moves_and_draws_timelines(block_store, tmp_path
     csv = pd.read_csv(out / "report.csv").set_index("config")
     assert list(csv["tie"].fillna("")) == ["A", "A", "B", "B", ""]
     assert csv.loc["openvino", "sps_ci_high"] == 155.0
+    assert csv.loc["openvino", "sps_repeat_high"] == pytest.approx(152 + 3 * 2 ** 0.5)
     timeline_png = out / "timeline-s1.png"
     assert "![timeline-s1](timeline-s1.png)" in markdown
     for png in (out / "report.png", timeline_png):

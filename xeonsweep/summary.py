@@ -2,7 +2,8 @@
 
 Rows are grouped per machine and model, named by their ladder step and the
 settings that differ (`config_labels`), and pooled per config: rows measured in
-interleaved blocks give the median with its 95% confidence interval, fresh-process
+interleaved blocks give the median with its 95% confidence interval (and the wider
+interval a repeat's median should fall in: confidence.repeat_interval), fresh-process
 repeats the median with its spread. Speedup is over a baseline config with an
 interval from the two intervals, against the baseline measured in the same
 memory group when there is one; configs whose intervals overlap share a tie
@@ -12,6 +13,8 @@ letter. Rendering is xeonsweep.report's.
 from __future__ import annotations
 
 import pandas as pd
+
+from xeonsweep.confidence import repeat_interval
 
 # Settings that tell configs apart: rows that differ in any of them are never pooled
 # (a ladder step run with another seed, env, batch or benchmark setting is another config).
@@ -107,6 +110,7 @@ def repeat_figures(ok: pd.DataFrame) -> dict:
     nan = float("nan")
     return {
         "measurement": "fresh", "sps_median": median, "sps_ci_low": nan, "sps_ci_high": nan, "ci_pct": nan,
+        "sps_repeat_low": nan, "sps_repeat_high": nan,
         "target_met": None, "blocks": 0, "rounds": 0,
         "sps_min": ok["sps"].min() if len(ok) else nan, "sps_max": ok["sps"].max() if len(ok) else nan,
         "spread_pct": 100 * spread, "noisy": bool(spread > NOISY) if spread == spread else False,
@@ -122,8 +126,10 @@ def block_figures(blocks: pd.DataFrame) -> dict:
     """
     low, high = blocks["sps_ci_low"].min(), blocks["sps_ci_high"].max()
     median = blocks["sps"].median()
+    repeat_low, repeat_high = repeat_interval(median, low, high)
     return {
         "measurement": "blocks", "sps_median": median, "sps_ci_low": low, "sps_ci_high": high,
+        "sps_repeat_low": repeat_low, "sps_repeat_high": repeat_high,
         "ci_pct": 100 * (high - low) / 2 / median if median else float("nan"),
         "target_met": bool(blocks["target_met"].fillna(False).all()),
         "target_ci_pct": blocks["target_ci_pct"].max(),
