@@ -9,6 +9,10 @@ the queue first. The most requests seen in flight at once is recorded, and
 each batch's submission and completion times (`completions`): a call's return
 is not its batch's end, so the timing loop counts batches by these
 (measure.pipelined), as benchmark_app does.
+
+A callback runs on one of OpenVINO's threads, where an exception has nowhere
+to go: the first one is kept and raised in the caller's thread by the next
+`submit`, `infer`, `drain` or `completions`, so the run fails with its cause.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class Pipeline:
         self.in_flight = 0
         self.max_in_flight = 0
         self._spans: list[tuple[int, int]] = []
+        self._error: BaseException | None = None
 
     def _started(self) -> None:
         with self._lock:
@@ -43,7 +48,17 @@ class Pipeline:
             self._spans.append((userdata[2], completed))
         callback = userdata[1]
         if callback is not None:
-            callback()
+            try:
+                callback()
+            except BaseException as exc:  # on OpenVINO's thread: raised in the caller's by _raise_error
+                with self._lock:
+                    self._error = self._error or exc
+
+    def _raise_error(self) -> None:
+        with self._lock:
+            error, self._error = self._error, None
+        if error is not None:
+            raise RuntimeError(f"a completed batch's callback failed: {error!r}") from error
 
     def infer(self, batch: Any) -> int:
         """Start `batch` (the model's inputs, in order) on the next free request (waiting for one);
@@ -51,6 +66,7 @@ class Pipeline:
         return self.submit(batch, None)
 
     def submit(self, batch: Any, callback: Callable[[], None] | None) -> int:
+        self._raise_error()
         request_id = self.queue.get_idle_request_id()  # blocks until the oldest in flight is done
         self._started()
         self.queue.start_async(batch, (request_id, callback, time.monotonic_ns()))
@@ -58,6 +74,7 @@ class Pipeline:
 
     def completions(self) -> list[tuple[int, int]]:
         """(submitted_ns, completed_ns) of each batch completed since the last call."""
+        self._raise_error()
         with self._lock:
             spans, self._spans = self._spans, []
         return spans
@@ -68,3 +85,4 @@ class Pipeline:
 
     def drain(self) -> None:
         self.queue.wait_all()
+        self._raise_error()
