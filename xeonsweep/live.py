@@ -292,8 +292,7 @@ class Sweep:
                 self._finish(live, self._read_failure(live, f"after {len(live.blocks)} blocks"))
             return None
         if problem:  # as a fresh run with this problem fails (launch.read_outcome): no SPS from it
-            launch.kill_tree(live.proc)
-            self._finish(live, Outcome("failed", f"{problem} (in round {round_no}'s block, and again when re-timed)"))
+            self._kill(live, Outcome("failed", f"{problem} (in round {round_no}'s block, and again when re-timed)"))
             return None
         ended_at = time.time()
         sps, per_instance = combined_sps(timed, live.run["batch_size"])
@@ -376,10 +375,12 @@ class Sweep:
         return launch.release(child, outcome, live.run)  # names an out-of-memory kill
 
     def _kill(self, live: Live, outcome: Outcome) -> bool:
-        """A child that overran its time: killed, then released like any failed child
-        (its cgroup removed, an out-of-memory kill named), and its row written."""
+        """A child that overran its time or cannot be timed: killed, then released like any
+        failed child (its cgroup removed, an out-of-memory kill named), and its row written."""
         launch.kill_tree(live.proc)
-        return self._finish(live, launch.release(live.child, outcome, live.run))
+        if live.child is not None:
+            outcome = launch.release(live.child, outcome, live.run)
+        return self._finish(live, outcome)
 
     def _finish(self, live: Live, outcome: Outcome) -> bool:
         if live.child is not None:  # what launch.release and read_outcome record for a fresh run
