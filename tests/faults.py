@@ -113,7 +113,6 @@ def oom_then_hang(mb: int = 2048, seconds: float = 3600):
     pid = os.fork()
     if pid == 0:
         hog = b"\1" * (mb << 20)  # bytes filled in, so every page is really used
-        del hog
-        os._exit(0)
+        os._exit(0 if hog else 1)
     os.waitpid(pid, 0)
     time.sleep(seconds)
