@@ -4,8 +4,8 @@ The table a performance engineer reads: one line per config, in ladder order
 (or the order configs were first run), per machine and model. SPS measured in
 interleaved blocks is the median over blocks with its 95% confidence
 interval, and beside it where a repeat of the sweep should find the median
-(the interval widened by sqrt(2): xeonsweep.confidence); SPS from fresh-process repeats is the median over repeats with its
-spread. Speedup is over the baseline config (the first one unless --baseline
+(the interval widened by sqrt(2): xeonsweep.confidence); SPS from
+fresh-process repeats is the median over repeats with its spread. Speedup is over the baseline config (the first one unless --baseline
 names another), with an interval from the two configs' intervals, and taken
 against the baseline measured in the same memory group when there is one.
 Configs whose intervals overlap are marked as not distinguishable (a tie
@@ -68,8 +68,8 @@ def display_rows(table: pd.DataFrame) -> list[list[str]]:
     return rows
 
 
-HEADERS = ["config", "SPS", "SPS 95% CI", "a repeat's SPS", "spread", "speedup", "speedup 95% CI", "tie", "p50 ms", "p99 ms",
-           "top-1", "max rel err", "cosine", "precision", "status"]
+HEADERS = ["config", "SPS", "SPS 95% CI", "a repeat's SPS", "spread", "speedup", "speedup 95% CI", "tie", "p50 ms",
+           "p99 ms", "top-1", "max rel err", "cosine", "precision", "status"]
 LEFT = ("config", "status", "precision", "tie")
 
 
