@@ -5,9 +5,9 @@ The table a performance engineer reads: one line per config, in ladder order
 interleaved blocks is the median over blocks with its 95% confidence
 interval, and beside it where a repeat of the sweep should find the median
 (the interval widened by sqrt(2): xeonsweep.confidence); SPS from
-fresh-process repeats is the median over repeats with its spread. Speedup is over the baseline config (the first one unless --baseline
-names another), with an interval from the two configs' intervals, and taken
-against the baseline measured in the same memory group when there is one.
+fresh-process repeats is the median over repeats with its spread. Speedup is
+over the baseline config (the first one unless --baseline names another), with
+an interval from the two configs' intervals, and taken against the baseline measured in the same memory group when there is one.
 Configs whose intervals overlap are marked as not distinguishable (a tie
 column and a line in words), so nobody reads a ranking into noise. Failed and
 skipped configs stay in the table with their reason. Notes say in plain words
