@@ -7,8 +7,8 @@ interval, and beside it where a repeat of the sweep should find the median
 (the interval widened by sqrt(2): xeonsweep.confidence); SPS from
 fresh-process repeats is the median over repeats with its spread. Speedup is
 over the baseline config (the first one unless --baseline names another), with
-an interval from the two configs' intervals, and taken against the baseline measured in the same memory group when there is one.
-Configs whose intervals overlap are marked as not distinguishable (a tie
+an interval from the two configs' intervals, and taken against the baseline
+measured in the same memory group when there is one. Configs whose intervals overlap are marked as not distinguishable (a tie
 column and a line in words), so nobody reads a ranking into noise. Failed and
 skipped configs stay in the table with their reason. Notes say in plain words
 when the machine's own speed (the probe) moved during a sweep, and when
