@@ -2,22 +2,22 @@
 
 The table a performance engineer reads: one line per config, in ladder order
 (or the order configs were first run), per machine and model. SPS measured in
-interleaved blocks is the median over blocks with its 95% confidence
-interval, and beside it where a repeat of the sweep should find the median
-(the interval widened by sqrt(2): xeonsweep.confidence); SPS from
-fresh-process repeats is the median over repeats with its spread. Speedup is
-over the baseline config (the first one unless --baseline names another), with
-an interval from the two configs' intervals, and taken against the baseline
-measured in the same memory group when there is one. Configs whose intervals overlap are marked as not distinguishable (a tie
-column and a line in words), so nobody reads a ranking into noise. Failed and
-skipped configs stay in the table with their reason. Notes say in plain words
-when the machine's own speed (the probe) moved during a sweep, and when
-configs were measured in memory groups. Written to the terminal, and to DIR as
-report.md, report.csv, report.png (bars of SPS labelled with the speedup) and
-one timeline-SWEEP.png per sweep measured in blocks (block SPS and probe
-speed over time); for server rows also serving.md/.csv (configs ranked by
-peak QPS under the SLO) and a latency-versus-load PNG per config
-(xeonsweep.report_serving).
+interleaved blocks is the median over blocks with its 95% confidence interval,
+and beside it where a repeat of the sweep should find the median (the interval
+widened by sqrt(2): xeonsweep.confidence); SPS from fresh-process repeats is
+the median over repeats with its spread. Speedup is over the baseline config
+(the first one unless --baseline names another), with an interval from the two
+configs' intervals, and taken against the baseline measured in the same memory
+group when there is one. Configs whose intervals overlap are marked as not
+distinguishable (a tie column and a line in words), so nobody reads a ranking
+into noise. Failed and skipped configs stay in the table with their reason.
+Notes say in plain words when the machine's own speed (the probe) moved during
+a sweep, and when configs were measured in memory groups. Written to the
+terminal, and to DIR as report.md, report.csv, report.png (bars of SPS labelled
+with the speedup) and one timeline-SWEEP.png per sweep measured in blocks
+(block SPS and probe speed over time); for server rows also serving.md/.csv
+(configs ranked by peak QPS under the SLO) and a latency-versus-load PNG per
+config (xeonsweep.report_serving).
 """
 
 from __future__ import annotations
