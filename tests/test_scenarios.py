@@ -171,8 +171,26 @@ def test_report_ranks_configs_by_peak_qps_under_the_slo_and_plots_latency_agains
 def test_search_down_gives_up_after_a_few_halvings():
     runs = peak.search(100, lambda q: {"target_qps": q, "valid": False})
     assert len(runs) == peak.MAX_HALVINGS + 1 and peak.best_valid(runs) is None
+    assert runs[-1]["target_qps"] == 100 / 2 ** peak.MAX_HALVINGS
+    assert [r["target_qps"] for r in peak.search(100, lambda q: {"target_qps": q, "valid": False}, max_halvings=2)] == [100, 50, 25]
     runs = peak.confirm(100, lambda q: {"target_qps": q, "valid": False})
     assert len(runs) == peak.CONFIRM_TRIES + peak.MAX_HALVINGS
+
+
+def test_a_single_instance_search_after_loadgen_failed_its_start_goes_down_to_a_sixteenth_of_it():
+    from xeonsweep.serving.serve import Instance
+
+    instance = Instance.__new__(Instance)  # no SUT, no LoadGen: only the order of QPS steps is under test
+    instance.instances, instance.scenario = 1, {"target_qps": 32.0, "latency_slo_ms": 100.0}
+    tried = []
+
+    def test(qps, find_peak=False):
+        tried.append(qps)
+        return {"target_qps": qps, "valid": False, "peak_qps": None}
+
+    instance.test = test
+    best, runs = instance.find_peak()
+    assert best is None and tried == [32.0, 16.0, 8.0, 4.0, 2.0]  # LoadGen's own search at 32, then halving
 
 
 def loadgen_like(qps, mean_ms, p50_ms, p99_ms, slo_ms=100):

@@ -71,9 +71,9 @@ def confirm(peak: float, run_at: Callable[[float], dict],
 
 
 def search(start: float, run_at: Callable[[float], dict],
-           hopeless: Callable[[dict], str | None] | None = None) -> list[dict]:
+           hopeless: Callable[[dict], str | None] | None = None, max_halvings: int = MAX_HALVINGS) -> list[dict]:
     """Runs of a search for the highest VALID total QPS, starting at `start`; going down stops
-    when `hopeless` says why no lower QPS can be VALID."""
+    at start / 2**max_halvings, or when `hopeless` says why no lower QPS can be VALID."""
     runs: list[dict] = []
 
     def valid_at(qps: float) -> bool:
@@ -90,7 +90,7 @@ def search(start: float, run_at: Callable[[float], dict],
             hi, qps, halvings = qps, qps / 2, halvings + 1
             if lo is None and _stop_going_down(runs, hopeless):
                 break
-        if (lo is not None and hi is not None) or halvings > MAX_HALVINGS:
+        if (lo is not None and hi is not None) or halvings > max_halvings:
             break
     while lo is not None and hi is not None and hi > lo * RESOLUTION:
         mid = (lo + hi) / 2

@@ -60,8 +60,9 @@ class Instance:
             found = self.test(start, find_peak=True)
             if found["peak_qps"] is not None:
                 confirmed = peak.confirm(found["peak_qps"], self.test, hopeless)
-            else:  # LoadGen stops when its starting QPS fails: search downwards with LoadGen runs
-                confirmed = peak.search(start / 2, self.test, hopeless)
+            else:  # LoadGen stops when its starting QPS fails: search downwards with LoadGen runs,
+                # down to the same 1/16 of the start as a search of its own (that failure was the first halving)
+                confirmed = peak.search(start / 2, self.test, hopeless, max_halvings=peak.MAX_HALVINGS - 1)
             return peak.best_valid(confirmed), [found, *confirmed]
         # Several instances take every step together (their verdicts exchanged): no early stop here,
         # since one instance's judgement could leave the others waiting for a step it never takes.
