@@ -48,8 +48,14 @@ def row(args, overrides: list[str], tmp: Path, name: str) -> dict:
     return found.to_dict()
 
 
+def peak_of(served: dict) -> float | None:
+    """The row's peak QPS, None when there is none (the store reads a missing one back as NaN)."""
+    peak = served["peak_qps"]
+    return peak if peak and peak == peak else None
+
+
 def served_line(name: str, offline: dict, served: dict, runs: list[dict], slo_ms: float) -> str:
-    if served["peak_qps"]:
+    if peak_of(served):
         return (f"{name}: offline {offline['sps']:.1f} samples/s; peak {served['peak_qps']:.1f} QPS with p99 <= {slo_ms:g} ms "
                 f"(p99 there {served['latency_ms_p99']:.1f} ms, mean batch {served['mean_batch']:.2f}); offline / peak "
                 f"{offline['sps'] / served['peak_qps']:.2f}x; {len(runs)} find-peak steps")
@@ -89,9 +95,9 @@ def main() -> None:
             runs = json.loads(served["find_peak_runs"])[0] if served["find_peak_runs"] else []
             print(served_line(name, offline, served, runs, args.slo_ms), flush=True)
     (slow_off, slow_srv), (fast_off, fast_srv) = found.values()
-    served_ratio = (f"{fast_srv['peak_qps'] / slow_srv['peak_qps']:.2f}x" if fast_srv["peak_qps"] and slow_srv["peak_qps"]
+    served_ratio = (f"{peak_of(fast_srv) / peak_of(slow_srv):.2f}x" if peak_of(fast_srv) and peak_of(slow_srv)
                     else "not defined (" + ", ".join(f"{which} has no peak" for which, srv in (("fast", fast_srv), ("slow", slow_srv))
-                                                     if not srv["peak_qps"]) + ")")
+                                                     if not peak_of(srv)) + ")")
     print(f"fast / slow: offline {fast_off['sps'] / slow_off['sps']:.2f}x, served under the SLO {served_ratio}")
     print(f"CPU: {fast_off['cpu_model']} ({fast_off['cpu_physical_cores']} cores)")
 
