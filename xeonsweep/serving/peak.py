@@ -14,8 +14,9 @@ even the median query missed it while the server was idle most of the time
 under one half), a query alone takes too long, not because queries queued,
 and a lower QPS cannot fix that. (With Poisson arrivals a query waits with
 probability equal to the server's busy share, so with the server busy less
-than half the time the median query did not wait: its latency is service.) Without this rule a hopeless search would go on
-down to 1/16 of its start, each run lasting min_query_count / QPS seconds.
+than half the time the median query did not wait: its latency is service.)
+Without this rule a hopeless search would go on down to 1/16 of its start,
+each run lasting min_query_count / QPS seconds.
 """
 
 from __future__ import annotations
