@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from xeonsweep.summary import setting_text
+from xeonsweep.summary import setting_text, varying_settings
 
 SERVING_KEYS = ("scenario", "target_qps", "latency_slo_ms", "latency_percentile")
 PERCENTILE_NAMES = {50.0: "p50", 90.0: "p90", 99.0: "p99", 99.9: "p99_9"}  # those LoadGen reports
@@ -26,9 +26,7 @@ def at_percentile(percentile: float) -> str:
 
 
 def label_columns(frame: pd.DataFrame) -> list[str]:
-    from xeonsweep.summary import DIMENSIONS
-
-    return [d for d in DIMENSIONS if d not in SERVING_KEYS and d in frame and frame[d].map(setting_text).nunique() > 1]
+    return varying_settings(frame, exclude=SERVING_KEYS)
 
 
 def with_labels(frame: pd.DataFrame) -> pd.DataFrame:

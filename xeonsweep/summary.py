@@ -52,6 +52,11 @@ def setting_text(value) -> str:
     return str(value)
 
 
+def varying_settings(rows: pd.DataFrame, exclude: tuple[str, ...] = ()) -> list[str]:
+    """The DIMENSIONS (but `exclude`) whose values differ between `rows`."""
+    return [d for d in DIMENSIONS if d not in exclude and d in rows and rows[d].map(setting_text).nunique() > 1]
+
+
 def config_labels(group: pd.DataFrame) -> pd.Series:
     """A name per row: its ladder step (if any), then the settings that differ between rows of that step
     (between rows without a step, for those)."""
@@ -59,7 +64,7 @@ def config_labels(group: pd.DataFrame) -> pd.Series:
     steps = group["ladder_step"].where(group["ladder_step"].map(lambda s: isinstance(s, str)), "")
     labels = pd.Series("", index=group.index, dtype=object)
     for step, rows in group.groupby(steps, sort=False):
-        varying = [d for d in DIMENSIONS if d in rows and rows[d].map(setting_text).nunique() > 1]
+        varying = varying_settings(rows)
         label = pd.Series(step, index=rows.index, dtype=object)
         for d in varying:
             label = label + f" {d}=" + rows[d].map(setting_text)
