@@ -33,7 +33,7 @@ def setup_seconds(args: list[str], tmp: Path, attempt: int) -> float:
          f"hydra.run.dir={tmp}/runs/{attempt}-{'-'.join(args).replace('=', '_')}"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )
-    from xeonsweep.results import load
+    from xeonsweep.store.results import load
 
     row = load(store).iloc[-1]
     if row["status"] != "ok":

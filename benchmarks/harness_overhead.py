@@ -40,7 +40,7 @@ def xeonsweep(iterations: int, tmp: Path, round_no: int) -> tuple[float, float, 
          f"hydra.run.dir={tmp}/runs/{round_no}"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )
-    from xeonsweep.results import load
+    from xeonsweep.store.results import load
 
     row = load(store).sort_values("finished_at").iloc[-1]
     return float(row["sps"]), float(row["parent_cpu_s"]), float(row["child_cpu_s"])

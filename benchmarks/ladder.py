@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from xeonsweep.machine import cpu_info  # noqa: E402
+from xeonsweep.machine.facts import cpu_info  # noqa: E402
 
 
 def run_ladder(store: Path, iterations: int, min_duration: float) -> None:
@@ -73,8 +73,8 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--min-duration", type=float, default=3.0)
     args = parser.parse_args()
-    from xeonsweep.summary import summarize
-    from xeonsweep.results import load
+    from xeonsweep.report.summary import summarize
+    from xeonsweep.store.results import load
 
     if args.store is None:
         args.store = Path(tempfile.mkdtemp()) / "results"

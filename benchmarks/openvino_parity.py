@@ -34,7 +34,7 @@ def xeonsweep_run(args, hint: str, tmp: Path, n: int) -> dict:
          f"hydra.run.dir={tmp}/runs/{n}"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )
-    from xeonsweep.results import load
+    from xeonsweep.store.results import load
 
     row = load(store).iloc[-1]
     if row["status"] != "ok":
@@ -60,7 +60,7 @@ def benchmark_app(args, hint: str, ir: str, precision: str) -> float:
 def input_shape(model: str) -> list[int]:
     from omegaconf import OmegaConf
 
-    return list(OmegaConf.load(ROOT / "conf" / "model" / f"{model}.yaml")["input_shape"])
+    return list(OmegaConf.load(ROOT / "xeonsweep" / "conf" / "model" / f"{model}.yaml")["input_shape"])
 
 
 def main() -> None:

@@ -95,14 +95,14 @@ def run_ladder(folder: Path, cache: Path, overrides: list[str]) -> float:
 
 
 def ladder_rows(store: Path):
-    from xeonsweep.results import load
+    from xeonsweep.store.results import load
 
     frame = load(store)
     return frame[(frame["model"] == "resnet50") & frame["ladder_step"].notna()]
 
 
 def summary_of(store: Path):
-    from xeonsweep.summary import summarize
+    from xeonsweep.report.summary import summarize
 
     return summarize(ladder_rows(store))
 
@@ -128,7 +128,7 @@ def print_comparison(both, walls: list[float | None], spans: list[float]) -> Non
               f"{'yes' if r['inside'] else 'no':>6} {'yes' if r['inside_repeat'] else 'no':>6} "
               f"{cell(r['rank_1'], '{:.0f}'):>7} {cell(r['rank_2'], '{:.0f}'):>7}{status}")
     f = figures(both)
-    from xeonsweep.machine import cpu_info
+    from xeonsweep.machine.facts import cpu_info
 
     print(f"\nCPU: {cpu_info().model}")
     print(f"Kendall tau between the two rankings: {f['tau']:.2f} over {f['ok_both']} steps ok in both (goal >= {GOAL_TAU})")

@@ -40,7 +40,7 @@ def row(args, overrides: list[str], tmp: Path, name: str) -> dict:
          f"cache.dir={tmp / 'cache'}", f"hydra.run.dir={tmp}/runs/{name}"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )
-    from xeonsweep.results import load
+    from xeonsweep.store.results import load
 
     found = load(store).iloc[-1]
     if found["status"] != "ok":

@@ -41,7 +41,7 @@ class Sweep:
         return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
     def rows(self):
-        from xeonsweep.results import load
+        from xeonsweep.store.results import load
 
         return load(self.store)
 

@@ -199,8 +199,10 @@ def test_a_cluster_sweep_told_the_nodes_machine_skips_runs_done_there(tmp_path):
     import copy
 
     from tests.test_failures import compose_run
-    from xeonsweep import planning, results, settings
-    from xeonsweep.machine import cpu_info
+    from xeonsweep.sweep import planning
+    from xeonsweep.store import results
+    from xeonsweep.config import settings
+    from xeonsweep.machine.facts import cpu_info
 
     run = compose_run(["model=tiny"])
     nodes = "Intel(R) Xeon(R) Platinum 8488C (48 cores)"

@@ -4,7 +4,7 @@ import statistics
 
 import pytest
 
-from xeonsweep.confidence import Rounds, estimate, repeat_interval, target_met
+from xeonsweep.stats.confidence import Rounds, estimate, repeat_interval, target_met
 
 
 class FakeClock:

@@ -4,8 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from xeonsweep import doctor
-from xeonsweep.machine import parse_cpuinfo
+from xeonsweep.machine import doctor
+from xeonsweep.machine.facts import parse_cpuinfo
 
 DATA = Path(__file__).parent / "data"
 

@@ -51,7 +51,7 @@ def compose_run(overrides: list[str]) -> dict:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from xeonsweep import settings
+    from xeonsweep.config import settings
     from xeonsweep.cli import CONF
 
     GlobalHydra.instance().clear()
@@ -74,7 +74,7 @@ def test_timeout_kills_every_instance_while_the_parent_lives(tmp_path, cache_dir
     """run_cpu's instances run in sessions of their own: a process-group kill misses them.
     This instance also ignores SIGTERM and has no parent-death signal, so only a kill of
     the whole tree, checked here while the parent (this test) is still alive, stops it."""
-    from xeonsweep import launch
+    from xeonsweep.launch import child as launch
 
     run = compose_run(["model=hang_alone", "runtime=run_cpu", f"cache.dir={cache_dir}", *FAST[1:]])
     run["sweep_id"] = "timeout-test"

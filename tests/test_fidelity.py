@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from xeonsweep import fidelity
+from xeonsweep.models import fidelity
 from tests.test_failures import compose_run
 
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from xeonsweep import host_lock
+from xeonsweep.sweep import host_lock
 from xeonsweep.errors import UserError
 from tests.conftest import ROOT
 
 HOLD = """
 import sys, time
-from xeonsweep.host_lock import host_lock
+from xeonsweep.sweep.host_lock import host_lock
 with host_lock(sys.argv[1], wait=sys.argv[2] == "wait"):
     print("held", time.time(), flush=True)
     time.sleep(float(sys.argv[3]))

@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from xeonsweep import fidelity, inputs, models, settings
-from xeonsweep.artifacts import artifact_key
+from xeonsweep.models import fidelity
+
+from xeonsweep.models import inputs
+
+from xeonsweep.models import build as models
+
+from xeonsweep.config import settings
+from xeonsweep.models.artifacts import artifact_key
 from xeonsweep.cli import CONF
 from xeonsweep.errors import UserError
 
@@ -90,7 +96,7 @@ def test_a_bad_input_declaration_is_one_line(change, message):
 
 
 def settings_cpu():
-    from xeonsweep.machine import CpuInfo
+    from xeonsweep.machine.facts import CpuInfo
 
     return CpuInfo(model="test", logical_cpus=4, physical_cores=4, sockets=1, flags=frozenset({"avx2"}))
 

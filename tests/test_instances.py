@@ -8,9 +8,11 @@ import pytest
 
 from tests.conftest import FAST, ROOT
 from tests.test_failures import compose_run
-from xeonsweep import instances, launch, settings
+from xeonsweep.config import instances
+from xeonsweep.launch import child as launch
+from xeonsweep.config import settings
 from xeonsweep.errors import UserError
-from xeonsweep.machine import CpuInfo, cpu_info, numa_nodes
+from xeonsweep.machine.facts import CpuInfo, cpu_info, numa_nodes
 
 SPR = cpu_info(str(ROOT / "tests/data/cpuinfo-sapphire-rapids.txt"))
 

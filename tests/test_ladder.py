@@ -6,9 +6,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from xeonsweep import settings
+from xeonsweep.config import settings
 from xeonsweep.cli import CONF
-from xeonsweep.machine import cpu_info
+from xeonsweep.machine.facts import cpu_info
 
 LADDER = OmegaConf.load(CONF / "experiment" / "ladder.yaml").hydra.sweeper.params.step.split(",")
 

@@ -8,9 +8,17 @@ from tests.conftest import ROOT
 SCRIPT = """
 import sys
 from hydra import compose, initialize_config_dir
-from xeonsweep import planning, settings, launch, rows, results, app, live, confidence, channel
+from xeonsweep.sweep import planning
+from xeonsweep.config import settings
+from xeonsweep.launch import child as launch
+from xeonsweep.store import rows
+from xeonsweep.store import results
+from xeonsweep.sweep import task as app
+from xeonsweep.blocks import live
+from xeonsweep.stats import confidence
+from xeonsweep.blocks import channel
 from xeonsweep.cli import CONF
-from xeonsweep.machine import cpu_info
+from xeonsweep.machine.facts import cpu_info
 
 def settings_for(overrides):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from xeonsweep.live import Live, Sweep
-from xeonsweep.planning import Job
+from xeonsweep.blocks.live import Live, Sweep
+from xeonsweep.sweep.planning import Job
 
 BENCH = {"budget_s": 10, "min_rounds": 3, "target_ci_pct": 3, "live_memory_mb": 1000}
 
@@ -42,8 +42,8 @@ def test_a_group_always_measures_the_reference_and_one_more():
 
 
 def test_without_a_setting_the_budget_is_a_share_of_available_memory():
-    from xeonsweep.live import MEMORY_SHARE
-    from xeonsweep.machine import available_memory_mb
+    from xeonsweep.blocks.live import MEMORY_SHARE
+    from xeonsweep.machine.facts import available_memory_mb
 
     unset = Sweep([Job([], {"benchmark": {**BENCH, "live_memory_mb": None}})], [Path("0")], str, lambda live: None)
     assert 0 < unset.memory_mb <= MEMORY_SHARE * available_memory_mb() * 1.1

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from xeonsweep.live import Live, Sweep
-from xeonsweep.planning import Job
+from xeonsweep.blocks.live import Live, Sweep
+from xeonsweep.sweep.planning import Job
 
 BENCH = {"budget_s": 10, "min_rounds": 3, "target_ci_pct": 3, "live_memory_mb": 1000,
          "timeout_s": 30, "block_s": 0.1, "block_warmup_s": 0.01}

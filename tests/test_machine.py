@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from xeonsweep.machine import cpu_info, find_library, parse_cpuinfo, thp_mode
+from xeonsweep.machine.facts import cpu_info, find_library, parse_cpuinfo, thp_mode
 
 DATA = Path(__file__).parent / "data"
 
@@ -35,7 +35,7 @@ def test_find_library(tmp_path):
 
 
 def test_available_memory_from_meminfo(tmp_path):
-    from xeonsweep.machine import available_memory_mb
+    from xeonsweep.machine.facts import available_memory_mb
 
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:       24000000 kB\nMemFree:         1000000 kB\nMemAvailable:   20480000 kB\n")
@@ -48,7 +48,7 @@ def test_a_process_cpu_time_grows_while_it_works_and_is_none_once_it_is_gone():
     import subprocess
     import time
 
-    from xeonsweep.machine import process_cpu_s
+    from xeonsweep.machine.facts import process_cpu_s
 
     before = process_cpu_s(os.getpid())
     deadline = time.process_time() + 0.1

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from xeonsweep.measure import combined_sps, latency_stats, percentile, pipelined, run_loop, serve_blocks
+from xeonsweep.stats.measure import combined_sps, latency_stats, percentile, pipelined, run_loop, serve_blocks
 
 
 class FakeClock:

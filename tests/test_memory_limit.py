@@ -4,7 +4,8 @@ import pytest
 
 from tests.conftest import FAST, ROOT
 from tests.test_failures import compose_run
-from xeonsweep import memory_limit, settings
+from xeonsweep.machine import memory_limit
+from xeonsweep.config import settings
 
 needs_cgroup = pytest.mark.skipif(memory_limit.writable_controller() is None,
                                   reason="no writable cgroup memory controller on this machine")

@@ -8,8 +8,8 @@ import sys
 import psutil
 
 from tests.conftest import ROOT
-from xeonsweep.machine import CpuInfo, cpu_info
-from xeonsweep.probe import Probe, has_native_bf16, run_probe
+from xeonsweep.machine.facts import CpuInfo, cpu_info
+from xeonsweep.blocks.probe import Probe, has_native_bf16, run_probe
 
 
 def test_probe_measures_fp32_and_bf16_where_native():
@@ -38,7 +38,7 @@ def test_a_failing_probe_says_why():
 
 
 def test_the_parent_never_imports_torch():
-    code = "import sys; from xeonsweep.probe import run_probe; run_probe(); assert 'torch' not in sys.modules"
+    code = "import sys; from xeonsweep.blocks.probe import run_probe; run_probe(); assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.conftest import ROOT
-from xeonsweep import results
+from xeonsweep.store import results
 
 spec = importlib.util.spec_from_file_location("rank_stability", ROOT / "benchmarks" / "rank_stability.py")
 rank_stability = importlib.util.module_from_spec(spec)

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from tests.conftest import FAST, ROOT
-from xeonsweep import report, results
+from xeonsweep.report import tables as report
+from xeonsweep.store import results
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -84,7 +85,7 @@ def test_command_writes_markdown_csv_and_png(store, tmp_path):
     (["--baseline", "nosuch"], "--baseline nosuch is not a config here; valid: baseline, batch8"),
 ])
 def test_bad_report_arguments(store, tmp_path, args, message):
-    cli = subprocess.run([sys.executable, "-m", "xeonsweep.report", str(store), *args, "--out", str(tmp_path / "r")],
+    cli = subprocess.run([sys.executable, "-m", "xeonsweep.report.tables", str(store), *args, "--out", str(tmp_path / "r")],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert cli.returncode == 2 and cli.stderr.count("\n") == 1 and message in cli.stderr
 
@@ -102,7 +103,7 @@ def test_report_on_a_real_sweep_with_interleaved_repeats(sweep, tmp_path):
     assert (summary["runs"] == 2).all() and (summary["ok"] == 2).all()
     assert summary.iloc[0]["speedup"] == pytest.approx(1.0)
     assert (summary["spread_pct"] >= 0).all()
-    cli = subprocess.run([sys.executable, "-m", "xeonsweep.report", str(sweep.store), "--out", str(tmp_path / "r")],
+    cli = subprocess.run([sys.executable, "-m", "xeonsweep.report.tables", str(sweep.store), "--out", str(tmp_path / "r")],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert cli.returncode == 0 and "batch_size=2" in cli.stdout
 
@@ -242,7 +243,7 @@ def test_runs_with_and_without_a_memory_limit_are_not_pooled(tmp_path):
 
 
 def test_serving_labels_tell_null_from_a_set_value():
-    from xeonsweep import report_serving
+    from xeonsweep.report import serving as report_serving
 
     frame = pd.DataFrame({"backend": ["eager", "eager"], "memory_limit_mb": [None, 2048.0]})
     assert report_serving.label_columns(frame) == ["memory_limit_mb"]

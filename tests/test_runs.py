@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import FAST
-from xeonsweep.measure import combined_sps
+from xeonsweep.stats.measure import combined_sps
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import FAST
-from xeonsweep import settings
+from xeonsweep.config import settings
 from xeonsweep.serving import peak
 
 SHORT = [*FAST, "scenario.min_duration_ms=1000", "scenario.min_query_count=200", "scenario.latency_percentile=90"]
@@ -143,7 +143,9 @@ def test_openvino_throughput_hint_keeps_several_requests_in_flight(sweep):
 def test_report_ranks_configs_by_peak_qps_under_the_slo_and_plots_latency_against_load(tmp_path):
     from datetime import datetime, timezone
 
-    from xeonsweep import report_serving, results
+    from xeonsweep.report import serving as report_serving
+
+    from xeonsweep.store import results
 
     def add(n, batch, scenario, **cols):
         results.write_row({"run_key": f"r{n}", "config_hash": f"c{batch}-{scenario}", "status": "ok", "machine": "m",

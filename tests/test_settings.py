@@ -4,9 +4,9 @@ import copy
 
 import pytest
 
-from xeonsweep import settings
+from xeonsweep.config import settings
 from xeonsweep.errors import Incompatible, UserError
-from xeonsweep.machine import CpuInfo
+from xeonsweep.machine.facts import CpuInfo
 
 CPU = CpuInfo(model="test", logical_cpus=4, physical_cores=4, sockets=1, flags=frozenset({"avx2"}))
 
@@ -146,7 +146,7 @@ def test_the_ladder_measures_in_blocks_with_its_old_fingerprints():
     from hydra import compose, initialize_config_dir
 
     from xeonsweep.cli import CONF
-    from xeonsweep.planning import in_blocks
+    from xeonsweep.sweep.planning import in_blocks
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         ladder = settings.to_settings(compose(config_name="config", overrides=["experiment=ladder", "step=baseline"]))

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from xeonsweep import results
+from xeonsweep.store import results
 
 
 def row(key, status, **extra):

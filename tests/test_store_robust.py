@@ -15,7 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import ROOT
-from xeonsweep import compaction, results, store_files, store_index
+from xeonsweep.store import compaction
+from xeonsweep.store import results
+from xeonsweep.store import files as store_files
+from xeonsweep.store import index as store_index
 
 
 def row(key, status="ok", **extra):
@@ -256,7 +259,8 @@ def test_compaction_indexes_a_compacted_file_the_index_lost(tmp_path):
 PAUSED_COMPACTION = """
 import sys, time
 from pathlib import Path
-from xeonsweep import compaction, store_files
+from xeonsweep.store import compaction
+from xeonsweep.store import files as store_files
 
 store, paused, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 write = store_files.write_atomic

@@ -10,9 +10,10 @@ import sys
 import pytest
 
 from tests.conftest import FAST, ROOT
-from xeonsweep import cli, settings
+from xeonsweep import cli
+from xeonsweep.config import settings
 from xeonsweep.errors import Incompatible, UserError
-from xeonsweep.machine import CpuInfo
+from xeonsweep.machine.facts import CpuInfo
 
 CPU = CpuInfo(model="test", logical_cpus=4, physical_cores=4, sockets=1, flags=frozenset({"avx2", "avx512f"}))
 # config_hash of these configs on ef1ff36 (before this change): rows already in a store still count.
@@ -76,7 +77,7 @@ def test_a_model_factorys_keyword_arguments_stay_open(conf):
     (conf / "model" / "wide.yaml").write_text(
         "name: wide\nfactory:\n  _target_: torchvision.models.resnet18\n  num_classes: 3\n  width_per_group: 32\n"
         "input_shape: [3, 32, 32]\nweights: null\n")
-    from xeonsweep.config_check import check_config
+    from xeonsweep.config.yaml_keys import check_config
 
     check_config(compose("model=wide", searchpath=conf), [cli.CONF, conf])
 
@@ -162,7 +163,8 @@ def test_whose_cache_folders_are_refused(tmp_path):
 
 MAKE_AND_CHECK = """
 import sys
-from xeonsweep import cache, settings
+from xeonsweep.models import cache
+from xeonsweep.config import settings
 cache_dir = sys.argv[1]
 for kind in ("weights", "pt2e"):
     with cache.atomic_dir(cache.path(cache_dir, kind, "k", "model").parent) as tmp:

@@ -17,8 +17,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from xeonsweep.errors import UserError
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
-SUBCOMMANDS = {"report": "xeonsweep.report", "doctor": "xeonsweep.doctor", "store": "xeonsweep.store_cli"}
+from xeonsweep.config.paths import CONF
+SUBCOMMANDS = {"report": "xeonsweep.report.tables", "doctor": "xeonsweep.machine.doctor", "store": "xeonsweep.store.cli"}
 
 
 def config_dirs(args: list[str]) -> list[Path]:
@@ -96,10 +96,10 @@ def check_single_run(args: list[str]) -> None:
     """A single run is validated here, before Hydra creates any output folder."""
     from hydra import compose, initialize_config_dir
 
-    from xeonsweep import settings
-    from xeonsweep.machine import cpu_info
+    from xeonsweep.config import settings
+    from xeonsweep.machine.facts import cpu_info
 
-    from xeonsweep.config_check import check_config
+    from xeonsweep.config.yaml_keys import check_config
 
     try:
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
@@ -115,7 +115,7 @@ def check_single_run(args: list[str]) -> None:
 
 @hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> dict:
-    from xeonsweep.app import run_job
+    from xeonsweep.sweep.task import run_job
 
     return run_job(cfg)
 
@@ -130,7 +130,7 @@ def run_main(args: list[str]) -> int:
         return 2
     sys.argv = [sys.argv[0], *args]
     _hydra_main()
-    from xeonsweep.app import last_status
+    from xeonsweep.sweep.task import last_status
 
     # A single run that failed or timed out is a failed command (after its one-line status).
     return 1 if last_status() in ("failed", "timeout") else 0

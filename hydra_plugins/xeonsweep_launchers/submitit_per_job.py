@@ -20,7 +20,7 @@ from typing import Any, List, Sequence
 from hydra.core.utils import JobReturn, JobStatus
 from hydra_plugins.hydra_submitit_launcher import submitit_launcher as stock
 
-from xeonsweep import settings
+from xeonsweep.config import settings
 from xeonsweep.errors import JobLost
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ sweep with one line), repeats are interleaved, and runs whose fingerprint
 already has an `ok` row are dropped. Then batches go to whatever launcher is
 configured (basic, submitit, ray), with progress and a summary; jobs measured
 in blocks (benchmark.method=blocks under the basic launcher) go to live
-workers in this process instead (xeonsweep.live).
+workers in this process instead (xeonsweep.blocks.live).
 """
 
 
@@ -24,12 +24,16 @@ from hydra.core.utils import JobStatus
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from omegaconf import OmegaConf
 
-from xeonsweep import doctor, planning, settings
-from xeonsweep.planning import runs_here
-from xeonsweep.app import absolute, new_sweep_id
+from xeonsweep.machine import doctor
+
+from xeonsweep.sweep import planning
+
+from xeonsweep.config import settings
+from xeonsweep.sweep.planning import runs_here
+from xeonsweep.sweep.task import absolute, new_sweep_id
 from xeonsweep.errors import JobLost, UserError
-from xeonsweep.host_lock import host_lock
-from xeonsweep.machine import cpu_info
+from xeonsweep.sweep.host_lock import host_lock
+from xeonsweep.machine.facts import cpu_info
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +75,7 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
         if note:
             print(f"xeonsweep: {note}", file=sys.stderr)
         batch_size = self.max_batch_size or (1 if local else max(len(plan.jobs), 1))
-        from xeonsweep.progress import SweepProgress
+        from xeonsweep.sweep.progress import SweepProgress
 
         with self._host_lock(sweep_id, arguments), SweepProgress(len(plan.jobs), sweep_id, store) as progress:
             progress.machine(machine)
@@ -147,7 +151,7 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
         """Live workers in this process: each config set up once, then timed in interleaved blocks."""
         if not jobs:
             return
-        from xeonsweep import live
+        from xeonsweep.blocks import live
 
         count = itertools.count(done + 1)  # after the fresh runs, whose job folders come first too
         live.measure_in_blocks(
@@ -158,7 +162,7 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
 
     def _settings(self, overrides: List[str]) -> dict:
         from xeonsweep.cli import config_dirs
-        from xeonsweep.config_check import check_config
+        from xeonsweep.config.yaml_keys import check_config
 
         cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
         check_config(cfg, config_dirs(list(sys.argv[1:]) + list(overrides)))

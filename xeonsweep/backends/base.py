@@ -3,7 +3,7 @@
 A backend is a dataclass whose fields are its YAML `options`, validated in
 `__post_init__` without importing torch. In the worker, `prepare` turns the
 eager model into something to time: `Prepared.feed` converts the input (a dict
-{name: tensor}, see xeonsweep.inputs) once, outside the timed loop; `infer` is
+{name: tensor}, see xeonsweep.models.inputs) once, outside the timed loop; `infer` is
 what is timed; `fetch` turns an output into its list of numpy arrays for the
 fidelity check.
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
-from xeonsweep import inputs
-from xeonsweep.fidelity import tensors
+from xeonsweep.models import inputs
+from xeonsweep.models.fidelity import tensors
 
 
 @dataclass

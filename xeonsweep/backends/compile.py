@@ -6,7 +6,7 @@ import shutil
 from dataclasses import dataclass
 
 from xeonsweep.backends.base import Backend, Prepared, RunContext, torch_model, torch_prepared
-from xeonsweep.components import check_choice
+from xeonsweep.config.components import check_choice
 from xeonsweep.errors import Skip
 
 MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")

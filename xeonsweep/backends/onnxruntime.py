@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xeonsweep.backends.base import Backend, Prepared, RunContext
-from xeonsweep.components import check_choice
+from xeonsweep.config.components import check_choice
 
 LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
 
@@ -34,7 +34,7 @@ class OnnxRuntime(Backend):
     def prepare(self, load_model, example, ctx: RunContext) -> Prepared:
         import onnxruntime as ort
 
-        from xeonsweep.artifacts import onnx_file
+        from xeonsweep.models.artifacts import onnx_file
 
         path, from_cache = onnx_file(load_model, ctx.run, ctx.cache_dir)
         options = ort.SessionOptions()

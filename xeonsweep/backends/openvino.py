@@ -12,10 +12,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from xeonsweep import cache, inputs
+from xeonsweep.models import cache
+
+from xeonsweep.models import inputs
 from xeonsweep.backends.base import Backend, Prepared, RunContext
 from xeonsweep.backends.onnxruntime import feed_by_name
-from xeonsweep.components import check_choice
+from xeonsweep.config.components import check_choice
 
 HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT", "cumulative_throughput": "CUMULATIVE_THROUGHPUT"}
 PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
@@ -96,7 +98,7 @@ class OpenVino(Backend):
         """The OpenVINO IR for this run, quantized if the run asks; (path, from cache, details)."""
         import openvino as ov
 
-        from xeonsweep.artifacts import artifact_key, cached, export_example, library_versions, onnx_file
+        from xeonsweep.models.artifacts import artifact_key, cached, export_example, library_versions, onnx_file
 
         run = ctx.run
         key = artifact_key(run, "openvino", self.source, library_versions("torch", "openvino"))

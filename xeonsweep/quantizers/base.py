@@ -19,7 +19,7 @@ class Quantizer:
     backends: ClassVar[tuple[str, ...]] = ()  # backend impl classes, e.g. "xeonsweep.backends.compile.Compile"
 
     def incompatibility(self, run: dict) -> str | None:
-        from xeonsweep.components import load_class
+        from xeonsweep.config.components import load_class
 
         impl = run["backend"].get("impl")
         backend_class = load_class(impl, "backend") if impl else None

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from xeonsweep import inputs
-from xeonsweep.components import check_choice
+from xeonsweep.models import inputs
+from xeonsweep.config.components import check_choice
 from xeonsweep.errors import UserError
 from xeonsweep.quantizers.base import Quantizer
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xeonsweep import inputs
-from xeonsweep.components import check_choice
+from xeonsweep.models import inputs
+from xeonsweep.config.components import check_choice
 from xeonsweep.errors import UserError
 from xeonsweep.quantizers.base import VNNI, Quantizer
 
@@ -35,7 +35,7 @@ class Pt2e(Quantizer):
         """The quantized graph, from the cache when this model, shape and setting were done before."""
         import torch
 
-        from xeonsweep.artifacts import artifact_key, cached, library_versions
+        from xeonsweep.models.artifacts import artifact_key, cached, library_versions
         from xeonsweep.backends.base import to_memory_format
 
         reduce_range = self.reduce_range if self.reduce_range is not None else not (VNNI & ctx.isa)

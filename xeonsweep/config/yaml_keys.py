@@ -1,0 +1,106 @@
+"""Config files are checked like the command line: every key of every YAML file a run
+is composed from must be a key of the config's schema, or the run stops with one line
+naming the file, the key and the valid keys.
+
+The schema is what conf/ itself holds: the top-level settings of conf/config.yaml and
+the keys of its sections, and for each config group the keys its options use. Open
+on purpose: a model factory's keyword arguments (model.factory), `env`, hydra's own
+node, and backend/quantization `options` (their dataclasses check those).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from xeonsweep.errors import UserError
+
+from xeonsweep.config.paths import CONF
+OPEN = {"hydra", "defaults", "env"}
+OPEN_IN_GROUP = {"model": {"factory"}, "backend": {"options"}, "quantization": {"options"}}
+
+
+@functools.lru_cache(maxsize=None)
+def _yaml(path: Path) -> tuple[bool, Any]:
+    """(is it a global-package file, its content)."""
+    text = path.read_text()
+    header = "\n".join(line for line in text.splitlines()[:5] if line.startswith("#"))
+    return "@package _global_" in header, yaml.safe_load(text) or {}
+
+
+@functools.lru_cache(maxsize=1)
+def schema() -> tuple[dict[str, set[str] | None], dict[str, set[str]]]:
+    """(top-level key -> its allowed keys, or None when open or a plain value; group -> keys its options use)."""
+    _, top = _yaml(CONF / "config.yaml")
+    groups: dict[str, set[str]] = {}
+    for folder in sorted(p for p in CONF.iterdir() if p.is_dir()):
+        keys: set[str] = set()
+        for path in folder.glob("*.yaml"):
+            is_global, data = _yaml(path)
+            if not is_global:
+                keys |= set(data)
+        if keys:
+            groups[folder.name] = keys | {"defaults"}
+    settings: dict[str, set[str] | None] = {}
+    for key, value in top.items():
+        if key not in OPEN:
+            settings[key] = set(value) if isinstance(value, dict) else None
+    for folder in (p for p in CONF.iterdir() if p.is_dir()):
+        settings.setdefault(folder.name, None)
+    return settings, groups
+
+
+def _fail(path: Path, key: str, valid: set[str]) -> None:
+    raise UserError(f"{path}: {key} is not a setting; valid: {', '.join(sorted(valid))}")
+
+
+def check_group_node(path: Path, group: str, data: Any, prefix: str = "") -> None:
+    _, groups = schema()
+    if group not in groups or not isinstance(data, dict):
+        return
+    for key in data:
+        if key not in groups[group]:
+            _fail(path, f"{prefix}{key}", groups[group])
+
+
+def check_global(path: Path, data: Any) -> None:
+    settings, groups = schema()
+    for key, value in (data or {}).items():
+        if key in OPEN:
+            continue
+        if key not in settings:
+            _fail(path, key, set(settings) | OPEN)
+        if key in groups:
+            check_group_node(path, key, value, f"{key}.")
+        elif settings[key] is not None and isinstance(value, dict):
+            for sub in value:
+                if sub not in settings[key]:
+                    _fail(path, f"{key}.{sub}", settings[key])
+
+
+def find_option(group: str, option: str, dirs: list[Path]) -> Path | None:
+    for folder in reversed(dirs):  # a search-path folder added later wins, as in Hydra
+        path = Path(folder) / group / f"{option}.yaml"
+        if path.is_file():
+            return path
+    return None
+
+
+def check_config(cfg: Any, dirs: list[Path]) -> None:
+    """Every file the composed `cfg` came from (its primary config and each group choice)."""
+    check_global(CONF / "config.yaml", _yaml(CONF / "config.yaml")[1])
+    choices = cfg.hydra.runtime.choices if "hydra" in cfg else {}
+    for group, option in choices.items():
+        if group.startswith("hydra") or option is None or "/" in group:
+            continue
+        path = find_option(group, str(option), list(dirs))
+        if path is None:
+            continue
+        is_global, data = _yaml(path)
+        if is_global:
+            check_global(path, data)
+        else:
+            check_group_node(path, group, data, f"{group}.")

@@ -1,0 +1,81 @@
+"""Exported and converted models, made once and kept in the artifact cache.
+
+The key covers everything that determines the file: the model (config, seed,
+weights), the declared inputs (shapes with seq_len resolved, dtypes, fills) or an image
+model's input shape, the exporting libraries' versions and the options
+of the step. A second sweep finds the file and skips the export.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from xeonsweep.models import cache
+
+from xeonsweep.models import inputs
+from xeonsweep.models.build import model_key
+from xeonsweep.machine.versions import versions
+
+
+def library_versions(*names: str) -> dict:
+    return versions(names, keep_missing=True)
+
+
+def artifact_key(run: dict, *parts: Any) -> str:
+    return cache.key(model_key(run["model"], run["seed"]), inputs.key_part(run["model"]), *parts)
+
+
+def export_example(model_cfg: dict) -> dict:
+    """Inputs to trace with: batch 2 and symbolic dimensions of at least 2 (torch.export
+    specialises a dimension of size 1)."""
+    sizes = {d: max(2, model_cfg[d]) for spec in inputs.specs(model_cfg) for d in spec.dims if isinstance(d, str)}
+    return inputs.generate(model_cfg, 2, 0, sizes)
+
+
+def cached(cache_dir: str, kind: str, key: str, name: str, make: Callable[[Path], None]) -> tuple[Path, bool]:
+    """Path of the artifact `name` under kind/key, made by `make(folder)` if missing.
+
+    Returns (path, True) when it came from the cache.
+    """
+    final = cache.path(cache_dir, kind, key, name)
+    if final.exists():
+        return final, True
+    with cache.atomic_dir(final.parent) as tmp:
+        make(tmp)
+    return final, False
+
+
+def onnx_file(load_model: Callable[[], Any], run: dict, cache_dir: str) -> tuple[Path, bool]:
+    """The model exported with torch.onnx (dynamo) with a dynamic batch dimension, and
+    dynamic symbolic dimensions (seq_len) for a model with declared inputs, which
+    keep their names and dtypes (int64 token ids stay int64).
+
+    The weights go to an external-data file beside model.onnx; both live in one
+    cache folder, so they always travel together.
+    """
+    import torch
+
+    key = artifact_key(run, "onnx", library_versions("torch", "onnx", "onnxscript"))
+
+    model_cfg = run["model"]
+
+    def export(folder: Path) -> None:
+        if not inputs.declared(model_cfg):  # an image model, exported as before
+            # batch 2: torch.export specialises a dimension of size 1
+            example = torch.randn(2, *model_cfg["input_shape"])
+            batch = torch.export.Dim("batch", min=1, max=4096)
+            torch.onnx.export(
+                load_model(), (example,), str(folder / "model.onnx"), input_names=["input"], output_names=["output"],
+                dynamic_shapes=({0: batch},), dynamo=True, external_data=True,
+            )
+            return
+        example = export_example(model_cfg)
+        dynamic = {name: {p: torch.export.Dim.DYNAMIC for p in (0, *positions)}
+                   for name, positions in inputs.symbolic_dims(model_cfg).items()}
+        torch.onnx.export(
+            load_model(), (), str(folder / "model.onnx"), kwargs=example, input_names=list(example),
+            dynamic_shapes=dynamic, dynamo=True, external_data=True,
+        )
+
+    return cached(cache_dir, "onnx", key, "model.onnx", export)

@@ -1,0 +1,48 @@
+"""Build a model and its seeded input from the model config (in the worker).
+
+Random weights are drawn once per model config and seed and kept in the cache,
+so every run (whatever its torch version or environment) times the same weights.
+`not_applicable` (no torch) names the run settings that do not apply to a model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xeonsweep.models import cache
+
+from xeonsweep.models import inputs
+
+
+def model_key(model_cfg: dict, seed: int) -> str:
+    return cache.key(model_cfg["factory"], model_cfg.get("weights"), seed)
+
+
+def not_applicable(model_cfg: dict) -> dict[str, str]:
+    """Settings that do not apply to this model, with the reason: {name: reason}."""
+    if inputs.all_images(model_cfg):
+        return {}
+    return {"channels_last": f"model={model_cfg.get('name')} has inputs that are not all 4-D images "
+                             f"({inputs.describe(model_cfg)})"}
+
+
+def build_model(model_cfg: dict, seed: int, cache_dir: str) -> Any:
+    import torch
+    from hydra.utils import instantiate
+
+    torch.manual_seed(seed)
+    model = instantiate(model_cfg["factory"])
+    weights = model_cfg.get("weights")
+    if not weights:
+        weights = cache.path(cache_dir, "weights", model_key(model_cfg, seed), "state_dict.pt")
+        if not weights.exists():
+            with cache.atomic_dir(weights.parent) as tmp:
+                torch.save(model.state_dict(), tmp / weights.name)
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def make_input(model_cfg: dict, batch_size: int, seed: int) -> dict:
+    """{name: tensor}: the model's declared inputs (or its one image input), seeded."""
+    return inputs.generate(model_cfg, batch_size, seed)

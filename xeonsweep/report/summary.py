@@ -1,0 +1,218 @@
+"""One line per config: what the report tables show, computed from a store's rows (pure pandas).
+
+Rows are grouped per machine and model, named by their ladder step and the
+settings that differ (`config_labels`), and pooled per config: rows measured in
+interleaved blocks give the median with its 95% confidence interval (and the wider
+interval a repeat's median should fall in: confidence.repeat_interval), fresh-process
+repeats the median with its spread. Speedup is over a baseline config with an
+interval from the two intervals, against the baseline measured in the same
+memory group when there is one; configs whose intervals overlap share a tie
+letter. Rendering is xeonsweep.report.tables's.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from xeonsweep.stats.confidence import repeat_interval
+
+# Settings that tell configs apart: rows that differ in any of them are never pooled
+# (a ladder step run with another seed, env, batch or benchmark setting is another config).
+DIMENSIONS = (
+    "seq_len", "batch_size", "channels_last", "precision", "allocator", "thp", "backend", "backend_options",
+    "quantization", "quantization_options", "workers", "runtime", "runtime_options",
+    "input_shape", "seed", "env", "warmup", "iterations", "min_duration_s", "memory_limit_mb",
+    "scenario", "target_qps", "latency_slo_ms", "latency_percentile", "max_wait_ms",
+)
+# Variables the launcher sets from other settings: what is left of child_env is the run's `env`.
+LAUNCHER_VARIABLES = ("PYTHONUNBUFFERED", "VIRTUAL_ENV", "LD_PRELOAD", "MALLOC_CONF", "THP_MEM_ALLOC_ENABLE",
+                      "OMP_NUM_THREADS")
+NOISY = 0.10  # spread above this share of the median gets a warning
+
+
+
+def env_settings(child_env) -> str:
+    """The `env` a run asked for, read back from the environment its child had."""
+    import json
+
+    if not isinstance(child_env, str):
+        return ""
+    env = {k: v for k, v in json.loads(child_env).items() if k not in LAUNCHER_VARIABLES}
+    return ",".join(f"{k}={v}" for k, v in sorted(env.items()))
+
+
+def setting_text(value) -> str:
+    """A setting's value as a label shows it: null as Hydra spells it, a whole number without `.0`
+    (an integer column with nulls reads back as floats). Also what tells values apart: pandas'
+    astype(str) keeps a null missing, so null and a value would count as one."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "null"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def varying_settings(rows: pd.DataFrame, exclude: tuple[str, ...] = ()) -> list[str]:
+    """The DIMENSIONS (but `exclude`) whose values differ between `rows`."""
+    return [d for d in DIMENSIONS if d not in exclude and d in rows and rows[d].map(setting_text).nunique() > 1]
+
+
+def config_labels(group: pd.DataFrame) -> pd.Series:
+    """A name per row: its ladder step (if any), then the settings that differ between rows of that step
+    (between rows without a step, for those)."""
+    group = group.assign(env=group["child_env"].map(env_settings) if "child_env" in group else "")
+    steps = group["ladder_step"].where(group["ladder_step"].map(lambda s: isinstance(s, str)), "")
+    labels = pd.Series("", index=group.index, dtype=object)
+    for step, rows in group.groupby(steps, sort=False):
+        varying = varying_settings(rows)
+        label = pd.Series(step, index=rows.index, dtype=object)
+        for d in varying:
+            label = label + f" {d}=" + rows[d].map(setting_text)
+        labels[rows.index] = label.str.strip().replace("", "(one config)")
+    return labels
+
+
+def summarize_group(group: pd.DataFrame, baseline: str | None) -> pd.DataFrame:
+    group = group.assign(config=config_labels(group))
+    lines = []
+    for config, runs in group.groupby("config", sort=False):
+        ok = runs[runs["status"] == "ok"]
+        blocks = ok[ok["sps_ci_low"].notna()]
+        not_ok = runs[runs["status"] != "ok"]
+        lines.append({
+            "config": config,
+            "order": runs["ladder_position"].min() if runs["ladder_position"].notna().any() else float("inf"),
+            "first_run": runs["started_at"].min(),
+            "runs": len(runs),
+            "ok": len(ok),
+            **(block_figures(blocks) if len(blocks) else repeat_figures(ok)),
+            "latency_p50_ms": ok["latency_ms_p50"].median() if len(ok) else float("nan"),
+            "latency_p99_ms": ok["latency_ms_p99"].median() if len(ok) else float("nan"),
+            "top1_agreement": ok["top1_agreement"].median() if len(ok) else float("nan"),
+            "max_rel_error": ok["max_rel_error"].max() if len(ok) else float("nan"),
+            "cosine_similarity": ok["cosine_similarity"].min() if len(ok) else float("nan"),
+            "precision_used": ok["applied_precision"].dropna().iloc[0] if ok["applied_precision"].notna().any() else "",
+            "status": "ok" if len(ok) == len(runs) else ("/".join(sorted(set(not_ok["status"])))
+                                                        + (f" ({len(ok)} ok)" if len(ok) else "")),
+            "reason": str(not_ok["reason"].dropna().iloc[0]).splitlines()[0] if not_ok["reason"].notna().any() else "",
+            "_group_sps": group_figures(blocks),
+        })
+    table = pd.DataFrame(lines).sort_values(["order", "first_run"]).drop(columns=["order", "first_run"])
+    base = table[table["config"] == baseline] if baseline else table.head(1)
+    speedups = [speedup(line, base.iloc[0] if len(base) else None) for _, line in table.iterrows()]
+    at = table.columns.get_loc("sps_median") + 1
+    for offset, name in enumerate(("speedup", "speedup_low", "speedup_high")):
+        table.insert(at + offset, name, [s[offset] for s in speedups])
+    table = table.drop(columns=["_group_sps"]).reset_index(drop=True)
+    table["tie"] = tie_labels(table)
+    return table
+
+
+def repeat_figures(ok: pd.DataFrame) -> dict:
+    """Fresh-process repeats: the median over repeats and their spread (no interval)."""
+    median = ok["sps"].median() if len(ok) else float("nan")
+    spread = (ok["sps"].max() - ok["sps"].min()) / median if len(ok) > 1 else float("nan")
+    nan = float("nan")
+    return {
+        "measurement": "fresh", "sps_median": median, "sps_ci_low": nan, "sps_ci_high": nan, "ci_pct": nan,
+        "sps_repeat_low": nan, "sps_repeat_high": nan,
+        "target_met": None, "blocks": 0, "rounds": 0,
+        "sps_min": ok["sps"].min() if len(ok) else nan, "sps_max": ok["sps"].max() if len(ok) else nan,
+        "spread_pct": 100 * spread, "noisy": bool(spread > NOISY) if spread == spread else False,
+    }
+
+
+def block_figures(blocks: pd.DataFrame) -> dict:
+    """Rows measured in interleaved blocks: each has the median over its blocks and its 95% interval.
+
+    A config with several such rows (the common reference of memory groups, or
+    a config measured by several sweeps) shows the median of its rows, within
+    the envelope of their intervals.
+    """
+    low, high = blocks["sps_ci_low"].min(), blocks["sps_ci_high"].max()
+    median = blocks["sps"].median()
+    repeat_low, repeat_high = repeat_interval(median, low, high)
+    return {
+        "measurement": "blocks", "sps_median": median, "sps_ci_low": low, "sps_ci_high": high,
+        "sps_repeat_low": repeat_low, "sps_repeat_high": repeat_high,
+        "ci_pct": 100 * (high - low) / 2 / median if median else float("nan"),
+        "target_met": bool(blocks["target_met"].fillna(False).all()),
+        "target_ci_pct": blocks["target_ci_pct"].max(),
+        "blocks": int(blocks["blocks"].fillna(0).sum()), "rounds": int(blocks["rounds"].fillna(0).max()),
+        "sps_min": low, "sps_max": high, "spread_pct": float("nan"), "noisy": False,
+    }
+
+
+def group_figures(blocks: pd.DataFrame) -> dict:
+    """(sweep, memory group) -> (sps, low, high) of a config's block rows: the common reference per group."""
+    return {(r.sweep_id, int(r.measure_group)): (r.sps, r.sps_ci_low, r.sps_ci_high)
+            for r in blocks.itertuples() if r.measure_group == r.measure_group and r.measure_group is not None}
+
+
+def speedup(line: pd.Series, base: pd.Series | None) -> tuple[float, float, float]:
+    """Speedup over the baseline, with an interval from the two intervals (nan where either has none).
+
+    A config measured in a memory group is compared with the baseline measured
+    in that same group, when the baseline was (it is the common reference).
+    """
+    nan = float("nan")
+    if base is None:
+        return nan, nan, nan
+    sps, low, high = line["sps_median"], line["sps_ci_low"], line["sps_ci_high"]
+    if line["config"] == base["config"]:
+        return 1.0, nan, nan  # the reference itself: its own interval is in the SPS columns
+    base_sps, base_low, base_high = base["sps_median"], base["sps_ci_low"], base["sps_ci_high"]
+    shared = [g for g in line["_group_sps"] if g in base["_group_sps"]]
+    if len(shared) == 1 and len(line["_group_sps"]) == 1:
+        base_sps, base_low, base_high = base["_group_sps"][shared[0]]
+    if low == low and base_low == base_low and base_low > 0:
+        return sps / base_sps, low / base_high, high / base_low
+    return sps / base_sps, nan, nan
+
+
+def tie_labels(table: pd.DataFrame) -> list[str]:
+    """Configs whose 95% intervals overlap, directly or through a chain, share a letter: their order is noise."""
+    measured = [i for i, r in table.iterrows() if r["sps_ci_low"] == r["sps_ci_low"]]
+    parent = {i: i for i in measured}
+
+    def root(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for a in measured:
+        for b in measured:
+            if a < b and overlaps(table.loc[a], table.loc[b]):
+                parent[root(b)] = root(a)
+    members: dict[int, list[int]] = {}
+    for i in measured:
+        members.setdefault(root(i), []).append(i)
+    labels = [""] * len(table)
+    ties = sorted((m for m in members.values() if len(m) > 1), key=min)
+    for letter, group in zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", ties):
+        for i in group:
+            labels[i] = letter
+    return labels
+
+
+def overlaps(a: pd.Series, b: pd.Series) -> bool:
+    return a["sps_ci_low"] <= b["sps_ci_high"] and b["sps_ci_low"] <= a["sps_ci_high"]
+
+
+def labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows with their config's label (per machine and model, as in the tables)."""
+    parts = [group.assign(config=config_labels(group)) for _, group in frame.groupby(["machine", "model"], sort=False)]
+    return pd.concat(parts) if parts else frame.assign(config=[])
+
+
+def summarize(frame: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
+    """One line per (machine, model, config); empty store -> empty frame."""
+    if frame.empty:
+        return pd.DataFrame()
+    parts = []
+    for (machine, model), group in frame.groupby(["machine", "model"], sort=False):
+        table = summarize_group(group, baseline)
+        table.insert(0, "model", model)
+        table.insert(0, "machine", machine)
+        parts.append(table)
+    return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,215 @@
+"""`python -m xeonsweep.report.tables [STORE] [--where k=v] [--baseline NAME] [--out DIR]`
+
+The table a performance engineer reads: one line per config, in ladder order
+(or the order configs were first run), per machine and model. SPS measured in
+interleaved blocks is the median over blocks with its 95% confidence interval,
+and beside it where a repeat of the sweep should find the median (the interval
+widened by sqrt(2): xeonsweep.stats.confidence); SPS from fresh-process repeats is
+the median over repeats with its spread. Speedup is over the baseline config
+(the first one unless --baseline names another), with an interval from the two
+configs' intervals, and taken against the baseline measured in the same memory
+group when there is one. Configs whose intervals overlap are marked as not
+distinguishable (a tie column and a line in words), so nobody reads a ranking
+into noise. Failed and skipped configs stay in the table with their reason.
+Notes say in plain words when the machine's own speed (the probe) moved during
+a sweep, and when configs were measured in memory groups. Written to the
+terminal, and to DIR as report.md, report.csv, report.png (bars of SPS labelled
+with the speedup) and one timeline-SWEEP.png per sweep measured in blocks
+(block SPS and probe speed over time); for server rows also serving.md/.csv
+(configs ranked by peak QPS under the SLO) and a latency-versus-load PNG per
+config (xeonsweep.report.serving).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from xeonsweep.report import timeline
+from xeonsweep.errors import UserError
+from xeonsweep.report.summary import labelled, summarize
+
+
+def apply_filters(frame: pd.DataFrame, where: list[str]) -> pd.DataFrame:
+    for condition in where:
+        column, sep, value = condition.partition("=")
+        if not sep or column not in frame.columns:
+            raise UserError(f"--where {condition} is not valid; use column=value with a column of the store, e.g. model=vit")
+        frame = frame[frame[column].astype(str) == value]
+    return frame
+
+
+def fmt(value, pattern: str, empty: str = "-") -> str:
+    return empty if value != value or value is None else pattern.format(value)
+
+
+def interval(low, high, pattern: str) -> str:
+    return "-" if low != low or low is None else f"{pattern.format(low)}-{pattern.format(high)}"
+
+
+def display_rows(table: pd.DataFrame) -> list[list[str]]:
+    rows = []
+    for _, r in table.iterrows():
+        ci = interval(r["sps_ci_low"], r["sps_ci_high"], "{:.1f}")
+        if ci != "-":
+            ci += f" (±{r['ci_pct']:.1f}%" + (")" if r["target_met"] else " !)")
+        rows.append([
+            r["config"], fmt(r["sps_median"], "{:.1f}"), ci, interval(r["sps_repeat_low"], r["sps_repeat_high"], "{:.1f}"),
+            fmt(r["spread_pct"], "{:.0f}%") + (" !" if r["noisy"] else ""),
+            fmt(r["speedup"], "{:.2f}x"), interval(r["speedup_low"], r["speedup_high"], "{:.2f}"), r["tie"] or "-",
+            fmt(r["latency_p50_ms"], "{:.1f}"), fmt(r["latency_p99_ms"], "{:.1f}"),
+            fmt(r["top1_agreement"], "{:.0%}"), fmt(r["max_rel_error"], "{:.1e}"), fmt(r["cosine_similarity"], "{:.5f}"),
+            r["precision_used"] or "-",
+            r["status"] + (f": {r['reason']}" if r["reason"] else ""),
+        ])
+    return rows
+
+
+HEADERS = ["config", "SPS", "SPS 95% CI", "a repeat's SPS", "spread", "speedup", "speedup 95% CI", "tie", "p50 ms",
+           "p99 ms", "top-1", "max rel err", "cosine", "precision", "status"]
+LEFT = ("config", "status", "precision", "tie")
+
+
+def to_markdown(summary: pd.DataFrame) -> str:
+    out = []
+    for (machine, model), table in summary.groupby(["machine", "model"], sort=False):
+        out += [f"### {model} on {machine}", "", "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+        out += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in display_rows(table)]
+        out.append("")
+    return "\n".join(out)
+
+
+def warnings(summary: pd.DataFrame) -> list[str]:
+    noisy = [
+        f"{r['model']} {r['config']} on {r['machine']}: spread {r['spread_pct']:.0f}% of the median over {r['ok']} "
+        "repeats; the machine was noisy: rerun with more benchmark.repeats or a longer benchmark.min_duration_s"
+        for _, r in summary[summary["noisy"]].iterrows()
+    ]
+    unsure = [
+        f"{r['model']} {r['config']} on {r['machine']}: its 95% interval is ±{r['ci_pct']:.1f}% of the median after "
+        f"{r['blocks']} blocks, above the target of {r['target_ci_pct']:g}%: its place in the ranking is less sure"
+        for _, r in summary[(summary["measurement"] == "blocks") & (summary["target_met"] == False)].iterrows()  # noqa: E712
+    ]
+    return noisy + unsure
+
+
+def tie_words(summary: pd.DataFrame) -> list[str]:
+    """Configs that cannot be told apart, in words."""
+    lines = []
+    for (machine, model), table in summary.groupby(["machine", "model"], sort=False):
+        for tie, members in table[table["tie"] != ""].groupby("tie", sort=True):
+            lines.append(f"{model} on {machine}: {', '.join(members['config'])} are not distinguishable from each "
+                         f"other (tie {tie}: their 95% intervals overlap), so their order here is noise")
+    return lines
+
+
+def notes(summary: pd.DataFrame, frame: pd.DataFrame | None) -> list[str]:
+    """Everything the tables need said in words: ties, the machine's speed, memory groups."""
+    lines = tie_words(summary)
+    if (summary["measurement"] == "blocks").any():
+        lines.append("a repeat's SPS is where a second run of the same sweep should find the median 95% of the "
+                     "time if the machine's noise stays as it was (the 95% CI widened by sqrt(2)): a confidence "
+                     "interval catches a repeat's median only about 83% of the time")
+    if frame is not None and not frame.empty:
+        rows = labelled(frame)
+        lines += timeline.machine_speed_words(rows) + timeline.memory_group_words(rows)
+    return lines
+
+
+def print_terminal(summary: pd.DataFrame, frame: pd.DataFrame | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    for (machine, model), table in summary.groupby(["machine", "model"], sort=False):
+        view = Table(title=f"{model} on {machine}")
+        for header in HEADERS:
+            view.add_column(header, justify="left" if header in LEFT else "right")
+        for row in display_rows(table):
+            view.add_row(*row)
+        console.print(view)
+    for line in notes(summary, frame):
+        console.print(f"note: {line}", highlight=False)
+    for line in warnings(summary):
+        console.print(f"[yellow]warning:[/] {line}")
+
+
+def plot(summary: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = list(summary.groupby(["machine", "model"], sort=False))
+    fig, axes = plt.subplots(len(groups), 1, figsize=(11, 0.45 * len(summary) + 1.6 * len(groups)), squeeze=False)
+    for ax, ((machine, model), table) in zip(axes[:, 0], groups):
+        sps = table["sps_median"].fillna(0)
+        bars = ax.barh(table["config"], sps, color=["#4878a8" if s == "ok" else "#bbbbbb" for s in table["status"]])
+        ax.errorbar(sps, range(len(table)), xerr=[sps - table["sps_min"].fillna(sps), table["sps_max"].fillna(sps) - sps],
+                    fmt="none", ecolor="black", capsize=2, linewidth=0.8)
+        for bar, (_, r) in zip(bars, table.iterrows()):
+            text = fmt(r["speedup"], "{:.2f}x") if r["status"] == "ok" else r["status"]
+            right = max(bar.get_width(), r["sps_max"] if r["sps_max"] == r["sps_max"] else 0)  # past the whisker
+            ax.text(right, bar.get_y() + bar.get_height() / 2, f" {text}", va="center", fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("samples per second (median; whiskers: 95% interval over blocks, or min-max over repeats)")
+        ax.set_title(f"{model} on {machine}", fontsize=10)
+        ax.margins(x=0.15)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(summary: pd.DataFrame, out: Path, frame: pd.DataFrame | None = None) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "report.md", out / "report.csv", out / "report.png"]
+    timelines = timeline.plot(labelled(frame), out) if frame is not None and not frame.empty else []
+    text = to_markdown(summary) + "\n" + "".join(f"- {n}\n" for n in notes(summary, frame))
+    text += "".join(f"- warning: {w}\n" for w in warnings(summary))
+    text += "".join(f"\n![{p.stem}]({p.name})\n" for p in timelines)
+    paths[0].write_text(text)
+    summary.to_csv(paths[1], index=False)
+    plot(summary, paths[2])
+    return paths + timelines
+
+
+def load(store: str):
+    """The summary columns of the store, from its index (fast on a store of many runs)."""
+    from xeonsweep.store import results
+
+    return results.load(store, results.SUMMARY_COLUMNS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="xeonsweep report", description=__doc__.splitlines()[0])
+    parser.add_argument("store", nargs="?", default="outputs/results")
+    parser.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE", help="keep rows where the column has this value (repeatable)")
+    parser.add_argument("--baseline", help="config (ladder step or label) to compute speedups against; default: the first")
+    parser.add_argument("--out", default="outputs/report", help="folder for report.md, report.csv, report.png, timeline-SWEEP.png")
+    args = parser.parse_args(argv)
+    try:
+        frame = apply_filters(load(args.store), args.where)
+        if frame.empty:
+            raise UserError(f"no rows in {args.store}" + (f" where {' and '.join(args.where)}" if args.where else ""))
+        summary = summarize(frame, args.baseline)
+        if args.baseline and not (summary["config"] == args.baseline).any():
+            raise UserError(f"--baseline {args.baseline} is not a config here; valid: {', '.join(summary['config'].unique())}")
+    except UserError as exc:
+        print(f"xeonsweep: {exc}", file=sys.stderr)
+        return 2
+    from xeonsweep.report import serving as report_serving
+
+    print_terminal(summary, frame)
+    serving = report_serving.write(frame, Path(args.out))
+    if serving:
+        print(serving[0].read_text())
+    for path in write(summary, Path(args.out), frame) + serving:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

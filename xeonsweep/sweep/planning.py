@@ -1,0 +1,162 @@
+"""Turn a sweep's jobs into the runs to launch: validated, repeated, resumed.
+
+Everything here happens before the first run starts, so one bad value stops
+the whole sweep with nothing written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from xeonsweep.store import results
+
+from xeonsweep.config import settings
+from xeonsweep.errors import Incompatible
+from xeonsweep.machine.facts import CpuInfo
+
+
+# Launchers that run jobs on this machine: runs go one at a time (never two
+# benchmarks side by side) and the sweeper skips finished runs itself.
+LOCAL_LAUNCHERS = ("BasicLauncher", "submitit_launcher.LocalLauncher", "submitit_per_job.LocalLauncher")
+
+
+def runs_here(launcher_target: str) -> bool:
+    return launcher_target.endswith(LOCAL_LAUNCHERS)
+
+
+def in_blocks(run: dict, launcher_target: str) -> bool:
+    """Measured by live workers in interleaved blocks (xeonsweep.blocks.live) rather than one fresh process per run.
+
+    Only in this very process (the basic launcher: a Submitit or cluster job is
+    one run), for the offline scenario, and without fresh-process repeats.
+    """
+    bench = run["benchmark"]
+    return (launcher_target.endswith("BasicLauncher") and bench.get("method", "fresh") == "blocks"
+            and bench["repeats"] == 1 and (run.get("scenario") or {}).get("name", "offline") == "offline")
+
+
+def fresh_repeats_note(jobs: list["Job"], launcher_target: str) -> str | None:
+    """One line when configs that asked for blocks run as fresh-process repeats, because of benchmark.repeats > 1."""
+    repeated = [job for job in jobs if job.run["benchmark"]["repeats"] > 1 and not in_blocks(job.run, launcher_target)
+                and in_blocks({**job.run, "benchmark": {**job.run["benchmark"], "repeats": 1}}, launcher_target)]
+    if not repeated:
+        return None
+    repeats = max(job.run["benchmark"]["repeats"] for job in repeated)
+    return (f"benchmark.repeats={repeats} asks for independent fresh-process repeats: {len(repeated)} run(s) with "
+            "benchmark.method=blocks run one fresh process each instead (blocks need benchmark.repeats=1)")
+
+
+def split_by_method(jobs: list["Job"], launcher_target: str) -> tuple[list["Job"], list["Job"]]:
+    """(jobs run one fresh process each through the launcher, jobs measured in blocks by live workers)."""
+    fresh, blocks = [], []
+    for job in jobs:
+        (blocks if in_blocks(job.run, launcher_target) else fresh).append(job)
+    return fresh, blocks
+
+
+@dataclass
+class Job:
+    overrides: list[str]
+    run: dict
+    incompatible: str | None = None
+    run_key: str = ""
+
+
+@dataclass
+class Plan:
+    jobs: list[Job] = field(default_factory=list)      # to launch, in order
+    already_done: list[Job] = field(default_factory=list)
+    # (job, the earlier job it equals): configs that differ only in settings their backend ignores
+    merged: list[tuple[Job, Job]] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for j in self.jobs if j.incompatible)
+
+
+def describe(overrides: Sequence[str], varying: set[str] | None = None) -> str:
+    """The overrides a person reads: those that vary across the sweep, without bookkeeping."""
+    keys = varying if varying is not None else {o.split("=", 1)[0] for o in overrides}
+    shown = [o for o in overrides if o.split("=", 1)[0] in keys and not o.startswith("sweep_id=")]
+    return " ".join(shown)
+
+
+def varying_keys(jobs: list[Job]) -> set[str]:
+    """Override keys whose value differs between jobs (all of them for a single job)."""
+    values: dict[str, set[str]] = {}
+    for job in jobs:
+        for override in job.overrides:
+            key, _, value = override.partition("=")
+            values.setdefault(key, set()).add(value)
+    if len(jobs) <= 1:
+        return set(values) - {"sweep_id"}
+    return {k for k, v in values.items() if len(v) > 1}
+
+
+def _check_once(run: dict, checked: set[str]) -> None:
+    """Folders and the model's module, once per distinct value (they need the disk or a subprocess)."""
+    from xeonsweep.config.environments import interpreter_for
+
+    key = repr((run["results"]["dir"], run["cache"]["dir"], run["model"].get("factory", {}).get("_target_"),
+                str(interpreter_for(run))))
+    if key not in checked:
+        settings.check_before_run(run)
+        checked.add(key)
+
+
+def plan_sweep(
+    job_overrides: list[list[str]],
+    compose: Callable[[list[str]], dict],
+    cpu: CpuInfo,
+    sweep_id: str,
+    store: str | None,
+    machine: str | None = None,
+) -> Plan:
+    """Validate every job, expand repeats (interleaved), drop runs the store has done.
+
+    `compose` turns a job's overrides into its settings dict. `machine` is the machine
+    label the runs' rows will have (default: this CPU's; for a cluster, the nodes').
+    `store` is None when that is unknown (a cluster launcher without cluster.machine):
+    nodes then check for themselves.
+    """
+    validated: list[Job] = []
+    plan = Plan()
+    seen: dict[str, Job] = {}
+    checked: set[str] = set()
+    for overrides in job_overrides:
+        run = compose(overrides)
+        job = Job(list(overrides), run)
+        try:
+            settings.validate(run, cpu)  # UserError propagates: the sweep stops here
+        except Incompatible as exc:
+            job.incompatible = str(exc)
+        if not job.incompatible:
+            job.run = run = settings.normalize(run)
+            fingerprint = settings.config_hash(run)
+            if fingerprint in seen:  # differs from an earlier job only in settings the backend ignores
+                plan.merged.append((job, seen[fingerprint]))
+                continue
+            seen[fingerprint] = job
+        _check_once(run, checked)
+        validated.append(job)
+
+    if store:
+        results.clean_temp_files(store)
+    done = results.finished_keys(store) if store else set()
+    machine = machine or settings.machine_label(cpu)
+    rounds = max(j.run["benchmark"]["repeats"] for j in validated) if validated else 0
+    # Interleave: every config once, then every config again, so a slow minute
+    # of the machine is spread over configs instead of landing on one.
+    for repeat in range(rounds):
+        for base in validated:
+            if repeat >= base.run["benchmark"]["repeats"]:
+                continue
+            run = {**base.run, "repeat": repeat, "sweep_id": sweep_id}
+            job = Job([*base.overrides, f"repeat={repeat}", f"sweep_id={sweep_id}"], run, base.incompatible)
+            job.run_key = settings.run_key(run, machine)
+            if job.run_key in done and not run["results"]["rerun"]:
+                plan.already_done.append(job)
+            else:
+                plan.jobs.append(job)
+    return plan
