@@ -1,0 +1,132 @@
+"""Paired comparisons and the goals' stopping rules, driven by a fake clock and seeded noise: exact."""
+
+import random
+
+import pytest
+
+from xeonsweep.stats import paired
+from xeonsweep.stats.confidence import estimate
+from xeonsweep.stats.goals import PairedRounds, schedule
+from xeonsweep.stats.confidence import Rounds
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def by_round(values):
+    return {r: v for r, v in enumerate(values, start=1)}
+
+
+def test_a_clearly_faster_config_is_faster_and_the_slower_slower():
+    fast, slow = by_round([110, 111, 109, 110, 112, 110]), by_round([100, 101, 99, 100, 100, 100])
+    assert paired.compare(fast, slow, 2.0).verdict == "faster"
+    assert paired.compare(slow, fast, 2.0).verdict == "slower"
+    assert paired.compare(fast, slow, 2.0).ratio.median == pytest.approx(1.1, abs=0.01)
+
+
+def test_the_same_speed_within_the_margin_is_equivalent():
+    a, b = by_round([100, 101, 99, 100, 100, 100]), by_round([100.5, 100.5, 99.5, 100.2, 99.8, 100])
+    assert paired.compare(a, b, 2.0).verdict == "equivalent"
+    assert paired.compare(a, b, 0.1).verdict == "open"  # too strict a margin: neither told apart nor the same
+
+
+def test_fewer_than_six_shared_rounds_say_nothing():
+    """Five rounds allow no 95% interval of a median: even five ratios of 2x leave it open."""
+    assert paired.compare(by_round([200] * 5), by_round([100] * 5), 2.0).verdict == "open"
+    assert paired.compare(by_round([200] * 6), by_round([100] * 6), 2.0).verdict == "faster"
+    assert paired.compare({1: 110, 2: 111}, {3: 100, 4: 100}, 2.0).ratio is None
+
+
+def test_the_median_interval_holds_its_level_exactly():
+    """Order statistics: from 6 values the range (96.9%), from 9 the 2nd to the 8th (96.1%)."""
+    six = paired.median_interval([6, 1, 5, 2, 4, 3])
+    assert (six.low, six.high, six.median) == (1, 6, 3.5)
+    nine = paired.median_interval(list(range(1, 10)))
+    assert (nine.low, nine.high) == (2, 8)
+
+
+def test_pairing_removes_the_machine_s_minute_to_minute_drift():
+    """Both configs see the same slow and fast minutes: unpaired intervals overlap, the paired one resolves 3%."""
+    drift = [0.8, 1.2, 0.9, 1.1, 1.0, 0.85, 1.15]
+    b = by_round([100 * f for f in drift])
+    a = by_round([103 * f for f in drift])
+    ea, eb = estimate(list(a.values())), estimate(list(b.values()))
+    assert ea.low < eb.high  # unpaired: not told apart
+    versus = paired.compare(a, b, 1.0)
+    assert versus.verdict == "faster" and versus.ratio.median == pytest.approx(1.03)
+
+
+def drive(rounds, speeds, clock, noise=0.01, seed=1, seconds_per_block=1.0):
+    """Run the schedule to its end; returns {name: [rounds it was measured in]}."""
+    rng = random.Random(seed)
+    measured = {name: [] for name in speeds}
+    while batch := rounds.next_round():
+        minute = rng.uniform(0.8, 1.2)  # the whole machine, shared by every config of the round
+        for name in batch:
+            measured[name].append(rounds.done)
+            rounds.record(name, speeds[name] * minute * rng.uniform(1 - noise, 1 + noise))
+            clock.now += seconds_per_block
+    return measured
+
+
+def test_rank_stops_measuring_a_settled_config_while_two_close_ones_go_on():
+    clock = Clock()
+    speeds = {"ref": 100.0, "slow": 50.0, "close_a": 150.0, "close_b": 151.5}
+    rounds = schedule("rank", list(speeds), min_rounds=3, target_pct=3.0, budget_s=200, clock=clock,
+                      reference="ref", margin_pct=0.5)
+    measured = drive(rounds, speeds, clock)
+    assert isinstance(rounds, PairedRounds)
+    assert len(measured["slow"]) == 6  # settled as soon as an interval exists
+    assert len(measured["close_a"]) > 6 and len(measured["close_b"]) > 6  # measured on after "slow" stopped
+    assert measured["ref"] == list(range(1, rounds.done + 1))  # the reference pairs every round
+    assert rounds.ranking()[-1] == "slow"
+    assert rounds.met("slow")
+
+
+def test_rank_ends_when_every_place_is_settled():
+    clock = Clock()
+    speeds = {"ref": 100.0, "b": 200.0, "c": 300.0}
+    rounds = schedule("rank", list(speeds), 3, 3.0, 500, clock, reference="ref")
+    drive(rounds, speeds, clock)
+    assert rounds.stopped_by == "target" and rounds.done == 6
+    assert rounds.ranking() == ["c", "b", "ref"]
+    assert all(rounds.verdict(n) is None for n in speeds)
+
+
+def test_rank_left_open_by_the_budget_says_so():
+    clock = Clock()
+    speeds = {"ref": 100.0, "a": 100.0}
+    rounds = schedule("rank", list(speeds), 3, 3.0, budget_s=10, clock=clock, reference="ref", margin_pct=0.0)
+    drive(rounds, speeds, clock)
+    assert rounds.stopped_by == "budget"
+    assert rounds.verdict("a").startswith("rank left open after 5 rounds: not told apart from ref")
+    assert not rounds.met("a")
+
+
+def test_best_drops_a_clearly_slower_config_and_says_by_how_much():
+    clock = Clock()
+    speeds = {"ref": 100.0, "half": 60.0, "best": 200.0, "near": 199.0}
+    rounds = schedule("best", list(speeds), 3, 3.0, 500, clock, reference="ref", margin_pct=2.0)
+    measured = drive(rounds, speeds, clock)
+    assert "half" in rounds.dropped and len(measured["half"]) == 6
+    assert "ref" not in rounds.dropped and len(measured["ref"]) == rounds.done  # kept as the common reference
+    assert rounds.leader() in ("best", "near") and rounds.stopped_by == "target"
+    assert rounds.verdict("half").startswith("dropped after 6 rounds: 69.")
+    assert rounds.verdict(rounds.leader()) is None
+
+
+def test_nothing_is_decided_before_the_minimum_rounds():
+    clock = Clock()
+    speeds = {"ref": 100.0, "slow": 10.0}
+    rounds = schedule("best", list(speeds), 8, 3.0, 500, clock, reference="ref")
+    measured = drive(rounds, speeds, clock)
+    assert len(measured["slow"]) == 8
+
+
+def test_precision_is_today_s_rule():
+    assert type(schedule("precision", ["a"], 3, 3.0, 10, Clock())) is Rounds

@@ -1,0 +1,88 @@
+"""Paired comparisons: one config against another from blocks timed in the same rounds.
+
+Absolute SPS shifts between the minutes of two runs (the whole machine is slower
+or faster), but the ratio of two configs timed in the same round keeps: both saw
+the same minute. A comparison is the median of the per-round ratios a/b with a
+distribution-free 95% interval over rounds, and a verdict:
+
+- `equivalent`: the interval lies within 1 ± margin (the same speed within the margin);
+- `faster` / `slower`: the interval excludes 1;
+- `open`: neither yet (or fewer than two shared rounds).
+
+Equivalence is checked first: a difference of 0.5% that the data resolves is,
+for choosing a config, the same speed when the margin is 2%.
+
+The interval is the binomial order-statistic interval of the median (exact for any
+distribution of the ratios, no resampling, the same blocks always give the same
+interval), not a percentile bootstrap: from a few rounds a bootstrap of the median
+covers far less than it claims (from 3 rounds it is the range of the 3 ratios, which
+holds the true median 75% of the time, not 95%). The price is honest: fewer than 6
+rounds give no 95% interval at all, so nothing is told apart before the sixth round.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from xeonsweep.stats.confidence import LEVEL, Estimate
+
+VERDICTS = ("faster", "slower", "equivalent", "open")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    ratio: Estimate | None  # a / b; None without a shared round
+    verdict: str
+
+    @property
+    def settled(self) -> bool:
+        return self.verdict != "open"
+
+
+def ratios(a: Mapping[int, float], b: Mapping[int, float]) -> list[float]:
+    """a's block over b's block, for every round both were timed in (by round)."""
+    return [a[r] / b[r] for r in sorted(set(a) & set(b)) if b[r] > 0]
+
+
+def median_interval(values: Sequence[float], level: float = LEVEL) -> Estimate:
+    """The median with the widest-rank order-statistic interval [x(k), x(n-k+1)] that still holds the
+    true median with probability >= level; (0, inf) when too few values allow none."""
+    x = sorted(values)
+    n = len(x)
+    tail = (1 - level) / 2
+    # k is the largest rank with P(Binomial(n, 1/2) <= k - 1) <= tail.
+    k, below = 0, 0.0
+    while k < n // 2 and below + math.comb(n, k) / 2 ** n <= tail:
+        below += math.comb(n, k) / 2 ** n
+        k += 1
+    median = statistics.median(x)
+    if k == 0:
+        return Estimate(median, 0.0, math.inf, n)
+    return Estimate(median, x[k - 1], x[n - k], n)
+
+
+def speedup(a: Mapping[int, float], b: Mapping[int, float]) -> Estimate | None:
+    """The median per-round ratio a/b with its 95% interval; None without a shared round."""
+    values = ratios(a, b)
+    return median_interval(values) if values else None
+
+
+def verdict(ratio: Estimate | None, margin_pct: float) -> str:
+    if ratio is None or ratio.blocks < 2:
+        return "open"
+    margin = margin_pct / 100
+    if 1 - margin <= ratio.low and ratio.high <= 1 + margin:
+        return "equivalent"
+    if ratio.low > 1:
+        return "faster"
+    if ratio.high < 1:
+        return "slower"
+    return "open"
+
+
+def compare(a: Mapping[int, float], b: Mapping[int, float], margin_pct: float) -> Comparison:
+    ratio = speedup(a, b)
+    return Comparison(ratio, verdict(ratio, margin_pct))
