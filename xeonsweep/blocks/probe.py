@@ -38,7 +38,7 @@ class Probe:
     """One probe child, started at the first `measure` and kept until `close`.
 
     `measure` asks it for one timing and returns {probe_unix_s, fp32_gflops,
-    bf16_gflops (None without native bf16), status ("ok" or "failed"), reason}.
+    bf16_gflops (None without native bf16), mem_gbps, status ("ok" or "failed"), reason}.
     A probe that fails or hangs gives None figures and says why; its child is
     killed and the next `measure` starts a new one.
     """
@@ -100,7 +100,8 @@ class Probe:
                 tail = " ".join(self.stderr.read().strip().splitlines()[-1:])
                 reason = f"probe exited with status {self.proc.returncode}: {tail}"
         self.close()
-        return {"probe_unix_s": started, "fp32_gflops": None, "bf16_gflops": None, "status": "failed", "reason": reason}
+        return {"probe_unix_s": started, "fp32_gflops": None, "bf16_gflops": None, "mem_gbps": None,
+                "status": "failed", "reason": reason}
 
     def close(self) -> None:
         """End the child: EOF on its stdin, a short wait, then a kill of its whole session."""

@@ -6,8 +6,11 @@ with `--serve` it prints one for each line read on stdin, until EOF
 A fixed square matmul timed a fixed number of times, on torch's default
 threads: a number that moves only when the machine's own speed moves (a
 neighbour on the host, a throttled clock, the AMX unit's swings), to set
-beside the configs' block SPS. The per-call median is used, so one stall does
-not move it.
+beside the configs' block SPS. Beside it a memory-bandwidth kernel (a copy of
+a buffer far larger than the caches), since most inference is limited by
+memory as much as by arithmetic, and a neighbour streaming memory slows it
+without touching the matmul. The per-call median is used, so one stall does
+not move either.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import time
 SIZE = 1024
 WARMUP = 3
 CALLS = 15
+COPY_MB = 256  # far beyond any last-level cache on these machines
+COPY_CALLS = 7
 
 
 def gflops(dtype) -> tuple[float, float]:
@@ -42,12 +47,27 @@ def gflops(dtype) -> tuple[float, float]:
     return 2 * SIZE**3 / statistics.median(times) / 1e9, (start + end) / 2
 
 
+def memory_gbps() -> float:
+    """GB/s moved by a COPY_MB copy (read and write counted, median call) on torch's threads."""
+    import torch
+
+    src = torch.ones(COPY_MB * 2**20 // 4, dtype=torch.float32)
+    dst = torch.empty_like(src)
+    dst.copy_(src)  # first touch: page faults are not bandwidth
+    times = []
+    for _ in range(COPY_CALLS):
+        t0 = time.perf_counter()
+        dst.copy_(src)
+        times.append(time.perf_counter() - t0)
+    return 2 * src.numel() * 4 / statistics.median(times) / 1e9
+
+
 def figures(bf16: bool) -> dict:
     import torch
 
     fp32, when = gflops(torch.float32)
     return {"probe_unix_s": when, "fp32_gflops": fp32, "bf16_gflops": gflops(torch.bfloat16)[0] if bf16 else None,
-            "threads": torch.get_num_threads(), "size": SIZE, "calls": CALLS}
+            "mem_gbps": memory_gbps(), "threads": torch.get_num_threads(), "size": SIZE, "calls": CALLS}
 
 
 def main(argv: list[str]) -> int:
