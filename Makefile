@@ -4,7 +4,7 @@ VENV := .venv
 IPEX_VENV := .venv-ipex
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-packages ipex-env run test bench bench-ladder bench-rank clean-results
+.PHONY: setup system-packages test-system-packages ipex-env run test bench bench-ladder bench-rank clean-results
 
 setup: system-packages $(VENV)/.installed
 
@@ -31,7 +31,10 @@ $(IPEX_VENV)/.installed: requirements-ipex.txt pyproject.toml
 run: setup
 	$(PY) -m xeonsweep -m experiment=quick
 
-test: setup ipex-env
+test-system-packages:
+	@scripts/install-system-packages.sh --test
+
+test: setup test-system-packages ipex-env
 	$(PY) -m pytest -q -ra
 
 # Benchmarks print ratios measured side by side; tests never assert speed.
