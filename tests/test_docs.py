@@ -1,5 +1,5 @@
 """The docs cannot fall behind the code: every schema column is documented in docs/store.md,
-every module is named in docs/layout.md, and every relative link in the docs points at a file."""
+every module is named in docs/layout.md, and every relative link in the docs points at a file and heading."""
 
 import re
 
@@ -40,11 +40,20 @@ def test_every_module_is_named_in_layout_md():
     assert modules() and not missing, f"docs/layout.md does not name these modules: {missing}"
 
 
+def anchors(page) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces to hyphens."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
 def test_relative_links_in_readme_and_docs_exist():
     pages = [ROOT / "README.md", *DOCS.rglob("*.md")]
     broken = []
     for page in pages:
-        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
-            if "://" not in target and not (page.parent / target).exists():
-                broken.append(f"{page.relative_to(ROOT)}: {target}")
-    assert not broken, f"links to files that do not exist: {broken}"
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)", page.read_text()):
+            if "://" in target:
+                continue
+            path = page.parent / target if target else page
+            if not path.exists() or (anchor and path.suffix == ".md" and anchor not in anchors(path)):
+                broken.append(f"{page.relative_to(ROOT)}: {target}#{anchor}")
+    assert not broken, f"links to files or headings that do not exist: {broken}"
