@@ -128,7 +128,7 @@ def test_report_out_that_cannot_be_a_folder_prints_one_line_and_no_table(tmp_pat
 
 def start(tmp_path, *args):
     """`python -m xeonsweep ARGS` from tmp_path, with Hydra's job folders in tmp_path/jobs."""
-    argv = [sys.executable, "-m", "xeonsweep", *args, *FAST, f"hydra.run.dir={tmp_path}/jobs/run",
+    argv = [sys.executable, "-m", "xeonsweep", *FAST, *args, f"hydra.run.dir={tmp_path}/jobs/run",
             f"hydra.sweep.dir={tmp_path}/jobs/sweep"]
     return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300)
 
