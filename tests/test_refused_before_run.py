@@ -128,7 +128,9 @@ def test_report_out_that_cannot_be_a_folder_prints_one_line_and_no_table(tmp_pat
 
 def start(tmp_path, *args):
     """`python -m xeonsweep ARGS` from tmp_path, with Hydra's job folders in tmp_path/jobs."""
-    argv = [sys.executable, "-m", "xeonsweep", *FAST, *args, f"hydra.run.dir={tmp_path}/jobs/run",
+    flags = [a for a in args if a.startswith("-")]  # -m before any override, FAST before the test's own
+    overrides = [a for a in args if not a.startswith("-")]
+    argv = [sys.executable, "-m", "xeonsweep", *flags, *FAST, *overrides, f"hydra.run.dir={tmp_path}/jobs/run",
             f"hydra.sweep.dir={tmp_path}/jobs/sweep"]
     return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300)
 
