@@ -66,10 +66,13 @@ def check_overrides(args: list[str]) -> None:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import OverrideType
 
+    from xeonsweep.config.yaml_keys import check_syntax
+
     strings = override_args(args)
     groups = {p.name for p in CONF.iterdir() if p.is_dir()}
     settings = known_settings()
     dirs = config_dirs(args)
+    check_syntax(dirs[1:])  # the user's own files (ours are tested)
     parser = OverridesParser.create()
     for text in strings:
         try:

@@ -58,7 +58,7 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
     def sweep(self, arguments: List[str]) -> Any:
         assert self.config is not None and self.launcher is not None and self.hydra_context is not None
         local = runs_here(self.config.hydra.launcher._target_)
-        store = absolute(self.config.results.dir)
+        store = absolute(str(self.config.results.dir))  # a bad value (null) is refused in planning
         sweep_id = self.config.get("sweep_id") or new_sweep_id()
         cpu = cpu_info()
         # Which machine the runs' rows will name: this one, or the nodes' when the sweep is told

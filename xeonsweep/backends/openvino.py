@@ -21,6 +21,17 @@ from xeonsweep.config.components import check_choice
 
 HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT", "cumulative_throughput": "CUMULATIVE_THROUGHPUT"}
 PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
+# Preloaded allocators OpenVINO cannot run under (oneTBB's tbbbind frees their memory with glibc's free):
+# measured to abort in compile_model. Refused here, and named in `xeonsweep doctor`'s notes.
+FATAL_ALLOCATORS = ("tcmalloc", "jemalloc")
+FATAL_ALLOCATOR_WHY = ("OpenVINO >= 2024.3 aborts under a preloaded tcmalloc or jemalloc (free(): invalid pointer, "
+                       "openvinotoolkit/openvino#29025)")
+
+
+def fatal_allocator(allocator: dict) -> str | None:
+    """The allocator OpenVINO aborts under that this run preloads (by its name or its libraries), or None."""
+    names = [str(allocator.get("name")), *(str(lib) for lib in allocator.get("libraries") or [])]
+    return next((fatal for fatal in FATAL_ALLOCATORS if any(fatal in name for name in names)), None)
 
 
 @dataclass
@@ -88,6 +99,10 @@ class OpenVino(Backend):
         )
 
     def incompatibility(self, run: dict) -> str | None:
+        allocator = run.get("allocator") or {}
+        if fatal_allocator(allocator):
+            return (f"allocator={allocator.get('name')} cannot run with backend=openvino: {FATAL_ALLOCATOR_WHY}; "
+                    "use allocator=system")
         scenario = (run.get("scenario") or {}).get("name", "offline")
         if scenario == "single_stream" and self.performance_hint != "latency":
             return (f"backend=openvino with performance_hint={self.performance_hint} keeps several requests in flight "

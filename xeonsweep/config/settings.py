@@ -110,8 +110,11 @@ def validate(run: dict, cpu: CpuInfo) -> None:
     _check_blocks(bench)
     _check_memory_limit(bench.get("memory_limit_mb"))
     _check_model(run["model"])
+    _check_env(run.get("env"))
     _check_sweep_id(run.get("sweep_id"))
     check_cluster(run.get("cluster"))
+    _check_folder_setting("results.dir", run["results"]["dir"], "a folder or a URI such as s3://bucket/results")
+    _check_folder_setting("cache.dir", run["cache"]["dir"], "a folder")
     if "://" in str(run["cache"]["dir"]):
         raise UserError(f"cache.dir={run['cache']['dir']} must be a filesystem path (shared by the nodes of a "
                         "cluster); a URI such as s3:// is for results.dir only")
@@ -180,6 +183,25 @@ def normalize(run: dict) -> dict:
     return {**run, **{name: IGNORABLE.get(name) for name in ignored}}
 
 
+def _check_env(env: Any) -> None:
+    """`env` reaches the child's environment: a mapping of names to plain values."""
+    if env is None:
+        return
+    if not isinstance(env, dict):
+        raise UserError(f"env={env} is not valid; valid: a mapping of environment variable names to values, "
+                        "set one at a time with +env.NAME=VALUE (e.g. +env.ONEDNN_VERBOSE=1)")
+    for name, value in env.items():
+        if isinstance(value, (dict, list)):
+            raise UserError(f"env.{name}={value} is not valid; valid: a string or a number")
+
+
+def _check_folder_setting(name: str, value: Any, valid: str) -> None:
+    """An empty or null folder would put the store or the cache in whatever folder the command runs in."""
+    if not isinstance(value, str) or not value.strip():
+        shown = "null" if value is None else json.dumps(value) if isinstance(value, str) else value
+        raise UserError(f"{name}={shown} is not valid; valid: {valid}, e.g. {name}=outputs/{name.split('.')[0]}")
+
+
 def _check_sweep_id(sweep_id: Any) -> None:
     if sweep_id is not None and not SWEEP_ID.match(str(sweep_id)):
         raise UserError(f"sweep_id={sweep_id} is not valid; valid: letters, digits, '.', '_' and '-', starting with "
@@ -200,7 +222,8 @@ def check_storage(run: dict) -> None:
 
 
 def _check_writable(name: str, path: Path) -> None:
-    """The folder, or its nearest existing parent, is a folder this process may write in."""
+    """The folder can be made and written in: tried for real, since permission bits do not tell
+    (root, /proc, a read-only mount), and a run's measurement is lost if its row cannot be written."""
     existing = path.absolute()
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -209,6 +232,29 @@ def _check_writable(name: str, path: Path) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UserError(f"{name}={path} is not writable: no write permission on {existing}; "
                         f"choose another {name} or fix its permissions")
+    try:
+        _write_in(path.absolute())
+    except OSError as exc:
+        raise UserError(f"{name}={path} cannot be written in: {exc.strerror} ({exc.filename}); "
+                        f"choose another {name}") from None
+
+
+def _write_in(folder: Path) -> None:
+    """Make the folder and a file in it, then remove both: a later refusal leaves nothing written."""
+    import tempfile
+
+    made = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".xeonsweep-probe-", dir=folder)  # hidden: readers skip it
+        os.close(handle)
+        os.unlink(probe)
+    finally:
+        for made_here in made:
+            try:
+                made_here.rmdir()
+            except OSError:  # never made, or someone else's files are in it by now
+                pass
 
 
 def _check_cache_owner_only(cache_dir: Path) -> None:
@@ -262,6 +308,17 @@ def check_before_run(run: dict) -> None:
     """What validate() leaves out because it needs the disk or the run's interpreter."""
     check_storage(run)
     check_target(run)
+    check_weights(run["model"])
+
+
+def check_weights(model: dict) -> None:
+    """model.weights names a state_dict file the child loads: a missing one would be a failed row."""
+    weights = model.get("weights")
+    if weights is None:
+        return
+    if not isinstance(weights, str) or not Path(weights).expanduser().is_file():
+        raise UserError(f"model.weights={weights} is not a file; valid: null (random weights, drawn once per seed) "
+                        "or the path of a state_dict saved with torch.save")
 
 
 def check_target(run: dict) -> None:
@@ -333,6 +390,10 @@ def _check_scenario(run: dict) -> None:
     name = scenario_name(run)
     _check_one_of("scenario", name, SCENARIOS)
     if name == "offline":
+        find_peak = (run.get("scenario") or {}).get("find_peak")
+        if find_peak not in (None, False):  # offline ignores the scenario's settings: say so, not run
+            raise UserError(f"scenario.find_peak={json.dumps(find_peak)} needs scenario=server (not offline); "
+                            "valid: false")
         return
     scenario = run["scenario"]
     for key in ("target_qps", "latency_slo_ms"):
@@ -372,6 +433,10 @@ def _check_intel_openmp(run: dict) -> None:
 
 
 def _check_model(model: dict) -> None:
+    name = model.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise UserError(f"model.name={'null' if name is None else json.dumps(name)} is not valid; valid: a name "
+                        "for the model's rows, set in its YAML file (e.g. name: mine)")
     factory = model.get("factory") or {}
     if "_target_" not in factory:
         raise UserError(f"model={model.get('name')} has no factory._target_; it names the function that builds the model")

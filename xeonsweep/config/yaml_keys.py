@@ -81,6 +81,25 @@ def check_global(path: Path, data: Any) -> None:
                     _fail(path, f"{key}.{sub}", settings[key])
 
 
+def check_syntax(dirs: list[Path]) -> None:
+    """The YAML files of search-path folders (the primary config and group options a level down) parse:
+    Hydra would stop on a broken one with the parser's stack, before any check of ours."""
+    for folder in dirs:
+        for path in sorted([*Path(folder).glob("*.yaml"), *Path(folder).glob("*/*.yaml")]):
+            try:
+                _yaml(path)
+            except yaml.MarkedYAMLError as exc:
+                mark = exc.problem_mark
+                where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+                started = exc.context_mark  # where an unclosed bracket or quote began: often the real mistake
+                context = f" ({exc.context}" + (f" from line {started.line + 1}" if started else "") + ")" \
+                    if exc.context else ""
+                raise UserError(f"{path}: not valid YAML at {where}: {exc.problem}{context}; fix the file "
+                                "(valid: YAML like the files in xeonsweep/conf)") from None
+            except (yaml.YAMLError, UnicodeDecodeError) as exc:
+                raise UserError(f"{path}: not valid YAML: {' '.join(str(exc).split())}; fix the file") from None
+
+
 def find_option(group: str, option: str, dirs: list[Path]) -> Path | None:
     for folder in reversed(dirs):  # a search-path folder added later wins, as in Hydra
         path = Path(folder) / group / f"{option}.yaml"

@@ -13,6 +13,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from xeonsweep.backends.openvino import FATAL_ALLOCATOR_WHY
 from xeonsweep.machine.facts import ISA_FLAGS, CpuInfo, cpu_info, find_library, numa_nodes, thp_mode
 from xeonsweep.machine.versions import versions
 
@@ -66,8 +67,7 @@ def machine_notes(report: Report) -> list[str]:
     notes = []
     if report.thp_mode == "never":
         notes.append("transparent huge pages are off (mode never): thp=true will have no effect.")
-    notes.append("OpenVINO >= 2024.3 aborts under a preloaded tcmalloc or jemalloc (free(): invalid pointer, "
-                 "openvinotoolkit/openvino#29025): run backend=openvino with allocator=system.")
+    notes.append(f"{FATAL_ALLOCATOR_WHY}: run backend=openvino with allocator=system.")
     for name, path in report.allocators.items():
         if path is None:
             notes.append(f"allocator={name} is not installed: apt-get install {ALLOCATORS[name][1]}.")

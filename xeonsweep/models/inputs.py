@@ -100,6 +100,10 @@ def check(model_cfg: dict) -> None:
         _check_choice(f"{where}.dtype", s.dtype, DTYPES)
         _check_choice(f"{where}.fill", s.fill, FILLS)
         for d in s.dims:
+            if isinstance(d, str) and d in model_cfg and not _positive(model_cfg[d]):  # the setting is what was set
+                value = "null" if model_cfg[d] is None else model_cfg[d]
+                raise UserError(f"model.{d}={value} is not valid; valid: an integer >= 1 (it sizes "
+                                f"model.inputs.{s.name}.shape={list(s.dims)})")
             if not (_positive(d) or (isinstance(d, str) and _positive(model_cfg.get(d)))):
                 raise UserError(f"{where}.shape={list(s.dims)} is not valid; valid: positive integers or the name of a "
                                 f"positive integer setting of the model (e.g. seq_len), without the batch dimension")

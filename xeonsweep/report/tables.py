@@ -23,6 +23,7 @@ config (xeonsweep.report.serving).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -176,6 +177,17 @@ def write(summary: pd.DataFrame, out: Path, frame: pd.DataFrame | None = None) -
     return paths + timelines
 
 
+def make_out(out: Path) -> None:
+    """The output folder, made before anything is printed: a path that cannot be one stops here."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied", str(out))
+    except OSError as exc:
+        raise UserError(f"--out {out} cannot be made a folder to write in: {exc.strerror} ({exc.filename}); "
+                        "valid: a folder you can write in (made if missing)") from None
+
+
 def load(store: str):
     """The summary columns of the store, from its index (fast on a store of many runs)."""
     from xeonsweep.store import results
@@ -197,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = summarize(frame, args.baseline)
         if args.baseline and not (summary["config"] == args.baseline).any():
             raise UserError(f"--baseline {args.baseline} is not a config here; valid: {', '.join(summary['config'].unique())}")
+        make_out(Path(args.out))
     except UserError as exc:
         print(f"xeonsweep: {exc}", file=sys.stderr)
         return 2
