@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import _posixsubprocess
+import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -49,3 +52,29 @@ class Sweep:
 @pytest.fixture
 def sweep(tmp_path, cache_dir) -> Sweep:
     return Sweep(tmp_path, cache_dir)
+
+
+# Every way a test can start a process: subprocess's own copy of fork_exec (or posix_spawn),
+# multiprocessing's spawn (fork_exec) and fork, and libraries that call os.fork directly.
+PROCESS_STARTERS = [(subprocess, "_fork_exec"), (_posixsubprocess, "fork_exec"), (os, "fork"), (os, "forkpty"),
+                    (os, "posix_spawn"), (os, "posix_spawnp")]
+# ctypes.util.find_library runs ldconfig (importing torch does): a library lookup, not a
+# process the test starts.
+LOOKUPS = (os.path.join("ctypes", "util.py"),)
+
+
+@pytest.fixture(autouse=True)
+def fast_tests_start_no_process(request, monkeypatch):
+    """The fast layer (`-m "not slow"`) stays fast: a test that starts a process must say so."""
+    if request.node.get_closest_marker("slow"):
+        return
+
+    def refusing(start):
+        def refuse(*args, **kwargs):
+            if any(frame.filename.endswith(LOOKUPS) for frame in traceback.extract_stack()):
+                return start(*args, **kwargs)
+            raise RuntimeError(f"{request.node.nodeid} starts a process: mark it @pytest.mark.slow")
+        return refuse
+
+    for module, name in PROCESS_STARTERS:
+        monkeypatch.setattr(module, name, refusing(getattr(module, name)))

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from xeonsweep.machine import doctor
 from xeonsweep.machine.facts import parse_cpuinfo
 
@@ -37,6 +39,7 @@ def test_this_machine(tmp_path):
     assert "CPU" in (tmp_path / "doctor.txt").read_text() and (tmp_path / "doctor.json").exists()
 
 
+@pytest.mark.slow
 def test_doctor_command_on_a_recorded_cpu():
     env = {"XEONSWEEP_CPUINFO": str(DATA / "cpuinfo-epyc-avx2.txt"), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-m", "xeonsweep", "doctor"], capture_output=True, text=True, env=env, timeout=60)

@@ -1,5 +1,7 @@
 from pathlib import Path
 
+import pytest
+
 from xeonsweep.machine.facts import cpu_info, find_library, parse_cpuinfo, thp_mode
 
 DATA = Path(__file__).parent / "data"
@@ -43,6 +45,7 @@ def test_available_memory_from_meminfo(tmp_path):
     assert available_memory_mb() > 0
 
 
+@pytest.mark.slow
 def test_a_process_cpu_time_grows_while_it_works_and_is_none_once_it_is_gone():
     import os
     import subprocess

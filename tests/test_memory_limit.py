@@ -63,6 +63,7 @@ def test_a_live_child_that_times_out_in_set_up_is_released_and_its_oom_kill_name
     assert leftover_cgroups() == before  # the child's cgroup was removed
 
 
+@pytest.mark.slow
 def test_no_writable_memory_controller_is_one_line(sweep, monkeypatch):
     monkeypatch.setenv("XEONSWEEP_MOUNTINFO", str(ROOT / "tests/data/mountinfo-no-memory-controller.txt"))
     result = sweep("benchmark.memory_limit_mb=512", *FAST, timeout=120)

@@ -64,6 +64,7 @@ def test_baseline_choice(store):
     assert epyc.iloc[0]["speedup"] == pytest.approx(20 / 30)
 
 
+@pytest.mark.slow
 def test_command_writes_markdown_csv_and_png(store, tmp_path):
     out = tmp_path / "report"
     cli = subprocess.run([sys.executable, "-m", "xeonsweep", "report", str(store), "--where", "model=resnet50", "--out", str(out)],
@@ -84,6 +85,7 @@ def test_command_writes_markdown_csv_and_png(store, tmp_path):
     (["--where", "flavour=x"], "--where flavour=x is not valid"),
     (["--baseline", "nosuch"], "--baseline nosuch is not a config here; valid: baseline, batch8"),
 ])
+@pytest.mark.slow
 def test_bad_report_arguments(store, tmp_path, args, message):
     cli = subprocess.run([sys.executable, "-m", "xeonsweep.report.tables", str(store), *args, "--out", str(tmp_path / "r")],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
@@ -153,6 +155,7 @@ def test_intervals_speedup_intervals_and_ties(block_store):
     assert (summary["measurement"] == "blocks").all() and summary["spread_pct"].isna().all()
 
 
+@pytest.mark.slow
 def test_report_marks_ties_probe_moves_and_draws_timelines(block_store, tmp_path):
     out = tmp_path / "report"
     cli = subprocess.run([sys.executable, "-m", "xeonsweep", "report", str(block_store), "--out", str(out)],

@@ -56,6 +56,7 @@ def conf(tmp_path):
     return root
 
 
+@pytest.mark.slow
 def test_unknown_key_in_a_config_file_is_one_line_naming_file_key_and_valid_keys(sweep, conf):
     (conf / "experiment" / "typo.yaml").write_text("# @package _global_\nbenchmark:\n  iteratons: 5\n")
     (conf / "runtime" / "mine.yaml").write_text("name: run_cpu\nncores_per_instanse: 1\n")
@@ -82,6 +83,7 @@ def test_a_model_factorys_keyword_arguments_stay_open(conf):
     check_config(compose("model=wide", searchpath=conf), [cli.CONF, conf])
 
 
+@pytest.mark.slow
 def test_a_target_whose_module_does_not_exist_is_caught_without_importing_torch():
     script = (
         "import sys\nfrom xeonsweep import cli\nfrom xeonsweep.errors import UserError\n"
@@ -93,6 +95,7 @@ def test_a_target_whose_module_does_not_exist_is_caught_without_importing_torch(
     assert "torch imported: False" in out.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (ROOT / ".venv-ipex" / "bin" / "python").exists(), reason=".venv-ipex not built")
 def test_the_target_is_looked_up_in_the_runs_own_interpreter():
     only_in_ipex = ["model.factory._target_=intel_extension_for_pytorch.nn.utils.something"]
@@ -101,6 +104,7 @@ def test_the_target_is_looked_up_in_the_runs_own_interpreter():
         cli.check_single_run(["model=tiny", *only_in_ipex])
 
 
+@pytest.mark.slow
 def test_unwritable_results_or_cache_dir_is_one_line_before_any_run(sweep, tmp_path):
     plain = tmp_path / "plain-file"
     plain.write_text("not a folder")
@@ -116,6 +120,7 @@ def test_unwritable_results_or_cache_dir_is_one_line_before_any_run(sweep, tmp_p
         assert not (sweep.tmp / "sweep").exists() and not (sweep.tmp / "run").exists()
 
 
+@pytest.mark.slow
 def test_a_cache_other_users_can_write_is_refused(sweep, tmp_path):
     shared = tmp_path / "shared-cache"
     shared.mkdir()
@@ -173,6 +178,7 @@ for kind in ("weights", "pt2e"):
 """
 
 
+@pytest.mark.slow
 def test_folders_xeonsweep_makes_under_umask_002_are_not_refused(tmp_path):
     cache_dir = tmp_path / "outputs" / "cache"
     for _ in range(2):  # two runs: the second checks what the first made
@@ -190,6 +196,7 @@ def test_folders_xeonsweep_makes_under_umask_002_are_not_refused(tmp_path):
     (["backend=openvino", "thp=true"], "thp=true does not apply: backend=openvino allocates with its own allocator"),
     (["sweep_id=../elsewhere"], "sweep_id=../elsewhere is not valid; valid: letters, digits"),
 ])
+@pytest.mark.slow
 def test_refused_before_a_single_run(sweep, args, message):
     result = sweep(*args, *FAST, timeout=120)
     assert result.returncode == 2
@@ -248,6 +255,7 @@ def test_a_single_run_that_fails_exits_non_zero_and_ld_library_path_reaches_the_
     assert row["status"] == "failed" and "LD_LIBRARY_PATH=/opt/module-env/lib" in row["reason"]
 
 
+@pytest.mark.slow
 def test_two_invocations_in_the_same_second_get_their_own_job_folders():
     """Started together, two invocations resolve hydra.run.dir with a part of their own after the
     time (which is to the second, so it alone would be shared)."""
