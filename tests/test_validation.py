@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import FAST, ROOT
+from tests.conftest import FAST, ROOT, compose
 from xeonsweep import cli
 from xeonsweep.config import settings
 from xeonsweep.errors import Incompatible, UserError
@@ -18,14 +18,6 @@ from xeonsweep.machine.facts import CpuInfo
 CPU = CpuInfo(model="test", logical_cpus=4, physical_cores=4, sockets=1, flags=frozenset({"avx2", "avx512f"}))
 # config_hash of these configs on ef1ff36 (before this change): rows already in a store still count.
 FINGERPRINTS_BEFORE = {(): "9121d7d0656c2a35", ("model=tiny",): "1ecf4d161678f3d4", ("backend=openvino",): "cfbc9c0b3f74dd0b"}
-
-
-def compose(*overrides, searchpath=None):
-    from hydra import compose as hydra_compose, initialize_config_dir
-
-    args = list(overrides) + ([f"hydra.searchpath=[file://{searchpath}]"] if searchpath else [])
-    with initialize_config_dir(config_dir=str(cli.CONF), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=args, return_hydra_config=True)
 
 
 def argv_with(sweep, *args):
@@ -42,8 +34,8 @@ def one_line(result):
 
 
 @pytest.mark.parametrize("overrides", list(FINGERPRINTS_BEFORE))
-def test_default_fingerprints_are_unchanged(overrides):
-    run = settings.normalize(settings.to_settings(compose(*overrides)))
+def test_default_fingerprints_are_unchanged(overrides, compose_run):
+    run = settings.normalize(compose_run(*overrides))
     assert settings.config_hash(run) == FINGERPRINTS_BEFORE[overrides]
 
 
@@ -205,15 +197,15 @@ def test_refused_before_a_single_run(sweep, args, message):
 
 
 @pytest.mark.parametrize("step", ["onnxruntime", "openvino", "openvino_nncf"])
-def test_ladder_steps_ask_nothing_their_backend_ignores(step):
-    settings.refuse_not_applicable(settings.to_settings(compose(f"step={step}")))
+def test_ladder_steps_ask_nothing_their_backend_ignores(step, compose_run):
+    settings.refuse_not_applicable(compose_run(f"step={step}"))
 
 
-def test_not_applicable_asks_the_backend():
-    run = settings.to_settings(compose("backend=onnxruntime", "thp=true"))
+def test_not_applicable_asks_the_backend(compose_run):
+    run = compose_run("backend=onnxruntime", "thp=true")
     assert set(settings.not_applicable(run)) == {"channels_last", "thp"}
     assert settings.normalize(run)["thp"] is False
-    assert settings.not_applicable(settings.to_settings(compose())) == {}
+    assert settings.not_applicable(compose_run()) == {}
 
 
 @pytest.mark.slow
@@ -232,16 +224,16 @@ def test_a_sweep_runs_configs_that_differ_only_in_ignored_settings_once(sweep):
     assert "THP_MEM_ALLOC_ENABLE" not in json.loads(row["child_env"])
 
 
-def test_quantizers_follow_the_backend_implementation_not_its_file_name(conf):
+def test_quantizers_follow_the_backend_implementation_not_its_file_name(conf, compose_run):
     (conf / "backend" / "openvino_throughput.yaml").write_text(
         "name: openvino_throughput\nimpl: xeonsweep.backends.openvino.OpenVino\nvenv: null\n"
         "options:\n  performance_hint: throughput\n")
     (conf / "backend" / "compile_max.yaml").write_text(
         "name: compile_max\nimpl: xeonsweep.backends.compile.Compile\nvenv: null\noptions:\n  mode: max-autotune\n")
-    settings.validate(settings.to_settings(compose("backend=openvino_throughput", "quantization=nncf", searchpath=conf)), CPU)
-    settings.validate(settings.to_settings(compose("backend=compile_max", "quantization=pt2e", searchpath=conf)), CPU)
+    settings.validate(compose_run("backend=openvino_throughput", "quantization=nncf", searchpath=conf), CPU)
+    settings.validate(compose_run("backend=compile_max", "quantization=pt2e", searchpath=conf), CPU)
     with pytest.raises(Incompatible, match="quantization=nncf works with backend impl OpenVino"):
-        settings.validate(settings.to_settings(compose("backend=compile_max", "quantization=nncf", searchpath=conf)), CPU)
+        settings.validate(compose_run("backend=compile_max", "quantization=nncf", searchpath=conf), CPU)
 
 
 @pytest.mark.slow
