@@ -4,7 +4,7 @@ VENV := .venv
 IPEX_VENV := .venv-ipex
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-packages ipex-env run test test-fast bench bench-ladder bench-rank clean-results
+.PHONY: setup system-packages ipex-env run lint test test-fast bench bench-ladder bench-rank clean-results
 
 setup: system-packages $(VENV)/.installed
 
@@ -30,6 +30,9 @@ $(IPEX_VENV)/.installed: requirements-ipex.txt pyproject.toml
 
 run: setup
 	$(PY) -m xeonsweep -m experiment=quick
+
+lint: setup
+	$(PY) -m ruff check .
 
 test: setup ipex-env
 	$(PY) -m pytest -q -ra

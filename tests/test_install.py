@@ -63,7 +63,8 @@ def venv(tmp_path_factory) -> Path:
 
 
 def test_the_installed_package_is_the_one_imported(venv):
-    where = python_in(venv, "import xeonsweep, hydra_plugins.xeonsweep_sweeper as s; print(xeonsweep.__file__, s.__file__)")
+    where = python_in(venv, "import xeonsweep, hydra_plugins.xeonsweep_sweeper as plugin; "
+                            "print(xeonsweep.__file__, plugin.__file__)")
     assert all(path.startswith(str(venv)) for path in where.split()), where
 
 

@@ -133,7 +133,8 @@ def test_no_package_imports_from_a_layer_above_it_and_the_child_stays_off_the_pa
     gone = [edge for edge in KNOWN if not edges.get(edge)]
     assert not gone, f"no longer imported (or no longer wrong): remove from KNOWN: {gone}"
     if KNOWN:
-        warnings.warn("imports still against the layers: " + "; ".join(f"{a} -> {b}" for a, b in sorted(KNOWN)))
+        left = "; ".join(f"{a} -> {b}" for a, b in sorted(KNOWN))
+        warnings.warn(f"imports still against the layers: {left}", stacklevel=1)
 
 
 def test_no_cycle_between_packages():
