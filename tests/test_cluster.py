@@ -181,17 +181,16 @@ def test_slurm_arrays_are_submitted_in_chunks_of_max_array_size(tmp_path, monkey
     assert "#SBATCH --array" not in scripts[2]
 
 
-def test_a_cluster_sweep_told_the_nodes_machine_skips_runs_done_there(tmp_path):
+def test_a_cluster_sweep_told_the_nodes_machine_skips_runs_done_there(tmp_path, compose_run):
     """cluster.machine: the submitting host computes the nodes' run keys and submits only what is missing."""
     import copy
 
-    from tests.test_failures import compose_run
     from xeonsweep.sweep import planning
     from xeonsweep.store import results
     from xeonsweep.config import settings
     from xeonsweep.machine.facts import cpu_info
 
-    run = compose_run(["model=tiny"])
+    run = compose_run("model=tiny")
     nodes = "Intel(R) Xeon(R) Platinum 8488C (48 cores)"
     store = tmp_path / "results"
     results.write_row({"run_key": settings.run_key({**run, "repeat": 0}, nodes), "status": "ok"}, store, "earlier")

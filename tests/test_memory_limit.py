@@ -3,7 +3,6 @@
 import pytest
 
 from tests.conftest import FAST, ROOT
-from tests.test_failures import compose_run
 from xeonsweep.machine import memory_limit
 from xeonsweep.config import settings
 
@@ -16,9 +15,9 @@ def leftover_cgroups() -> list:
 
 
 @needs_cgroup
-def test_the_limit_is_in_the_fingerprint_only_when_set():
-    default = compose_run(["model=tiny"])
-    limited = compose_run(["model=tiny", "benchmark.memory_limit_mb=512"])
+def test_the_limit_is_in_the_fingerprint_only_when_set(compose_run):
+    default = compose_run("model=tiny")
+    limited = compose_run("model=tiny", "benchmark.memory_limit_mb=512")
     assert "memory_limit_mb" in default["benchmark"]
     assert settings.config_hash(default) != settings.config_hash(limited)
 
