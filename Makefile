@@ -4,7 +4,7 @@ VENV := .venv
 IPEX_VENV := .venv-ipex
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-packages test-system-packages ipex-env run test bench bench-ladder bench-rank clean-results
+.PHONY: setup system-packages test-system-packages ipex-env run lint test test-fast bench bench-ladder bench-rank clean-results
 
 setup: system-packages $(VENV)/.installed
 
@@ -34,8 +34,15 @@ run: setup
 test-system-packages:
 	@scripts/install-system-packages.sh --test
 
+lint: setup
+	$(PY) -m ruff check .
+
 test: setup test-system-packages ipex-env
 	$(PY) -m pytest -q -ra
+
+# The inner loop: everything that starts no process (tests/conftest.py refuses one here).
+test-fast: setup
+	$(PY) -m pytest -q -ra -m "not slow"
 
 # Benchmarks print ratios measured side by side; tests never assert speed.
 bench: setup ipex-env

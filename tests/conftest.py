@@ -1,16 +1,46 @@
-"""Helpers to run xeonsweep as a user would: a real `python -m xeonsweep` process."""
+"""Helpers to compose a run as the sweeper does, and to run xeonsweep as a user would: a
+real `python -m xeonsweep` process. Tests that start a process are marked slow."""
 
 from __future__ import annotations
 
+import _posixsubprocess
+import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+FAULTS = ROOT / "tests" / "conf"  # models that crash, hang or raise on purpose
 # Small and quick, but real: a ResNet-18 on 64x64 inputs, a few timed iterations.
 FAST = ["model=tiny", "benchmark.warmup=1", "benchmark.iterations=3", "benchmark.min_duration_s=0.2"]
+
+
+def compose(*overrides: str, searchpath: Path | None = None):
+    """The config `python -m xeonsweep <overrides>` composes, with its `hydra` node (launcher,
+    sweeper); `searchpath` adds a config folder as `hydra.searchpath` does."""
+    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from xeonsweep.config.paths import CONF
+
+    searched = [f"hydra.searchpath=[file://{searchpath}]"] if searchpath else []
+    GlobalHydra.instance().clear()  # a test before may have left Hydra initialised
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return hydra_compose(config_name="config", overrides=[*overrides, *searched], return_hydra_config=True)
+
+
+@pytest.fixture
+def compose_run():
+    """`compose_run(*overrides, searchpath=None)`: a run's settings as the sweeper composes them."""
+    from xeonsweep.config import settings
+
+    def compose_run(*overrides: str, searchpath: Path | None = None) -> dict:
+        return settings.to_settings(compose(*overrides, searchpath=searchpath))
+
+    return compose_run
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +63,7 @@ class Sweep:
             f"cache.dir={self.cache_dir}",
             f"hydra.run.dir={self.tmp}/run",
             f"hydra.sweep.dir={self.tmp}/sweep",
-            *([f"hydra.searchpath=[file://{ROOT}/tests/conf]"] if faults else []),
+            *([f"hydra.searchpath=[file://{FAULTS}]"] if faults else []),
         ]
 
     def __call__(self, *args: str, timeout: float = 900, faults: bool = False) -> subprocess.CompletedProcess:
@@ -49,3 +79,29 @@ class Sweep:
 @pytest.fixture
 def sweep(tmp_path, cache_dir) -> Sweep:
     return Sweep(tmp_path, cache_dir)
+
+
+# Every way a test can start a process: subprocess's own copy of fork_exec (or posix_spawn),
+# multiprocessing's spawn (fork_exec) and fork, and libraries that call os.fork directly.
+PROCESS_STARTERS = [(subprocess, "_fork_exec"), (_posixsubprocess, "fork_exec"), (os, "fork"), (os, "forkpty"),
+                    (os, "posix_spawn"), (os, "posix_spawnp")]
+# ctypes.util.find_library runs ldconfig (importing torch does): a library lookup, not a
+# process the test starts.
+LOOKUPS = (os.path.join("ctypes", "util.py"),)
+
+
+@pytest.fixture(autouse=True)
+def fast_tests_start_no_process(request, monkeypatch):
+    """The fast layer (`-m "not slow"`) stays fast: a test that starts a process must say so."""
+    if request.node.get_closest_marker("slow"):
+        return
+
+    def refusing(start):
+        def refuse(*args, **kwargs):
+            if any(frame.filename.endswith(LOOKUPS) for frame in traceback.extract_stack()):
+                return start(*args, **kwargs)
+            raise RuntimeError(f"{request.node.nodeid} starts a process: mark it @pytest.mark.slow")
+        return refuse
+
+    for module, name in PROCESS_STARTERS:
+        monkeypatch.setattr(module, name, refusing(getattr(module, name)))

@@ -34,6 +34,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", CASES, ids=[" ".join(a) for a, _ in CASES])
 def test_one_line_and_nothing_written(sweep, args, message):
     result = sweep(*args, *FAST, timeout=120)

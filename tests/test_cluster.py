@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import FAST, ROOT
+from tests.conftest import FAST, ROOT, compose
 from tests.test_failures import wait_for_rows
 
 pytestmark = pytest.mark.slow
@@ -134,11 +134,7 @@ def test_slurm_submission_from_the_config(tmp_path, monkeypatch):
     """Compose cluster=slurm, let the real launcher build and write its sbatch
     script; only Slurm itself (srun's presence, the call to sbatch) is faked."""
     import submitit.slurm.slurm as slurm
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
     from hydra.utils import instantiate
-
-    from xeonsweep.cli import CONF
 
     scripts = []
 
@@ -150,9 +146,7 @@ def test_slurm_submission_from_the_config(tmp_path, monkeypatch):
     monkeypatch.setattr(slurm.SlurmExecutor, "_submit_command", no_sbatch)
     overrides = ["cluster=slurm", "hydra.launcher.partition=cpu-spr", "hydra.launcher.constraint=sapphirerapids",
                  "hydra.launcher.timeout_min=45", f"hydra.sweep.dir={tmp_path}/sweep"]
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+    cfg = compose(*overrides)
     launcher = instantiate(cfg.hydra.launcher)
     launcher.config = cfg
     with pytest.raises(RuntimeError, match="no Slurm"):
@@ -166,11 +160,7 @@ def test_slurm_submission_from_the_config(tmp_path, monkeypatch):
 def test_slurm_arrays_are_submitted_in_chunks_of_max_array_size(tmp_path, monkeypatch):
     """Five jobs with cluster.max_array_size=2: arrays of 2, 2 and a single job (sbatch faked)."""
     import submitit.slurm.slurm as slurm
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
     from hydra.utils import instantiate
-
-    from xeonsweep.cli import CONF
 
     scripts = []
 
@@ -182,10 +172,7 @@ def test_slurm_arrays_are_submitted_in_chunks_of_max_array_size(tmp_path, monkey
 
     monkeypatch.setattr(slurm.SlurmExecutor, "affinity", classmethod(lambda cls: 1))
     monkeypatch.setattr(slurm.SlurmExecutor, "_submit_command", fake_sbatch)
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["cluster=slurm", "cluster.max_array_size=2",
-                                                       f"hydra.sweep.dir={tmp_path}/sweep"], return_hydra_config=True)
+    cfg = compose("cluster=slurm", "cluster.max_array_size=2", f"hydra.sweep.dir={tmp_path}/sweep")
     launcher = instantiate(cfg.hydra.launcher)
     launcher.config = cfg
     with pytest.raises(RuntimeError, match="no Slurm"):
@@ -194,17 +181,16 @@ def test_slurm_arrays_are_submitted_in_chunks_of_max_array_size(tmp_path, monkey
     assert "#SBATCH --array" not in scripts[2]
 
 
-def test_a_cluster_sweep_told_the_nodes_machine_skips_runs_done_there(tmp_path):
+def test_a_cluster_sweep_told_the_nodes_machine_skips_runs_done_there(tmp_path, compose_run):
     """cluster.machine: the submitting host computes the nodes' run keys and submits only what is missing."""
     import copy
 
-    from tests.test_failures import compose_run
     from xeonsweep.sweep import planning
     from xeonsweep.store import results
     from xeonsweep.config import settings
     from xeonsweep.machine.facts import cpu_info
 
-    run = compose_run(["model=tiny"])
+    run = compose_run("model=tiny")
     nodes = "Intel(R) Xeon(R) Platinum 8488C (48 cores)"
     store = tmp_path / "results"
     results.write_row({"run_key": settings.run_key({**run, "repeat": 0}, nodes), "status": "ok"}, store, "earlier")

@@ -4,8 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from xeonsweep.machine import doctor
-from xeonsweep.machine.facts import parse_cpuinfo
+from xeonsweep.machine.facts import parse_cpuinfo, thp_mode
 
 DATA = Path(__file__).parent / "data"
 
@@ -30,13 +32,24 @@ def test_avx2_only_cpu():
 
 def test_this_machine(tmp_path):
     report = doctor.examine()
-    assert report.physical_cores >= 1 and report.thp_mode in ("always", "madvise", "never", "unknown")
+    assert report.physical_cores >= 1
     assert report.allocators["tcmalloc"] and report.allocators["jemalloc"]  # make setup installed them
     assert report.environments["main"]["versions"]["torch"].startswith("2.14")
     doctor.save(report, tmp_path)
     assert "CPU" in (tmp_path / "doctor.txt").read_text() and (tmp_path / "doctor.json").exists()
 
 
+@pytest.mark.parametrize("mode", ["madvise", "never"])
+def test_thp_mode_of_a_recorded_machine_and_what_never_means(mode, monkeypatch):
+    # The recorded file, wherever the doctor imported thp_mode from.
+    monkeypatch.setattr(thp_mode, "__defaults__", (str(DATA / f"thp-{mode}.txt"),))
+    report = doctor.examine()
+    assert report.thp_mode == mode and f"THP          {mode}\n" in doctor.render(report)
+    off = "transparent huge pages are off (mode never): thp=true will have no effect."
+    assert (off in report.notes) == (mode == "never")
+
+
+@pytest.mark.slow
 def test_doctor_command_on_a_recorded_cpu():
     env = {"XEONSWEEP_CPUINFO": str(DATA / "cpuinfo-epyc-avx2.txt"), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-m", "xeonsweep", "doctor"], capture_output=True, text=True, env=env, timeout=60)

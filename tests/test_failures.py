@@ -9,7 +9,7 @@ import time
 import pandas as pd
 import pytest
 
-from tests.conftest import FAST, ROOT
+from tests.conftest import FAST, FAULTS, ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -46,20 +46,6 @@ def test_timeout_kills_the_whole_process_group(sweep):
     assert leftovers.strip() == ""
 
 
-def compose_run(overrides: list[str]) -> dict:
-    """A run's settings as the sweeper composes them, with the faulty models of tests/conf."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from xeonsweep.config import settings
-    from xeonsweep.cli import CONF
-
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"hydra.searchpath=[file://{ROOT}/tests/conf]", *overrides])
-    return settings.to_settings(cfg)
-
-
 def processes_mentioning(text: str) -> list:
     import psutil
 
@@ -70,13 +56,13 @@ def processes_mentioning(text: str) -> list:
     return found
 
 
-def test_timeout_kills_every_instance_while_the_parent_lives(tmp_path, cache_dir):
+def test_timeout_kills_every_instance_while_the_parent_lives(tmp_path, cache_dir, compose_run):
     """run_cpu's instances run in sessions of their own: a process-group kill misses them.
     This instance also ignores SIGTERM and has no parent-death signal, so only a kill of
     the whole tree, checked here while the parent (this test) is still alive, stops it."""
     from xeonsweep.launch import child as launch
 
-    run = compose_run(["model=hang_alone", "runtime=run_cpu", f"cache.dir={cache_dir}", *FAST[1:]])
+    run = compose_run("model=hang_alone", "runtime=run_cpu", f"cache.dir={cache_dir}", *FAST[1:], searchpath=FAULTS)
     run["sweep_id"] = "timeout-test"
     run_dir = tmp_path / "run"
     run_dir.mkdir()

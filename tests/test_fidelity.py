@@ -5,12 +5,11 @@ import copy
 import pytest
 
 from xeonsweep.models import fidelity
-from tests.test_failures import compose_run
 
 
 @pytest.fixture
-def run():
-    return compose_run(["model=tiny"])
+def run(compose_run):
+    return compose_run("model=tiny")
 
 
 def test_reference_is_computed_again_for_another_shape_env_or_weights(run, tmp_path):

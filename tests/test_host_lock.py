@@ -45,6 +45,7 @@ def wait_until_held(proc: subprocess.Popen) -> None:
     assert line.startswith("held"), line + proc.stderr.read()
 
 
+@pytest.mark.slow
 def test_no_wait_fails_at_once_naming_the_holder(lock_file):
     first = holder("sweep-A", 30)
     wait_until_held(first)
@@ -62,6 +63,7 @@ def test_no_wait_fails_at_once_naming_the_holder(lock_file):
         first.wait()
 
 
+@pytest.mark.slow
 def test_a_waiter_says_who_holds_the_lock_and_runs_after_it(lock_file):
     first = holder("sweep-A", 2)
     wait_until_held(first)
@@ -75,6 +77,7 @@ def test_a_waiter_says_who_holds_the_lock_and_runs_after_it(lock_file):
     assert len(lines) == 1 and "waiting for the host lock" in lines[0] and "held by sweep-A" in lines[0], err
 
 
+@pytest.mark.slow
 def test_a_lock_whose_holder_was_killed_is_taken_over(lock_file):
     first = holder("sweep-A", 300)
     wait_until_held(first)
@@ -87,6 +90,7 @@ def test_a_lock_whose_holder_was_killed_is_taken_over(lock_file):
     assert not host_lock.held_here() and host_lock.read_holder() is None
 
 
+@pytest.mark.slow
 def test_a_stale_record_is_not_believed(lock_file):
     """A holder that took the lock but has not written its record is not named after a dead sweep."""
     first = holder("sweep-A", 300)
@@ -178,6 +182,7 @@ def shared_lock(monkeypatch):
     shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_another_user_waits_for_the_lock_root_made_and_holds_then_takes_it(shared_lock):
     umask = os.umask(0o022)  # the usual umask, under which the folder was 0755 and the file 0644
     try:
@@ -196,6 +201,7 @@ def test_another_user_waits_for_the_lock_root_made_and_holds_then_takes_it(share
     assert len(lines) == 1 and f"held by sweep-root (pid {first.pid} on " in lines[0], err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("left_by_older_xeonsweep", [False, True])
 def test_root_waits_for_another_users_hold_naming_it(shared_lock, left_by_older_xeonsweep):
     if left_by_older_xeonsweep:  # root's file, 0644: the other user can only open it read-only
@@ -218,6 +224,7 @@ def test_root_waits_for_another_users_hold_naming_it(shared_lock, left_by_older_
         assert host_lock.read_holder()["owner"] == "sweep-root"
 
 
+@pytest.mark.slow
 def test_a_lock_another_user_cannot_open_is_one_line(shared_lock):
     shared_lock.parent.mkdir(mode=0o755)  # root's folder, not shared: the lock file cannot be made there
     other = AsNobody("sweep-nobody", 0)

@@ -5,7 +5,6 @@ import copy
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 
 from xeonsweep.models import fidelity
 
@@ -15,7 +14,6 @@ from xeonsweep.models import build as models
 
 from xeonsweep.config import settings
 from xeonsweep.models.artifacts import artifact_key
-from xeonsweep.cli import CONF
 from xeonsweep.errors import UserError
 
 # Computed on ef1ff36, before models could declare inputs: rows and artifacts made
@@ -30,14 +28,9 @@ BEFORE = {
 }
 
 
-def composed(*overrides):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return settings.to_settings(compose(config_name="config", overrides=list(overrides)))
-
-
 @pytest.mark.parametrize("overrides", list(BEFORE), ids=[" ".join(o) or "defaults" for o in BEFORE])
-def test_image_models_keep_their_fingerprints_and_cache_keys(overrides):
-    run = settings.normalize(composed(*overrides))
+def test_image_models_keep_their_fingerprints_and_cache_keys(overrides, compose_run):
+    run = settings.normalize(compose_run(*overrides))
     want = BEFORE[overrides]
     assert settings.config_hash(run) == want["config_hash"]
     if "model_key" in want:
@@ -46,20 +39,20 @@ def test_image_models_keep_their_fingerprints_and_cache_keys(overrides):
         assert artifact_key(run, "onnx", {"torch": "x"}) == want["onnx_key"]
 
 
-def test_an_image_models_input_is_the_same_seeded_tensor_as_before():
+def test_an_image_models_input_is_the_same_seeded_tensor_as_before(compose_run):
     import torch
 
-    model = composed("model=tiny")["model"]
+    model = compose_run("model=tiny")["model"]
     batch = inputs.generate(model, 2, 7)
     assert list(batch) == ["input"]
     assert torch.equal(batch["input"], torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(7)))
     assert models.not_applicable(model) == {}
 
 
-def test_declared_inputs_have_their_dtypes_fills_and_seq_len():
+def test_declared_inputs_have_their_dtypes_fills_and_seq_len(compose_run):
     import torch
 
-    model = composed("model=bert", "model.seq_len=384")["model"]
+    model = compose_run("model=bert", "model.seq_len=384")["model"]
     batch = inputs.generate(model, 3, 0)
     assert list(batch) == ["input_ids", "attention_mask", "token_type_ids"]
     assert all(t.dtype == torch.int64 and t.shape == (3, 384) for t in batch.values())
@@ -70,8 +63,8 @@ def test_declared_inputs_have_their_dtypes_fills_and_seq_len():
     assert "channels_last" in models.not_applicable(model)
 
 
-def test_sweeping_seq_len_changes_what_is_measured_and_the_keys():
-    short, long = (settings.normalize(composed("model=bert", f"model.seq_len={n}")) for n in (128, 384))
+def test_sweeping_seq_len_changes_what_is_measured_and_the_keys(compose_run):
+    short, long = (settings.normalize(compose_run("model=bert", f"model.seq_len={n}")) for n in (128, 384))
     assert settings.config_hash(short) != settings.config_hash(long)
     assert fidelity.reference_key(short) != fidelity.reference_key(long)
     assert artifact_key(short, "onnx") != artifact_key(long, "onnx")
@@ -87,8 +80,8 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize("change, message", BAD_INPUTS, ids=[m.split(" ")[0] for _, m in BAD_INPUTS])
-def test_a_bad_input_declaration_is_one_line(change, message):
-    run = composed("model=bert")
+def test_a_bad_input_declaration_is_one_line(change, message, compose_run):
+    run = compose_run("model=bert")
     bad = copy.deepcopy(run)
     bad["model"]["inputs"]["input_ids"].update(change)
     with pytest.raises(UserError, match=message.replace("[", r"\[").replace("(", r"\(")):
@@ -101,14 +94,14 @@ def settings_cpu():
     return CpuInfo(model="test", logical_cpus=4, physical_cores=4, sockets=1, flags=frozenset({"avx2"}))
 
 
-def test_channels_last_on_a_bert_is_refused_alone_and_dropped_in_a_sweep():
-    asked = composed("model=bert", "channels_last=true")
+def test_channels_last_on_a_bert_is_refused_alone_and_dropped_in_a_sweep(compose_run):
+    asked = compose_run("model=bert", "channels_last=true")
     with pytest.raises(UserError, match=r"^channels_last=true does not apply: model=bert has inputs that are not all 4-D"):
         settings.refuse_not_applicable(copy.deepcopy(asked))
     in_sweep = settings.normalize(copy.deepcopy(asked))
     settings.validate(in_sweep, settings_cpu())
     assert in_sweep["channels_last"] is False  # as if never asked: the fingerprint of channels_last=false
-    default = settings.normalize(composed("model=bert"))
+    default = settings.normalize(compose_run("model=bert"))
     assert settings.config_hash(default) == settings.config_hash(in_sweep)  # one config, one fingerprint
 
 

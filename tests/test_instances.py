@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAST, ROOT
-from tests.test_failures import compose_run
+from tests.conftest import FAST, ROOT, compose
 from xeonsweep.config import instances
 from xeonsweep.launch import child as launch
 from xeonsweep.config import settings
@@ -22,8 +21,8 @@ def cpu(cores: int) -> CpuInfo:
 
 
 def run_cpu(mode=None, **runtime) -> dict:
-    return compose_run(["model=tiny", "runtime=run_cpu", f"runtime.mode={mode or 'null'}",
-                        *[f"runtime.{k}={v}" for k, v in runtime.items()]])
+    return settings.to_settings(compose("model=tiny", "runtime=run_cpu", f"runtime.mode={mode or 'null'}",
+                                        *[f"runtime.{k}={v}" for k, v in runtime.items()]))
 
 
 @pytest.mark.parametrize("cores, nodes, mode, expected", [

@@ -3,7 +3,6 @@
 import re
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from xeonsweep.config import settings
@@ -40,9 +39,8 @@ def test_the_ladder_is_the_seeds_order():
 
 @pytest.mark.parametrize("model", ["resnet50", "vit"])
 @pytest.mark.parametrize("step", list(EXPECTED))
-def test_each_step_resolves_to_the_settings_it_names(step, model):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        run = settings.to_settings(compose(config_name="config", overrides=[f"step={step}", f"model={model}"]))
+def test_each_step_resolves_to_the_settings_it_names(step, model, compose_run):
+    run = compose_run(f"step={step}", f"model={model}")
     settings.validate(run, cpu_info())
     settings.refuse_not_applicable(run)  # a step asks nothing its backend ignores
     got = (run["backend"]["name"], run["precision"]["name"], run["allocator"]["name"], run["batch_size"],
@@ -62,10 +60,9 @@ def test_every_step_documents_itself():
 
 
 @pytest.mark.parametrize("step", list(EXPECTED))
-def test_each_step_takes_a_bert_without_channels_last(step):
+def test_each_step_takes_a_bert_without_channels_last(step, compose_run):
     """`experiment=ladder model=bert`: every step runs, channels-last dropped (not applicable), the rest as named."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        run = settings.to_settings(compose(config_name="config", overrides=[f"step={step}", "model=bert"]))
+    run = compose_run(f"step={step}", "model=bert")
     run = settings.normalize(run)
     settings.validate(run, cpu_info())
     got = (run["backend"]["name"], run["precision"]["name"], run["allocator"]["name"], run["batch_size"],

@@ -41,9 +41,13 @@ def test_a_group_always_measures_the_reference_and_one_more():
     assert not budget._room_for_one_more([ref, live("a", 10)], ref)
 
 
-def test_without_a_setting_the_budget_is_a_share_of_available_memory():
-    from xeonsweep.blocks.live import MEMORY_SHARE
+def test_without_a_setting_the_budget_is_80_percent_of_available_memory(tmp_path, monkeypatch):
     from xeonsweep.machine.facts import available_memory_mb
 
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24576000 kB\nMemFree:         2048000 kB\nMemAvailable:   10240000 kB\n")
+    assert available_memory_mb(str(meminfo)) == 10000  # 10,240,000 kB / 1024
+    # The recorded machine, wherever the scheduler imported available_memory_mb from.
+    monkeypatch.setattr(available_memory_mb, "__defaults__", (str(meminfo),))
     unset = Sweep([Job([], {"benchmark": {**BENCH, "live_memory_mb": None}})], [Path("0")], str, lambda live: None)
-    assert 0 < unset.memory_mb <= MEMORY_SHARE * available_memory_mb() * 1.1
+    assert unset.memory_mb == 8000

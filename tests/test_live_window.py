@@ -50,6 +50,7 @@ def scripted(answers: list[list[dict]], child: subprocess.Popen):
     return sweep, live, written, asked
 
 
+@pytest.mark.slow
 def test_a_block_that_misses_the_common_window_twice_fails_the_config(child):
     sweep, live, written, asked = scripted([MISSES, MISSES], child)
     assert sweep._block(live, 1, 0) is None
@@ -60,6 +61,7 @@ def test_a_block_that_misses_the_common_window_twice_fails_the_config(child):
     assert live.blocks == [] and child.poll() is not None  # no SPS recorded, and the child is gone
 
 
+@pytest.mark.slow
 def test_a_block_that_misses_the_window_once_is_re_timed(child):
     sweep, live, written, asked = scripted([APART, TOGETHER], child)
     block = sweep._block(live, 1, 0)

@@ -1,5 +1,7 @@
 from pathlib import Path
 
+import pytest
+
 from xeonsweep.machine.facts import cpu_info, find_library, parse_cpuinfo, thp_mode
 
 DATA = Path(__file__).parent / "data"
@@ -25,7 +27,17 @@ def test_avx2_only_cpuinfo():
 def test_this_machine_is_read():
     cpu = cpu_info()
     assert cpu.logical_cpus >= 1 and cpu.physical_cores >= 1
-    assert thp_mode() in ("always", "madvise", "never", "unknown")
+
+
+@pytest.mark.parametrize("mode", ["always", "madvise", "never"])
+def test_thp_mode_is_the_kernels_bracketed_choice(mode):
+    assert thp_mode(str(DATA / f"thp-{mode}.txt")) == mode  # recorded /sys/kernel/mm/transparent_hugepage/enabled
+
+
+def test_thp_mode_without_the_kernels_file_is_unknown(tmp_path):
+    assert thp_mode(str(tmp_path / "enabled")) == "unknown"
+    (tmp_path / "enabled").write_text("no choice in brackets\n")
+    assert thp_mode(str(tmp_path / "enabled")) == "unknown"
 
 
 def test_find_library(tmp_path):
@@ -43,6 +55,7 @@ def test_available_memory_from_meminfo(tmp_path):
     assert available_memory_mb() > 0
 
 
+@pytest.mark.slow
 def test_a_process_cpu_time_grows_while_it_works_and_is_none_once_it_is_gone():
     import os
     import subprocess

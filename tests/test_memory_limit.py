@@ -3,7 +3,6 @@
 import pytest
 
 from tests.conftest import FAST, ROOT
-from tests.test_failures import compose_run
 from xeonsweep.machine import memory_limit
 from xeonsweep.config import settings
 
@@ -16,9 +15,9 @@ def leftover_cgroups() -> list:
 
 
 @needs_cgroup
-def test_the_limit_is_in_the_fingerprint_only_when_set():
-    default = compose_run(["model=tiny"])
-    limited = compose_run(["model=tiny", "benchmark.memory_limit_mb=512"])
+def test_the_limit_is_in_the_fingerprint_only_when_set(compose_run):
+    default = compose_run("model=tiny")
+    limited = compose_run("model=tiny", "benchmark.memory_limit_mb=512")
     assert "memory_limit_mb" in default["benchmark"]
     assert settings.config_hash(default) != settings.config_hash(limited)
 
@@ -63,6 +62,7 @@ def test_a_live_child_that_times_out_in_set_up_is_released_and_its_oom_kill_name
     assert leftover_cgroups() == before  # the child's cgroup was removed
 
 
+@pytest.mark.slow
 def test_no_writable_memory_controller_is_one_line(sweep, monkeypatch):
     monkeypatch.setenv("XEONSWEEP_MOUNTINFO", str(ROOT / "tests/data/mountinfo-no-memory-controller.txt"))
     result = sweep("benchmark.memory_limit_mb=512", *FAST, timeout=120)

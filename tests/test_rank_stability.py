@@ -66,6 +66,7 @@ def test_compare_counts_inside_and_ranks_only_steps_ok_in_both(stores):
     assert list(both["inside_repeat_reverse"]) == [False, False, True, False]
 
 
+@pytest.mark.slow
 def test_the_script_compares_two_stores(stores):
     out = subprocess.run([sys.executable, "benchmarks/rank_stability.py", "--stores", *map(str, stores)],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)

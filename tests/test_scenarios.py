@@ -15,33 +15,20 @@ from xeonsweep.serving import peak
 SHORT = [*FAST, "scenario.min_duration_ms=1000", "scenario.min_query_count=200", "scenario.latency_percentile=90"]
 
 
-@pytest.fixture
-def run():
-    from hydra import compose, initialize_config_dir
-
-    from xeonsweep.cli import CONF
-
-    def compose_run(*overrides):
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            return settings.to_settings(compose(config_name="config", overrides=list(overrides)))
-
-    return compose_run
-
-
-def test_offline_fingerprints_are_those_of_before_scenarios(run):
+def test_offline_fingerprints_are_those_of_before_scenarios(compose_run):
     # Computed on ef1ff36, before the scenario group existed: stored rows still count.
-    assert settings.config_hash(run()) == "9121d7d0656c2a35"
-    assert settings.config_hash(run("model=tiny")) == "1ecf4d161678f3d4"
-    assert settings.config_hash(run("backend=openvino")) == "cfbc9c0b3f74dd0b"
-    assert settings.config_hash(run("model=tiny", "scenario.max_wait_ms=7")) == "1ecf4d161678f3d4"
+    assert settings.config_hash(compose_run()) == "9121d7d0656c2a35"
+    assert settings.config_hash(compose_run("model=tiny")) == "1ecf4d161678f3d4"
+    assert settings.config_hash(compose_run("backend=openvino")) == "cfbc9c0b3f74dd0b"
+    assert settings.config_hash(compose_run("model=tiny", "scenario.max_wait_ms=7")) == "1ecf4d161678f3d4"
 
 
-def test_scenario_settings_that_change_what_is_measured_change_the_fingerprint(run):
-    server = run("model=tiny", "scenario=server")
-    assert settings.config_hash(server) != settings.config_hash(run("model=tiny"))
-    assert settings.config_hash(run("model=tiny", "scenario=server", "scenario.latency_slo_ms=50")) != settings.config_hash(server)
+def test_scenario_settings_that_change_what_is_measured_change_the_fingerprint(compose_run):
+    server = compose_run("model=tiny", "scenario=server")
+    assert settings.config_hash(server) != settings.config_hash(compose_run("model=tiny"))
+    assert settings.config_hash(compose_run("model=tiny", "scenario=server", "scenario.latency_slo_ms=50")) != settings.config_hash(server)
     # how long LoadGen runs is not part of it
-    assert settings.config_hash(run("model=tiny", "scenario=server", "scenario.min_query_count=7")) == settings.config_hash(server)
+    assert settings.config_hash(compose_run("model=tiny", "scenario=server", "scenario.min_query_count=7")) == settings.config_hash(server)
 
 
 def test_search_brackets_then_bisects_to_the_highest_valid_qps():

@@ -12,13 +12,8 @@ CPU = CpuInfo(model="test", logical_cpus=4, physical_cores=4, sockets=1, flags=f
 
 
 @pytest.fixture
-def run():
-    from hydra import compose, initialize_config_dir
-
-    from xeonsweep.cli import CONF
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return settings.to_settings(compose(config_name="config", overrides=["model=tiny"]))
+def run(compose_run):
+    return compose_run("model=tiny")
 
 
 def changed(run, path, value):
@@ -142,15 +137,11 @@ def test_how_finely_blocks_measure_stays_out_of_the_fingerprint(run):
     assert settings.config_hash(blocks) == settings.config_hash(run) == "1ecf4d161678f3d4"  # as on ef1ff36
 
 
-def test_the_ladder_measures_in_blocks_with_its_old_fingerprints():
-    from hydra import compose, initialize_config_dir
-
-    from xeonsweep.cli import CONF
+def test_the_ladder_measures_in_blocks_with_its_old_fingerprints(compose_run):
     from xeonsweep.sweep.planning import in_blocks
 
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        ladder = settings.to_settings(compose(config_name="config", overrides=["experiment=ladder", "step=baseline"]))
-        plain = settings.to_settings(compose(config_name="config"))
+    ladder = compose_run("experiment=ladder", "step=baseline")
+    plain = compose_run()
     assert settings.config_hash(ladder) == "1dae896778808dbe"  # as on ef1ff36
     basic = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
     assert in_blocks(ladder, basic)
@@ -166,12 +157,7 @@ def test_the_ladder_measures_in_blocks_with_its_old_fingerprints():
     (["runtime=run_cpu"], "98bef121ad6e6358"),
     (["cluster=slurm"], "9121d7d0656c2a35"),
 ])
-def test_default_fingerprints_are_those_of_ef1ff36(overrides, fingerprint):
+def test_default_fingerprints_are_those_of_ef1ff36(overrides, fingerprint, compose_run):
     """Issue 9 (runs) settings (benchmark.memory_limit_mb, cluster.*) leave today's rows valid."""
-    from hydra import compose, initialize_config_dir
-
-    from xeonsweep.cli import CONF
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        run = settings.to_settings(compose(config_name="config", overrides=overrides))
+    run = compose_run(*overrides)
     assert settings.config_hash(run) == fingerprint

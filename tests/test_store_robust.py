@@ -49,6 +49,7 @@ def test_truncated_and_foreign_files_are_skipped_with_one_line_each(tmp_path, ca
     assert list(results.load(tmp_path, results.SUMMARY_COLUMNS)["run_key"]) == ["a"]
 
 
+@pytest.mark.slow
 def test_report_and_resume_go_on_past_a_broken_file(tmp_path):
     results.write_row(row("a", ladder_step="baseline"), tmp_path, "s1")
     (tmp_path / "broken.parquet").write_bytes(b"PAR1" + b"\0" * 96)
@@ -202,6 +203,7 @@ def test_compaction_cut_short_before_deleting_counts_nothing_twice(tmp_path):
     assert sorted(pd.read_parquet(tmp_path)["run_key"]) == ["k0", "k1", "k2", "k3"]
 
 
+@pytest.mark.slow
 def test_store_compact_command_and_a_uri_store(tmp_path):
     uri = f"file://{tmp_path}/shared"
     for key in "ab":
@@ -276,6 +278,7 @@ print(compaction.compact(store)["rows"], flush=True)
 """
 
 
+@pytest.mark.slow
 def test_two_compactions_at_once_take_turns_and_double_nothing(tmp_path):
     store = tmp_path / "store"
     for i in range(6):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import FAST, ROOT
+from tests.conftest import FAST, ROOT, compose
 from xeonsweep import cli
 from xeonsweep.config import settings
 from xeonsweep.errors import Incompatible, UserError
@@ -18,14 +18,6 @@ from xeonsweep.machine.facts import CpuInfo
 CPU = CpuInfo(model="test", logical_cpus=4, physical_cores=4, sockets=1, flags=frozenset({"avx2", "avx512f"}))
 # config_hash of these configs on ef1ff36 (before this change): rows already in a store still count.
 FINGERPRINTS_BEFORE = {(): "9121d7d0656c2a35", ("model=tiny",): "1ecf4d161678f3d4", ("backend=openvino",): "cfbc9c0b3f74dd0b"}
-
-
-def compose(*overrides, searchpath=None):
-    from hydra import compose as hydra_compose, initialize_config_dir
-
-    args = list(overrides) + ([f"hydra.searchpath=[file://{searchpath}]"] if searchpath else [])
-    with initialize_config_dir(config_dir=str(cli.CONF), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=args, return_hydra_config=True)
 
 
 def argv_with(sweep, *args):
@@ -42,8 +34,8 @@ def one_line(result):
 
 
 @pytest.mark.parametrize("overrides", list(FINGERPRINTS_BEFORE))
-def test_default_fingerprints_are_unchanged(overrides):
-    run = settings.normalize(settings.to_settings(compose(*overrides)))
+def test_default_fingerprints_are_unchanged(overrides, compose_run):
+    run = settings.normalize(compose_run(*overrides))
     assert settings.config_hash(run) == FINGERPRINTS_BEFORE[overrides]
 
 
@@ -56,6 +48,7 @@ def conf(tmp_path):
     return root
 
 
+@pytest.mark.slow
 def test_unknown_key_in_a_config_file_is_one_line_naming_file_key_and_valid_keys(sweep, conf):
     (conf / "experiment" / "typo.yaml").write_text("# @package _global_\nbenchmark:\n  iteratons: 5\n")
     (conf / "runtime" / "mine.yaml").write_text("name: run_cpu\nncores_per_instanse: 1\n")
@@ -82,6 +75,7 @@ def test_a_model_factorys_keyword_arguments_stay_open(conf):
     check_config(compose("model=wide", searchpath=conf), [cli.CONF, conf])
 
 
+@pytest.mark.slow
 def test_a_target_whose_module_does_not_exist_is_caught_without_importing_torch():
     script = (
         "import sys\nfrom xeonsweep import cli\nfrom xeonsweep.errors import UserError\n"
@@ -93,6 +87,7 @@ def test_a_target_whose_module_does_not_exist_is_caught_without_importing_torch(
     assert "torch imported: False" in out.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (ROOT / ".venv-ipex" / "bin" / "python").exists(), reason=".venv-ipex not built")
 def test_the_target_is_looked_up_in_the_runs_own_interpreter():
     only_in_ipex = ["model.factory._target_=intel_extension_for_pytorch.nn.utils.something"]
@@ -101,6 +96,7 @@ def test_the_target_is_looked_up_in_the_runs_own_interpreter():
         cli.check_single_run(["model=tiny", *only_in_ipex])
 
 
+@pytest.mark.slow
 def test_unwritable_results_or_cache_dir_is_one_line_before_any_run(sweep, tmp_path):
     plain = tmp_path / "plain-file"
     plain.write_text("not a folder")
@@ -116,6 +112,7 @@ def test_unwritable_results_or_cache_dir_is_one_line_before_any_run(sweep, tmp_p
         assert not (sweep.tmp / "sweep").exists() and not (sweep.tmp / "run").exists()
 
 
+@pytest.mark.slow
 def test_a_cache_other_users_can_write_is_refused(sweep, tmp_path):
     shared = tmp_path / "shared-cache"
     shared.mkdir()
@@ -173,6 +170,7 @@ for kind in ("weights", "pt2e"):
 """
 
 
+@pytest.mark.slow
 def test_folders_xeonsweep_makes_under_umask_002_are_not_refused(tmp_path):
     cache_dir = tmp_path / "outputs" / "cache"
     for _ in range(2):  # two runs: the second checks what the first made
@@ -190,6 +188,7 @@ def test_folders_xeonsweep_makes_under_umask_002_are_not_refused(tmp_path):
     (["backend=openvino", "thp=true"], "thp=true does not apply: backend=openvino allocates with its own allocator"),
     (["sweep_id=../elsewhere"], "sweep_id=../elsewhere is not valid; valid: letters, digits"),
 ])
+@pytest.mark.slow
 def test_refused_before_a_single_run(sweep, args, message):
     result = sweep(*args, *FAST, timeout=120)
     assert result.returncode == 2
@@ -198,15 +197,15 @@ def test_refused_before_a_single_run(sweep, args, message):
 
 
 @pytest.mark.parametrize("step", ["onnxruntime", "openvino", "openvino_nncf"])
-def test_ladder_steps_ask_nothing_their_backend_ignores(step):
-    settings.refuse_not_applicable(settings.to_settings(compose(f"step={step}")))
+def test_ladder_steps_ask_nothing_their_backend_ignores(step, compose_run):
+    settings.refuse_not_applicable(compose_run(f"step={step}"))
 
 
-def test_not_applicable_asks_the_backend():
-    run = settings.to_settings(compose("backend=onnxruntime", "thp=true"))
+def test_not_applicable_asks_the_backend(compose_run):
+    run = compose_run("backend=onnxruntime", "thp=true")
     assert set(settings.not_applicable(run)) == {"channels_last", "thp"}
     assert settings.normalize(run)["thp"] is False
-    assert settings.not_applicable(settings.to_settings(compose())) == {}
+    assert settings.not_applicable(compose_run()) == {}
 
 
 @pytest.mark.slow
@@ -225,16 +224,16 @@ def test_a_sweep_runs_configs_that_differ_only_in_ignored_settings_once(sweep):
     assert "THP_MEM_ALLOC_ENABLE" not in json.loads(row["child_env"])
 
 
-def test_quantizers_follow_the_backend_implementation_not_its_file_name(conf):
+def test_quantizers_follow_the_backend_implementation_not_its_file_name(conf, compose_run):
     (conf / "backend" / "openvino_throughput.yaml").write_text(
         "name: openvino_throughput\nimpl: xeonsweep.backends.openvino.OpenVino\nvenv: null\n"
         "options:\n  performance_hint: throughput\n")
     (conf / "backend" / "compile_max.yaml").write_text(
         "name: compile_max\nimpl: xeonsweep.backends.compile.Compile\nvenv: null\noptions:\n  mode: max-autotune\n")
-    settings.validate(settings.to_settings(compose("backend=openvino_throughput", "quantization=nncf", searchpath=conf)), CPU)
-    settings.validate(settings.to_settings(compose("backend=compile_max", "quantization=pt2e", searchpath=conf)), CPU)
+    settings.validate(compose_run("backend=openvino_throughput", "quantization=nncf", searchpath=conf), CPU)
+    settings.validate(compose_run("backend=compile_max", "quantization=pt2e", searchpath=conf), CPU)
     with pytest.raises(Incompatible, match="quantization=nncf works with backend impl OpenVino"):
-        settings.validate(settings.to_settings(compose("backend=compile_max", "quantization=nncf", searchpath=conf)), CPU)
+        settings.validate(compose_run("backend=compile_max", "quantization=nncf", searchpath=conf), CPU)
 
 
 @pytest.mark.slow
@@ -248,6 +247,7 @@ def test_a_single_run_that_fails_exits_non_zero_and_ld_library_path_reaches_the_
     assert row["status"] == "failed" and "LD_LIBRARY_PATH=/opt/module-env/lib" in row["reason"]
 
 
+@pytest.mark.slow
 def test_two_invocations_in_the_same_second_get_their_own_job_folders():
     """Started together, two invocations resolve hydra.run.dir with a part of their own after the
     time (which is to the second, so it alone would be shared)."""

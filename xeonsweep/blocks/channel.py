@@ -22,9 +22,6 @@ class Channel:
         sock.connect(path)
         return cls(sock)
 
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
     def send(self, message: dict) -> None:
         self.sock.sendall(json.dumps(message).encode() + b"\n")
 

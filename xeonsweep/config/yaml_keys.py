@@ -20,7 +20,6 @@ from xeonsweep.errors import UserError
 
 from xeonsweep.config.paths import CONF
 OPEN = {"hydra", "defaults", "env"}
-OPEN_IN_GROUP = {"model": {"factory"}, "backend": {"options"}, "quantization": {"options"}}
 
 
 @functools.lru_cache(maxsize=None)

@@ -98,11 +98,6 @@ def cpu_info(path: str | None = None) -> CpuInfo:
     return parse_cpuinfo(Path(path).read_text())
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on (respects taskset / cgroup cpusets)."""
-    return len(os.sched_getaffinity(0))
-
-
 def numa_nodes(root: str = "/sys/devices/system/node") -> int:
     return len(glob.glob(os.path.join(root, "node[0-9]*"))) or 1
 

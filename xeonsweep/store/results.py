@@ -44,7 +44,6 @@ from xeonsweep.machine.facts import ISA_FLAGS
 
 
 SCHEMA_VERSION = 5
-STATUSES = ("ok", "failed", "timeout", "skipped")
 
 _str, _int, _float, _bool = pa.string(), pa.int64(), pa.float64(), pa.bool_()
 _time = pa.timestamp("us", tz="UTC")

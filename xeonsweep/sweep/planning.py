@@ -70,10 +70,6 @@ class Plan:
     # (job, the earlier job it equals): configs that differ only in settings their backend ignores
     merged: list[tuple[Job, Job]] = field(default_factory=list)
 
-    @property
-    def skipped(self) -> int:
-        return sum(1 for j in self.jobs if j.incompatible)
-
 
 def describe(overrides: Sequence[str], varying: set[str] | None = None) -> str:
     """The overrides a person reads: those that vary across the sweep, without bookkeeping."""
