@@ -18,20 +18,10 @@ from xeonsweep.models import inputs
 from xeonsweep.backends.base import Backend, Prepared, RunContext
 from xeonsweep.backends.onnxruntime import feed_by_name
 from xeonsweep.config.components import check_choice
+from xeonsweep.machine.known_issues import FATAL_ALLOCATOR_WHY, fatal_allocator
 
 HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT", "cumulative_throughput": "CUMULATIVE_THROUGHPUT"}
 PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
-# Preloaded allocators OpenVINO cannot run under (oneTBB's tbbbind frees their memory with glibc's free):
-# measured to abort in compile_model. Refused here, and named in `xeonsweep doctor`'s notes.
-FATAL_ALLOCATORS = ("tcmalloc", "jemalloc")
-FATAL_ALLOCATOR_WHY = ("OpenVINO >= 2024.3 aborts under a preloaded tcmalloc or jemalloc (free(): invalid pointer, "
-                       "openvinotoolkit/openvino#29025)")
-
-
-def fatal_allocator(allocator: dict) -> str | None:
-    """The allocator OpenVINO aborts under that this run preloads (by its name or its libraries), or None."""
-    names = [str(allocator.get("name")), *(str(lib) for lib in allocator.get("libraries") or [])]
-    return next((fatal for fatal in FATAL_ALLOCATORS if any(fatal in name for name in names)), None)
 
 
 @dataclass

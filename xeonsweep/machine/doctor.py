@@ -13,7 +13,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from xeonsweep.backends.openvino import FATAL_ALLOCATOR_WHY
+from xeonsweep.machine.known_issues import FATAL_ALLOCATOR_WHY
 from xeonsweep.machine.facts import ISA_FLAGS, CpuInfo, cpu_info, find_library, numa_nodes, thp_mode
 from xeonsweep.machine.versions import versions
 
