@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
+import pandas as pd
 import pytest
 
 from tests.test_scenarios import SHORT
@@ -27,6 +28,7 @@ SEARCHED = [[{"target_qps": 16.0, "valid": False}, {"target_qps": 8.0, "valid": 
      ("INVALID", "LoadGen: min duration not satisfied")),
     ({**SERVER, "loadgen_valid": True, "loadgen_reason": None}, ("ok", None)),
     ({"status": "ok", "reason": None, "scenario": "offline", "loadgen_valid": float("nan")}, ("ok", None)),
+    (pd.Series({"status": "ok", "reason": pd.NA, "scenario": "offline", "loadgen_valid": pd.NA}), ("ok", None)),
     ({**SERVER, "status": "failed", "reason": "killed by SIGKILL"}, ("failed", "killed by SIGKILL")),
 ])
 def test_a_run_that_missed_its_slo_is_invalid_with_loadgen_reason(row, expected):

@@ -16,7 +16,11 @@ INVALID = "INVALID"
 def _value(row: Mapping, key: str):
     """A row's cell, None when missing or null (rows are dicts or pandas Series)."""
     value = row.get(key)
-    return None if value is None or (isinstance(value, float) and value != value) else value
+    try:
+        missing = value is None or bool(value != value)  # NaN is not equal to itself
+    except TypeError:  # pandas.NA: neither true nor false
+        missing = True
+    return None if missing else value
 
 
 def slo_missed(row: Mapping) -> str | None:
