@@ -135,8 +135,8 @@ def run_main(args: list[str]) -> int:
     _hydra_main()
     from xeonsweep.sweep.task import last_status
 
-    # A single run that failed or timed out is a failed command (after its one-line status).
-    return 1 if last_status() in ("failed", "timeout") else 0
+    # A single run that failed, timed out or missed its SLO is a failed command (after its one-line status).
+    return 1 if last_status() in ("failed", "timeout", "INVALID") else 0
 
 
 def main() -> int:
