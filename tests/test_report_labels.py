@@ -63,6 +63,7 @@ def report_in(tmp_path, store, *args):
 
 # -- item 12: every fingerprinted setting keeps configs apart ---------------------------------------
 
+@pytest.mark.slow
 def test_configs_that_differ_only_in_model_keyword_arguments_are_not_pooled(tmp_path):
     store = tmp_path / "store"
     add(store, 1, compose())
@@ -100,6 +101,7 @@ def test_where_reads_values_as_the_command_line_spells_them(mixed, where, count)
     assert len(report.apply_filters(results.load(mixed), [where])) == count
 
 
+@pytest.mark.slow
 def test_labels_name_only_what_differs(mixed, tmp_path):
     summary = report.summarize(results.load(mixed))
     assert list(summary["config"]) == [
@@ -135,6 +137,7 @@ def ink_at_edges(png) -> list[str]:
         return [edge for edge, x in columns.items() if any(gray.getpixel((x, y)) < 200 for y in range(height))]
 
 
+@pytest.mark.slow
 def test_chart_labels_wrap_instead_of_being_cut(tmp_path):
     store = tmp_path / "store"
     for n in range(4):  # four configs whose env differs in four long variables: labels of ~250 characters
@@ -145,6 +148,7 @@ def test_chart_labels_wrap_instead_of_being_cut(tmp_path):
     assert ink_at_edges(out / "report.png") == []
 
 
+@pytest.mark.slow
 def test_serving_charts_keep_their_titles_and_names_whole(tmp_path):
     store = tmp_path / "store"
     server = ["scenario=server", "scenario.target_qps=50", "scenario.latency_slo_ms=100"]
@@ -160,6 +164,7 @@ def test_serving_charts_keep_their_titles_and_names_whole(tmp_path):
 
 # -- item 11: LoadGen rows in the report ------------------------------------------------------------
 
+@pytest.mark.slow
 def test_server_rows_get_a_table_of_their_own_without_speedup_and_say_invalid(tmp_path):
     store = tmp_path / "store"
     add(store, 1, compose(), sps=100.0)
@@ -181,6 +186,7 @@ def test_server_rows_get_a_table_of_their_own_without_speedup_and_say_invalid(tm
     assert list(serving["peak_qps"]) == [20.0] and list(serving["offline_sps"]) == [100.0]
 
 
+@pytest.mark.slow
 @pytest.mark.slow
 def test_a_real_sweep_over_a_model_keyword_argument_reports_each_config(tmp_path, cache_dir):
     """Two real runs, one failing at set-up, reported from a folder of the user's own."""
