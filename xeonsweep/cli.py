@@ -7,7 +7,11 @@ unknown setting stops with one line naming the value and the valid ones.
 
 from __future__ import annotations
 
+import argparse
+import functools
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import hydra
@@ -18,23 +22,100 @@ from omegaconf.errors import OmegaConfBaseException
 from xeonsweep.errors import UserError
 
 from xeonsweep.config.paths import CONF
+
+# Every subcommand, in this one place: main() dispatches on it, and a mistyped one is answered from it.
 SUBCOMMANDS = {"report": "xeonsweep.report.tables", "doctor": "xeonsweep.machine.doctor", "store": "xeonsweep.store.cli"}
 
 
+def _usage_error(message: str) -> None:
+    raise UserError(f"{message}; see python -m xeonsweep --help")
+
+
+def parse_command_line(args: list[str]) -> argparse.Namespace:
+    """The arguments as Hydra's own parser reads them, but with flags anywhere among the overrides
+    (Hydra's stops at a flag written after an override) and a parse error on one line."""
+    from hydra._internal.utils import get_args_parser
+
+    parser = get_args_parser()
+    parser.error = _usage_error  # argparse would print its whole usage text
+    parsed = parser.parse_intermixed_args(args)
+    check_bare_words(parsed.overrides)
+    return parsed
+
+
+def check_bare_words(overrides: list[str]) -> None:
+    """A word that is neither key=value nor ~key is a mistyped subcommand, not a Hydra grammar error."""
+    for word in overrides:
+        if "=" not in word and not word.startswith("~"):
+            raise UserError(f"{word} is not a subcommand; valid: {', '.join(SUBCOMMANDS)} "
+                            "(settings are given as key=value)")
+
+
+def hydra_order(args: list[str]) -> list[str]:
+    """The flags, then the overrides: what Hydra's parser accepts (`model=tiny -m batch_size=1,2` too)."""
+    overrides = parse_command_line(args).overrides
+    return [a for a in args if a not in set(overrides)] + overrides
+
+
+def search_path(config_dir: str | None):
+    """conf/ and --config-dir, as Hydra's own entry point builds them (hydra/_internal/utils.py _run_hydra)."""
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.config_search_path import SearchPathQuery
+
+    path = create_config_search_path(search_path_dir=str(CONF))
+    if config_dir is not None:
+        folder = os.path.abspath(config_dir)
+        if not os.path.isdir(folder):
+            raise UserError(f"--config-dir {config_dir} is not a folder; valid: a folder of config files")
+        path.prepend(provider="command-line", path=f"file://{folder}", anchor=SearchPathQuery(provider="schema"))
+    return path
+
+
 def config_dirs(args: list[str]) -> list[Path]:
-    """conf/ plus any file:// folders added with hydra.searchpath=[...]."""
-    dirs = [CONF]
-    for arg in args:
-        if arg.startswith("hydra.searchpath="):
-            for item in arg.split("=", 1)[1].strip("[]").split(","):
-                item = item.strip().strip("'\"")
-                if item.startswith("file://"):
-                    dirs.append(Path(item[len("file://"):]))
-    return dirs
+    """Every config folder Hydra searches, in its order (the first one holding a file is the one used):
+    conf/, --config-dir, then hydra.searchpath."""
+    parsed = parse_command_line(args)
+    config_dir = os.path.abspath(parsed.config_dir) if parsed.config_dir is not None else None
+    searchpath = tuple(o for o in parsed.overrides if o.lstrip("+").startswith("hydra.searchpath="))
+    return list(_config_dirs(config_dir, parsed.config_name or "config", searchpath))
+
+
+@functools.lru_cache(maxsize=16)  # the sweeper asks once per job
+def _config_dirs(config_dir: str | None, config_name: str, searchpath: tuple[str, ...]) -> tuple[Path, ...]:
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    loader = ConfigLoaderImpl(config_search_path=search_path(config_dir))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a missing folder: Hydra itself warns once, later
+            _, repo = loader._parse_overrides_and_create_caching_repo(config_name, list(searchpath))
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise UserError(one_line(exc)) from None
+    folders = (_folder(source) for source in repo.get_sources() if source.provider not in ("hydra", "schema"))
+    return tuple(folder for folder in folders if folder is not None)
+
+
+def _folder(source) -> Path | None:
+    """The folder of a file:// or pkg:// config source."""
+    if source.scheme() == "file":
+        return Path(source.path)
+    if source.scheme() == "pkg":
+        from importlib import resources
+
+        try:
+            folder = resources.files(source.path)
+        except (ImportError, TypeError):
+            return None
+        return folder if isinstance(folder, Path) else None
+    return None
 
 
 def group_options(group: str, dirs: list[Path] = (CONF,)) -> list[str]:
     return sorted({p.stem for d in dirs for p in (d / group).glob("*.yaml")})
+
+
+def group_names(dirs: list[Path]) -> set[str]:
+    return {p.name for d in dirs if d.is_dir() for p in d.iterdir() if p.is_dir()}
 
 
 def known_settings() -> list[str]:
@@ -44,8 +125,8 @@ def known_settings() -> list[str]:
 
 
 def override_args(args: list[str]) -> list[str]:
-    """The key=value overrides among the arguments (not flags such as -m or --cfg)."""
-    return [a for a in args if "=" in a and not a.startswith("-")]
+    """The overrides among the arguments (not flags such as -m, --cfg or --config-dir and their values)."""
+    return parse_command_line(args).overrides
 
 
 def one_line(exc: Exception) -> str:
@@ -67,9 +148,9 @@ def check_overrides(args: list[str]) -> None:
     from hydra.core.override_parser.types import OverrideType
 
     strings = override_args(args)
-    groups = {p.name for p in CONF.iterdir() if p.is_dir()}
-    settings = known_settings()
     dirs = config_dirs(args)
+    groups = group_names(dirs)
+    settings = known_settings()
     parser = OverridesParser.create()
     for text in strings:
         try:
@@ -92,25 +173,49 @@ def check_overrides(args: list[str]) -> None:
             raise UserError(f"{head} is not a setting; valid: {', '.join(settings)}")
 
 
+def compose(args: list[str], multirun: bool = False) -> DictConfig:
+    """The config as `python -m xeonsweep` composes it (a sweep's: without its swept values), hydra node included."""
+    from hydra import initialize_config_dir
+    from hydra._internal.hydra import Hydra
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+
+    parsed = parse_command_line(args)
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):  # restores Hydra's state after
+        GlobalHydra.instance().clear()
+        app = Hydra.create_main_hydra2(task_name="xeonsweep", config_search_path=search_path(parsed.config_dir))
+        try:
+            return app.compose_config(config_name=parsed.config_name or "config", overrides=parsed.overrides,
+                                      run_mode=RunMode.MULTIRUN if multirun else RunMode.RUN, from_shell=False)
+        except (HydraException, OmegaConfBaseException) as exc:
+            raise UserError(one_line(exc)) from None
+
+
 def check_single_run(args: list[str]) -> None:
     """A single run is validated here, before Hydra creates any output folder."""
-    from hydra import compose, initialize_config_dir
-
     from xeonsweep.config import settings
     from xeonsweep.machine.facts import cpu_info
 
     from xeonsweep.config.yaml_keys import check_config
 
-    try:
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=override_args(args), return_hydra_config=True)
-    except (HydraException, OmegaConfBaseException) as exc:
-        raise UserError(one_line(exc)) from None
+    cfg = compose(args)
     check_config(cfg, config_dirs(args))
     run = settings.to_settings(cfg)
     settings.validate(run, cpu_info())
     settings.refuse_not_applicable(run)
     settings.check_before_run(run)
+
+
+def check_command_line(args: list[str]) -> None:
+    """Everything that can be refused before Hydra starts: a sweep's jobs are checked by the sweeper."""
+    parsed = parse_command_line(args)
+    check_overrides(args)
+    if parsed.help or parsed.hydra_help or parsed.cfg or parsed.info or parsed.shell_completion:
+        return
+    if parsed.multirun:
+        compose(args, multirun=True)  # what Hydra composes first: its errors as one line, not six
+    else:
+        check_single_run(args)
 
 
 @hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")
@@ -122,9 +227,8 @@ def _hydra_main(cfg: DictConfig) -> dict:
 
 def run_main(args: list[str]) -> int:
     try:
-        check_overrides(args)
-        if not ({"-m", "--multirun"} & set(args)) and not any(a.startswith(("-c", "--cfg", "--info", "-h", "--help")) for a in args):
-            check_single_run(args)
+        check_command_line(args)
+        args = hydra_order(args)
     except UserError as exc:
         print(f"xeonsweep: {exc}", file=sys.stderr)
         return 2

@@ -82,7 +82,7 @@ def check_global(path: Path, data: Any) -> None:
 
 
 def find_option(group: str, option: str, dirs: list[Path]) -> Path | None:
-    for folder in reversed(dirs):  # a search-path folder added later wins, as in Hydra
+    for folder in dirs:  # in Hydra's search order, the first folder holding the file is the one used
         path = Path(folder) / group / f"{option}.yaml"
         if path.is_file():
             return path

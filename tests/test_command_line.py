@@ -1,0 +1,118 @@
+"""The command line as a new user writes it, from a folder of their own: Hydra's flags anywhere,
+their own config folder, a mistyped subcommand, a misspelled key: one line and exit 2 for what
+is wrong, and what Hydra accepts is accepted."""
+
+import pytest
+
+from tests.conftest import FAST
+from xeonsweep import cli
+from xeonsweep.errors import UserError
+
+MINE = "# @package _global_\nbenchmark:\n  iterations: 4\n"
+TYPO = "# @package _global_\nbenchmark:\n  iteratons: 4\n"
+CONFIG_DIR_FORMS = [["--config-dir", "conf"], ["-cd", "conf"], ["--config-dir=conf"]]
+
+
+def one_line(result) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("xeonsweep: ")
+    return lines[0]
+
+
+def nothing_written(sweep) -> bool:
+    return not sweep.store.exists() and not (sweep.tmp / "sweep").exists() and not (sweep.tmp / "run").exists()
+
+
+@pytest.fixture
+def user(tmp_path, monkeypatch):
+    """A user's own folder (not the repository) holding conf/experiment/{mine,typo}.yaml."""
+    (tmp_path / "conf" / "experiment").mkdir(parents=True)
+    (tmp_path / "conf" / "experiment" / "mine.yaml").write_text(MINE)
+    (tmp_path / "conf" / "experiment" / "typo.yaml").write_text(TYPO)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+# 2: --config-dir is a config folder for xeonsweep's own checks too, as for Hydra.
+@pytest.mark.parametrize("form", CONFIG_DIR_FORMS, ids=" ".join)
+def test_config_dir_is_searched_like_hydra_does(user, form):
+    assert cli.config_dirs([*form, "model=tiny"]) == [cli.CONF, user / "conf"]
+    cli.check_overrides([*form, "experiment=mine"])
+    cli.check_single_run([*form, "experiment=mine", "model=tiny", f"results.dir={user}/results"])
+
+
+def test_a_typo_in_a_config_dir_file_names_the_file(user):
+    with pytest.raises(UserError, match=f"^{user}/conf/experiment/typo.yaml: benchmark.iteratons is not a setting"):
+        cli.check_single_run(["-cd", "conf", "experiment=typo", "model=tiny"])
+
+
+def test_config_dir_comes_before_hydra_searchpath(user):
+    (user / "more").mkdir()
+    args = ["model=tiny", f"hydra.searchpath=[file://{user}/more]", "--config-dir", "conf"]
+    assert cli.config_dirs(args) == [cli.CONF, user / "conf", user / "more"]
+
+
+def test_the_file_hydra_uses_is_the_one_checked(user):
+    """conf/ comes first in Hydra's search path: a user's model/tiny.yaml is not the one composed."""
+    (user / "conf" / "model").mkdir()
+    (user / "conf" / "model" / "tiny.yaml").write_text("name: tiny\nnot_a_key: 1\n")
+    cli.check_single_run(["model=tiny", f"hydra.searchpath=[file://{user}/conf]", f"results.dir={user}/results"])
+
+
+def test_a_missing_config_dir_is_one_line(user):
+    with pytest.raises(UserError, match="--config-dir .*nowhere is not a folder"):
+        cli.check_command_line(["--config-dir", "nowhere", "model=tiny"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("form", CONFIG_DIR_FORMS, ids=" ".join)
+def test_config_dir_from_the_users_folder(sweep, user, form):
+    result = sweep(*form, "experiment=mine", "model=tiny", "--cfg", "job", cwd=user, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "iterations: 4" in result.stdout
+
+
+@pytest.mark.slow
+def test_a_sweep_checks_the_config_dirs_files(sweep, user):
+    result = sweep("-m", "-cd", "conf", "experiment=typo", "batch_size=1,2", *FAST[:1], cwd=user, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert one_line(result).startswith(f"xeonsweep: {user}/conf/experiment/typo.yaml: benchmark.iteratons is not")
+    assert nothing_written(sweep)
+
+
+# 10: -m after an override is a sweep, as if written first.
+def test_flags_go_first_for_hydra():
+    assert cli.hydra_order(["model=tiny", "-m", "batch_size=1,2"]) == ["-m", "model=tiny", "batch_size=1,2"]
+    assert cli.hydra_order(["a=1", "-cd", "conf", "b=2"]) == ["-cd", "conf", "a=1", "b=2"]
+
+
+@pytest.mark.slow
+def test_multirun_written_after_an_override_is_a_sweep(sweep, tmp_path):
+    """batch_size=0 is refused by the sweeper's planning: the command reached the sweep, and nothing ran."""
+    result = sweep("model=tiny", "-m", "batch_size=1,0", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "batch_size=0 is not valid; valid: an integer >= 1" in one_line(result)
+    assert nothing_written(sweep)
+
+
+# 17: a bare word is a mistyped subcommand.
+@pytest.mark.parametrize("args", [["reprot", "outputs/results"], ["model=tiny", "doctr"], ["-m", "-cd", "conf", "stor"]])
+def test_a_mistyped_subcommand_names_the_subcommands(user, args):
+    word = next(a for a in args if "=" not in a and not a.startswith("-") and a != "conf")
+    with pytest.raises(UserError, match=f"^{word} is not a subcommand; valid: report, doctor, store "):
+        cli.check_command_line(args)
+
+
+def test_the_subcommands_named_are_the_ones_dispatched(user):
+    with pytest.raises(UserError) as refused:
+        cli.check_command_line(["reprot"])
+    assert str(refused.value).split("valid: ")[1].split(" (")[0] == ", ".join(cli.SUBCOMMANDS)
+
+
+@pytest.mark.slow
+def test_a_mistyped_subcommand_is_one_line(sweep, tmp_path):
+    result = sweep("reprot", "outputs/results", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert one_line(result).startswith("xeonsweep: reprot is not a subcommand; valid: report, doctor, store")
+    assert nothing_written(sweep)
