@@ -116,3 +116,56 @@ def test_a_mistyped_subcommand_is_one_line(sweep, tmp_path):
     assert result.returncode == 2, result.stderr
     assert one_line(result).startswith("xeonsweep: reprot is not a subcommand; valid: report, doctor, store")
     assert nothing_written(sweep)
+
+
+# 5, 16: a misspelled or unknown key, added with + or not, in a run or a sweep, is one line naming the valid keys.
+BENCHMARK_KEYS = "block_s, block_warmup_s, budget_s, iterations, live_memory_mb, memory_limit_mb, method, "
+
+
+@pytest.mark.parametrize("override", ["benchmark.iteratons=3", "+benchmark.iteratons=3", "++benchmark.iteratons=3"])
+def test_a_misspelled_key_names_the_valid_ones(override):
+    with pytest.raises(UserError, match=f"^benchmark.iteratons is not a setting; valid: {BENCHMARK_KEYS}"):
+        cli.check_overrides(["model=tiny", override])
+
+
+@pytest.mark.parametrize("override", ["+foo=1", "++foo=1"])
+def test_an_added_unknown_setting_is_refused(override):
+    with pytest.raises(UserError, match="^foo is not a setting; valid: allocator, backend, batch_size, "):
+        cli.check_overrides([override])
+
+
+@pytest.mark.parametrize("override", ["+model.factory.pretrained=false", "++env.OMP_DISPLAY_ENV=true",
+                                      "+backend.options.anything=1", "+quantization.options.x=1",
+                                      "+hydra.job.env_set.X=1", "model.inputs.input_ids.dtype=int64"])
+def test_sections_open_on_purpose_stay_open(override):
+    cli.check_overrides(["model=tiny", override])
+
+
+def test_a_key_the_chosen_option_lacks_names_the_option_and_its_keys(tmp_path):
+    with pytest.raises(UserError, match=r"^model.seq_len is not a setting of model=tiny; "
+                                        r"valid: factory, input_shape, name, weights$"):
+        cli.check_command_line(["model=tiny", "model.seq_len=64", f"results.dir={tmp_path}/results"])
+
+
+@pytest.mark.parametrize("value", ["yes", "no", "on", "off", "1"])
+def test_a_boolean_setting_takes_true_or_false(tmp_path, value):
+    with pytest.raises(UserError, match=f"^results.rerun={value} is not valid; valid: true, false$"):
+        cli.check_single_run(["model=tiny", f"results.rerun={value}", f"results.dir={tmp_path}/results"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [["+benchmark.iteratons=3"], ["-m", "batch_size=1,2", "benchmark.iteratons=3"],
+                                  ["batch_size=1,2", "-m", "+benchmark.iteratons=3"]], ids=" ".join)
+def test_a_misspelled_key_is_one_line_in_a_run_and_a_sweep(sweep, tmp_path, args):
+    result = sweep(*FAST, *args, cwd=tmp_path, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert one_line(result).startswith(f"xeonsweep: benchmark.iteratons is not a setting; valid: {BENCHMARK_KEYS}")
+    assert nothing_written(sweep)
+
+
+@pytest.mark.slow
+def test_rerun_yes_is_one_line_in_a_sweep(sweep, tmp_path):
+    result = sweep("-m", *FAST, "batch_size=1,2", "results.rerun=yes", cwd=tmp_path, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert one_line(result) == "xeonsweep: results.rerun=yes is not valid; valid: true, false"
+    assert nothing_written(sweep)

@@ -143,9 +143,11 @@ def override_values(override) -> list[str]:
 
 
 def check_overrides(args: list[str]) -> None:
-    """Group options must exist and top-level settings must be known; raise UserError otherwise."""
+    """Group options must exist and settings (added with + or not) must be known; raise UserError otherwise."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import OverrideType
+
+    from xeonsweep.config.yaml_keys import OPEN, check_key
 
     strings = override_args(args)
     dirs = config_dirs(args)
@@ -160,17 +162,18 @@ def check_overrides(args: list[str]) -> None:
     for override in parser.parse_overrides(strings):
         key = override.key_or_group
         head = key.split(".")[0].split("/")[0]
-        if head == "hydra" or override.type == OverrideType.DEL:
+        if head in OPEN or override.type == OverrideType.DEL:
             continue
         if key in groups:
             options = group_options(key, dirs)
             for value in override_values(override):
                 if value not in options and value != "null":
                     raise UserError(f"{key}={value} is not an option; valid: {', '.join(options)}")
-        elif head not in settings and override.type != OverrideType.FORCE_ADD:
-            if override.type == OverrideType.ADD:
-                continue
+        elif head not in settings and head not in groups:
+            # With + too: a misspelled key would run, and change the fingerprint so that resume misses.
             raise UserError(f"{head} is not a setting; valid: {', '.join(settings)}")
+        else:
+            check_key(key)  # before Hydra, whose "To append to your config use +key" is the wrong fix
 
 
 def compose(args: list[str], multirun: bool = False) -> DictConfig:
@@ -188,7 +191,26 @@ def compose(args: list[str], multirun: bool = False) -> DictConfig:
             return app.compose_config(config_name=parsed.config_name or "config", overrides=parsed.overrides,
                                       run_mode=RunMode.MULTIRUN if multirun else RunMode.RUN, from_shell=False)
         except (HydraException, OmegaConfBaseException) as exc:
-            raise UserError(one_line(exc)) from None
+            failed = exc
+    raise UserError(_composition_error(failed, args, multirun))
+
+
+def _composition_error(exc: Exception, args: list[str], multirun: bool) -> str:
+    """Hydra's "Could not override 'model.seq_len'. To append to your config use +model.seq_len=..." suggests
+    the wrong fix (a key the chosen option does not have): name the option and its keys instead."""
+    import re
+
+    match = re.match(r"Could not override '([^']+\.[^'.]+)'", str(exc))
+    if match is None:
+        return one_line(exc)
+    key = match[1]
+    cfg = compose([a for a in args if not a.startswith(f"{key}=")], multirun)
+    node = OmegaConf.select(cfg, key.rpartition(".")[0])
+    if not isinstance(node, DictConfig):
+        return one_line(exc)
+    head = key.split(".")[0]
+    choice = cfg.hydra.runtime.choices.get(head)
+    return f"{key} is not a setting{f' of {head}={choice}' if choice else ''}; valid: {', '.join(sorted(node))}"
 
 
 def check_single_run(args: list[str]) -> None:
