@@ -169,3 +169,13 @@ def test_rerun_yes_is_one_line_in_a_sweep(sweep, tmp_path):
     assert result.returncode == 2, result.stderr
     assert one_line(result) == "xeonsweep: results.rerun=yes is not valid; valid: true, false"
     assert nothing_written(sweep)
+
+
+@pytest.mark.slow
+def test_a_swept_key_the_option_lacks_is_one_line(sweep, tmp_path):
+    """Each job is composed by the sweeper: its composition error is the single run's line."""
+    result = sweep("-m", *FAST, "model.seq_len=32,64", cwd=tmp_path, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert one_line(result) == ("xeonsweep: model.seq_len is not a setting of model=tiny; "
+                                "valid: factory, input_shape, name, weights")
+    assert nothing_written(sweep)

@@ -177,22 +177,27 @@ def check_overrides(args: list[str]) -> None:
 
 
 def compose(args: list[str], multirun: bool = False) -> DictConfig:
-    """The config as `python -m xeonsweep` composes it (a sweep's: without its swept values), hydra node included."""
-    from hydra import initialize_config_dir
-    from hydra._internal.hydra import Hydra
-    from hydra.core.global_hydra import GlobalHydra
+    """The config as `python -m xeonsweep` composes it (a sweep's: without its swept values), hydra node
+    included. Hydra's own loader on its own search path: no global state, so a running sweep may ask too."""
+    from hydra import version
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra.types import RunMode
 
+    version.setbase("1.3")  # as hydra.main(version_base="1.3") does
     parsed = parse_command_line(args)
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):  # restores Hydra's state after
-        GlobalHydra.instance().clear()
-        app = Hydra.create_main_hydra2(task_name="xeonsweep", config_search_path=search_path(parsed.config_dir))
-        try:
-            return app.compose_config(config_name=parsed.config_name or "config", overrides=parsed.overrides,
-                                      run_mode=RunMode.MULTIRUN if multirun else RunMode.RUN, from_shell=False)
-        except (HydraException, OmegaConfBaseException) as exc:
-            failed = exc
-    raise UserError(_composition_error(failed, args, multirun))
+    loader = ConfigLoaderImpl(config_search_path=search_path(parsed.config_dir))
+    try:
+        return loader.load_configuration(config_name=parsed.config_name or "config", overrides=parsed.overrides,
+                                         run_mode=RunMode.MULTIRUN if multirun else RunMode.RUN, from_shell=False)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise UserError(_composition_error(exc, args, multirun)) from None
+
+
+def job_composition_error(exc: Exception, overrides: list[str]) -> UserError:
+    """A sweep job's composition error (the sweeper composes each job) as one line, as a single run's is."""
+    args = sys.argv[1:]
+    flags = hydra_order(args)[: len(args) - len(override_args(args))]
+    return UserError(_composition_error(exc, [a for a in flags if a not in ("-m", "--multirun")] + overrides, False))
 
 
 def _composition_error(exc: Exception, args: list[str], multirun: bool) -> str:
