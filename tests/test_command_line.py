@@ -2,6 +2,12 @@
 their own config folder, a mistyped subcommand, a misspelled key: one line and exit 2 for what
 is wrong, and what Hydra accepts is accepted."""
 
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import FAST
@@ -179,3 +185,38 @@ def test_a_swept_key_the_option_lacks_is_one_line(sweep, tmp_path):
     assert one_line(result) == ("xeonsweep: model.seq_len is not a setting of model=tiny; "
                                 "valid: factory, input_shape, name, weights")
     assert nothing_written(sweep)
+
+
+# 9: Ctrl-C on a sweep is one line and exit 130; the finished run stays, no child is left.
+def processes_naming(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in line:
+            found.append(line)
+    return found
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_sweep_is_one_line(sweep, tmp_path):
+    env = {**os.environ, "XEONSWEEP_HOST_LOCK": str(tmp_path / "host.lock")}
+    argv = sweep.argv("-m", *FAST[:3], "benchmark.min_duration_s=5", "batch_size=1,2")
+    sweeping = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not list(sweep.store.glob("*/*.parquet")) and time.monotonic() < deadline and sweeping.poll() is None:
+            time.sleep(0.5)
+        time.sleep(2)  # the second run is under way
+        sweeping.send_signal(signal.SIGINT)
+        out, err = sweeping.communicate(timeout=120)
+    finally:
+        if sweeping.poll() is None:
+            sweeping.kill()
+    assert sweeping.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip().splitlines()[-1] == "xeonsweep: interrupted; 1 run(s) written, run the same command again to resume"
+    assert len(sweep.rows()) == 1
+    assert not processes_naming(str(tmp_path))

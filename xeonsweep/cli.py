@@ -254,6 +254,13 @@ def _hydra_main(cfg: DictConfig) -> dict:
 
 def run_main(args: list[str]) -> int:
     try:
+        return _run(args)
+    except KeyboardInterrupt:
+        return interrupted()
+
+
+def _run(args: list[str]) -> int:
+    try:
         check_command_line(args)
         args = hydra_order(args)
     except UserError as exc:
@@ -265,6 +272,16 @@ def run_main(args: list[str]) -> int:
 
     # A single run that failed or timed out is a failed command (after its one-line status).
     return 1 if last_status() in ("failed", "timeout") else 0
+
+
+def interrupted() -> int:
+    """Ctrl-C: every finished run is already in the store and no child outlives its run (they clean up on
+    the way out), so one line says so instead of a traceback; 130 is the shell's code for SIGINT."""
+    from xeonsweep.store.results import rows_written_here
+
+    print(f"xeonsweep: interrupted; {rows_written_here()} run(s) written, run the same command again to resume",
+          file=sys.stderr)
+    return 130
 
 
 def main() -> int:
