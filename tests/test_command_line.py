@@ -3,8 +3,10 @@ their own config folder, a mistyped subcommand, a misspelled key: one line and e
 is wrong, and what Hydra accepts is accepted."""
 
 import os
+import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -220,3 +222,35 @@ def test_ctrl_c_on_a_sweep_is_one_line(sweep, tmp_path):
     assert err.strip().splitlines()[-1] == "xeonsweep: interrupted; 1 run(s) written, run the same command again to resume"
     assert len(sweep.rows()) == 1
     assert not processes_naming(str(tmp_path))
+
+
+# 10: `store compact` on what is not a store says so.
+@pytest.mark.parametrize("make, message", [
+    (lambda tmp: tmp / "nowhere", "does not exist"),
+    (lambda tmp: (tmp / "a.txt", (tmp / "a.txt").write_text("x"))[0], "is a file"),
+    (lambda tmp: (tmp / "notes", (tmp / "notes").mkdir(), (tmp / "notes" / "a.txt").write_text("x"))[0],
+     "is not a results store (no +schema.parquet, no rows)"),
+], ids=["missing", "file", "other folder"])
+def test_compacting_what_is_not_a_store_is_refused(tmp_path, make, message):
+    from xeonsweep.store import compaction
+
+    path = make(tmp_path)
+    with pytest.raises(UserError, match=re.escape(f"{path} {message}; valid: a results store")):
+        compaction.compact(path)
+    assert not (tmp_path / "notes" / compaction.LOCK).exists()
+
+
+def test_an_empty_store_is_a_store(tmp_path):
+    from xeonsweep.store import compaction, files, results
+
+    files.ensure_schema_file(*results.filesystem(tmp_path), results.SCHEMA, results.SCHEMA_VERSION)
+    assert compaction.compact(tmp_path)["file"] is None
+
+
+@pytest.mark.slow
+def test_store_compact_of_a_missing_store_is_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "xeonsweep", "store", "compact", "outputs/results"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert one_line(result) == ("xeonsweep: store compact: outputs/results does not exist; "
+                                "valid: a results store (the results.dir of a sweep)")
