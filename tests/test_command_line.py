@@ -254,3 +254,45 @@ def test_store_compact_of_a_missing_store_is_one_line(tmp_path):
     assert result.returncode == 2, result.stderr
     assert one_line(result) == ("xeonsweep: store compact: outputs/results does not exist; "
                                 "valid: a results store (the results.dir of a sweep)")
+
+
+# 10: cluster=slurm with no Slurm to answer is refused before anything is submitted.
+def path_without_slurm() -> str:
+    """This PATH, less every folder holding a Slurm command (a local Slurm, if any, keeps running)."""
+    commands = ("sbatch", "srun", "scontrol", "sinfo", "squeue")
+    folders = os.environ.get("PATH", "").split(os.pathsep)
+    return os.pathsep.join(f for f in folders if not any((Path(f) / c).exists() for c in commands))
+
+
+def fake_slurm(folder: Path, ping: str) -> Path:
+    """sbatch, srun and scontrol that only answer `scontrol ping` with `ping` (and fail)."""
+    folder.mkdir()
+    for command in ("sbatch", "srun", "scontrol"):
+        (folder / command).write_text(f"#!/bin/sh\necho '{ping}'\nexit 1\n")
+        (folder / command).chmod(0o755)
+    return folder
+
+
+def test_missing_slurm_commands_are_named(tmp_path, monkeypatch):
+    from hydra_plugins.xeonsweep_launchers.submitit_per_job import slurm_unreachable
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert slurm_unreachable() == "no Slurm commands here (sbatch, srun, scontrol not on PATH)"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fake, message", [
+    (None, "no Slurm commands here (sbatch, srun, scontrol not on PATH)"),
+    ("Slurmctld(primary) at nowhere is DOWN",
+     "Slurm's controller is not up (scontrol ping: Slurmctld(primary) at nowhere is DOWN)"),
+], ids=["no commands", "controller down"])
+def test_a_slurm_sweep_without_slurm_is_one_line(sweep, tmp_path, fake, message):
+    path = path_without_slurm()
+    if fake:
+        path = f"{fake_slurm(tmp_path / 'bin', fake)}{os.pathsep}{path}"
+    env = {**os.environ, "PATH": path, "XEONSWEEP_HOST_LOCK": str(tmp_path / "host.lock")}
+    result = sweep("-m", "cluster=slurm", *FAST, "batch_size=1,2", cwd=tmp_path, env=env, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert one_line(result) == (f"xeonsweep: cluster=slurm: {message}; "
+                                "valid: a host that submits to a running Slurm, or cluster=local")
+    assert nothing_written(sweep)
