@@ -1,8 +1,10 @@
 """Command line: `python -m xeonsweep` / `xeonsweep` runs or sweeps (Hydra);
 `xeonsweep report ...`, `xeonsweep doctor` and `xeonsweep store compact` are subcommands.
 
-Before Hydra starts, overrides are checked so that a bad group option or an
-unknown setting stops with one line naming the value and the valid ones.
+Before Hydra starts, the command line is read as Hydra reads it (its own parser and
+search path: conf/, --config-dir, hydra.searchpath; flags may follow overrides) and
+checked, so that a bad group option, an unknown setting (added with + or not) or a
+mistyped subcommand stops with one line naming the value and the valid ones.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ def check_bare_words(overrides: list[str]) -> None:
 def hydra_order(args: list[str]) -> list[str]:
     """The flags, then the overrides: what Hydra's parser accepts (`model=tiny -m batch_size=1,2` too)."""
     overrides = parse_command_line(args).overrides
-    return [a for a in args if a not in set(overrides)] + overrides
+    written = set(overrides)
+    return [a for a in args if a not in written] + overrides
 
 
 def search_path(config_dir: str | None):
