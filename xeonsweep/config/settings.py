@@ -106,6 +106,7 @@ def validate(run: dict, cpu: CpuInfo) -> None:
     _check_int(run, "seed", 0)
     _check_bool(run, "channels_last")
     _check_bool(run, "thp")
+    _check_bool(run["results"], "rerun", "results.")  # the command line's `yes` is the string 'yes': not true
     if not isinstance((run.get("lock") or {}).get("wait", True), bool):
         raise UserError(f"lock.wait={run['lock']['wait']} is not valid; valid: true, false")
     bench = run["benchmark"]
