@@ -43,7 +43,7 @@ from xeonsweep.store import index as store_index
 from xeonsweep.machine.facts import ISA_FLAGS
 
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 STATUSES = ("ok", "failed", "timeout", "skipped")
 
 _str, _int, _float, _bool = pa.string(), pa.int64(), pa.float64(), pa.bool_()
@@ -179,6 +179,8 @@ SCHEMA = pa.schema(
         ("input_spec", _str),
         ("seq_len", _int),
         ("cosine_similarity", _float),
+        # issue 20 (deploy): what the run's model was loaded from, for `xeonsweep recipe`
+        ("artifact_path", _str),
     ]
 )
 
