@@ -1,5 +1,6 @@
 """Command line: `python -m xeonsweep` / `xeonsweep` runs or sweeps (Hydra);
-`xeonsweep report ...`, `xeonsweep doctor` and `xeonsweep store compact` are subcommands.
+`xeonsweep report ...`, `xeonsweep doctor`, `xeonsweep store compact`, `xeonsweep recipe ...`
+and `xeonsweep compare ...` are subcommands.
 
 Before Hydra starts, overrides are checked so that a bad group option or an
 unknown setting stops with one line naming the value and the valid ones.
@@ -18,7 +19,8 @@ from omegaconf.errors import OmegaConfBaseException
 from xeonsweep.errors import UserError
 
 from xeonsweep.config.paths import CONF
-SUBCOMMANDS = {"report": "xeonsweep.report.tables", "doctor": "xeonsweep.machine.doctor", "store": "xeonsweep.store.cli"}
+SUBCOMMANDS = {"report": "xeonsweep.report.tables", "doctor": "xeonsweep.machine.doctor", "store": "xeonsweep.store.cli",
+               "recipe": "xeonsweep.deploy.recipe", "compare": "xeonsweep.report.compare"}
 
 
 def config_dirs(args: list[str]) -> list[Path]:
