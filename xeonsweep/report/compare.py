@@ -19,7 +19,6 @@ refused unless `--allow-other-machines`.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import dataclass
 
@@ -42,21 +41,10 @@ class Side:
     rows: pd.DataFrame
 
 
-def is_store(path: str) -> bool:
-    """A folder holding a store's schema file or row files (a URI is taken at its word)."""
-    from xeonsweep.store import files as store_files
-    from xeonsweep.store.results import filesystem, indexed
-
-    fs, root = filesystem(path)
-    if not indexed(fs):
-        return True
-    return os.path.isfile(os.path.join(root, store_files.SCHEMA_FILE)) or bool(store_files.data_files(fs, root))
-
-
 def load_side(name: str, store: str, where: list[str]) -> Side:
     from xeonsweep.store import results
 
-    if not is_store(store):
+    if not results.is_store(store):
         raise UserError(f"{name}={store} is not a results store (no +schema.parquet and no row files in it); "
                         "valid: a results.dir that xeonsweep wrote")
     rows = apply_filters(results.load(store, results.SUMMARY_COLUMNS), where)

@@ -206,6 +206,14 @@ def indexed(fs: pafs.FileSystem) -> bool:
     return isinstance(fs, pafs.LocalFileSystem)
 
 
+def is_store(directory: str | os.PathLike) -> bool:
+    """A folder holding a store's schema file or row files (a URI store is taken at its word)."""
+    fs, root = filesystem(directory)
+    if not indexed(fs):
+        return True
+    return os.path.isfile(os.path.join(root, store_files.SCHEMA_FILE)) or bool(store_files.data_files(fs, root))
+
+
 _schema_file_written: set[str] = set()  # stores this process has checked
 
 
