@@ -60,7 +60,9 @@ def rebuild_command(row: pd.Series, store: str, cache: str | None) -> str:
     run = json.loads(row["config_json"])
     given = row["overrides"] if isinstance(row.get("overrides"), str) else ""
     overrides = [o for o in shlex.split(given) if not o.startswith(NOT_REBUILT)]
-    cache_dir = cache or str(run["cache"]["dir"])
+    path = recorded(row)
+    # The cache the run really used: the artifact's KIND/KEY/FILE is under it (cache.dir may have been relative).
+    cache_dir = cache or (str(run["cache"]["dir"]) if own_weights(row, path) else str(path.parents[2]))
     return " ".join(["python -m xeonsweep", *map(shlex.quote, overrides), shlex.quote(f"results.dir={store}"),
                      shlex.quote(f"cache.dir={cache_dir}"), "results.rerun=true"])
 
