@@ -64,7 +64,7 @@ def readme(row: pd.Series, artifact_files: list[str], store: str) -> str:
         f"THP mode {row['thp_mode']}",
         f"- **what the child had**: allocator {row['applied_allocator']}, OpenMP {row['applied_openmp']}, "
         f"{number(row['torch_threads'], '{:.0f}')} threads per instance, {instances} instance(s) on CPUs "
-        f"{str(row['cpu_affinity']).replace(';', ' | ')}",
+        f"{str(row['cpu_affinity']).replace(';', ' | ')}, under {row['interpreter']} (run.sh's PYTHON=)",
         f"- **date**: {row['started_at']} (sweep `{row['sweep_id']}`, store `{store}`), xeonsweep "
         f"{row['xeonsweep_version']}, Python {row['python_version']}",
         f"- **artifact**: {', '.join(f'`artifact/{name}`' for name in artifact_files)}, copied from "
