@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -11,8 +12,12 @@ def number(value, pattern: str = "{:.1f}", empty: str = "not recorded") -> str:
     return empty if value is None or value != value else pattern.format(value)
 
 
+def has_interval(row: pd.Series) -> bool:
+    return row.get("sps_ci_low") == row.get("sps_ci_low") and row.get("sps_ci_low") is not None
+
+
 def interval_text(row: pd.Series) -> str:
-    if row.get("sps_ci_low") == row.get("sps_ci_low") and row.get("sps_ci_low") is not None:
+    if has_interval(row):
         return (f"95% interval {row['sps_ci_low']:.1f} to {row['sps_ci_high']:.1f} (median of {int(row['blocks'])} "
                 f"blocks over {int(row['rounds'])} rounds in a live worker)")
     return (f"one fresh process, one timed loop ({number(row['measured_s'], '{:.1f}')} s, "
@@ -36,7 +41,7 @@ def settings_text(row: pd.Series) -> str:
     return ", ".join(parts)
 
 
-def readme(row: pd.Series, artifact_files: list[str], store: str) -> str:
+def readme(row: pd.Series, artifact_files: list[Path], store: str) -> str:
     instances = int(row["instances_started"]) if row.get("instances_started") == row.get("instances_started") else 1
     lines = [
         f"# Recipe for xeonsweep run `{row['run_key']}`: {row['model']} on {row['backend']}",
@@ -67,15 +72,16 @@ def readme(row: pd.Series, artifact_files: list[str], store: str) -> str:
         f"{str(row['cpu_affinity']).replace(';', ' | ')}, under {row['interpreter']} (run.sh's PYTHON=)",
         f"- **date**: {row['started_at']} (sweep `{row['sweep_id']}`, store `{store}`), xeonsweep "
         f"{row['xeonsweep_version']}, Python {row['python_version']}",
-        f"- **artifact**: {', '.join(f'`artifact/{name}`' for name in artifact_files)}, copied from "
-        f"`{row['artifact_path'] if isinstance(row.get('artifact_path'), str) else 'the cache'}`",
+        f"- **artifact**: {', '.join(f'`artifact/{path.name}`' for path in artifact_files)}, copied from "
+        f"`{artifact_files[0].parent}`",
         "",
         "## What to expect",
         "",
         "- On the same machine, quiet, with the same library versions: SPS within a few percent of the row",
         "  (benchmarks/recipe_parity.py measures recipe / xeonsweep for resnet50 on ONNX Runtime, OpenVINO",
-        "  int8 and torch.compile; its goal is 0.95 to 1.05). A fresh process varies from run to run: compare",
-        "  with the interval above, not with the median alone.",
+        "  int8 and torch.compile; its goal is 0.95 to 1.05). A fresh process varies from run to run: "
+        + ("compare\n  with the interval above, not with the median alone." if has_interval(row) else
+           "this\n  row has no interval, so a few runs of run.sh tell more than one."),
         "- The recipe times the loop alone: no fidelity check, inputs drawn with numpy (the same shapes and",
         "  dtypes; values do not change the speed). With several instances its SPS is the sum of each",
         "  instance's own SPS, where xeonsweep counts their common window: equal when they run together.",

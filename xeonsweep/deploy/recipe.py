@@ -65,7 +65,7 @@ def contents(row: pd.Series, found: Path, store: str) -> dict[str, str]:
         "run.sh": run_script.run_script(row),
         "infer.py": infer_script.infer_script(row, found),
         "requirements.txt": infer_script.requirements(row),
-        "README.md": readme.readme(row, [p.name for p in files], store),
+        "README.md": readme.readme(row, files, store),
     }
 
 
