@@ -61,7 +61,8 @@ def store(tmp_path):
     rows = [
         row_for(tmp_path, "eager1", 100.0, "allocator=tcmalloc", "thp=true"),
         row_for(tmp_path, "eager2", 104.0, "allocator=tcmalloc", "thp=true", repeat=1),
-        row_for(tmp_path, "cpu", 150.0, "runtime=run_cpu", "workers=2"),
+        row_for(tmp_path, "cpu", 150.0, "runtime=run_cpu", "workers=2", sps_ci_low=140.0, sps_ci_high=160.0, blocks=6,
+                rounds=6, measurement="blocks"),
         row_for(tmp_path, "bad", 0.0, "batch_size=1", status="failed", reason="boom\nmore"),
     ]
     for row in rows:
@@ -99,7 +100,7 @@ def test_best_is_the_fastest_config_and_writes_the_folder(store, tmp_path, capsy
     assert (out / "artifact" / "state_dict.pt").read_bytes() == b"weights"
     requirements = (out / "requirements.txt").read_text()
     assert "torch==2.14.1" in requirements and "torchvision==0.29.1" in requirements and "numpy==2.4.6" in requirements
-    assert "150.0" in (out / "README.md").read_text()
+    assert "**SPS: 150.0** samples/s, 95% interval 140.0 to 160.0 (median of 6 blocks" in (out / "README.md").read_text()
     infer = (out / "infer.py").read_text()
     compile(infer, "infer.py", "exec")
     assert "import xeonsweep" not in infer and "from xeonsweep" not in infer
