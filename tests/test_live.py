@@ -59,6 +59,7 @@ def test_each_config_is_set_up_once_and_measured_in_interleaved_blocks(sweep, tm
         assert row["iterations_measured"] >= 3 * row["blocks"]
         assert len(row["probe_fp32_gflops"]) >= 1 and min(row["probe_fp32_gflops"]) > 0
         assert row["setup_peak_rss_mb"] > 50 and row["top1_agreement"] == 1.0
+        assert row["artifact_path"].endswith("/state_dict.pt")  # a live child reports what it loaded too
         # A waiting child blocks on its socket: next to no CPU while the others measure.
         assert row["idle_s"] > 1.0
         assert row["idle_cpu_s"] <= max(0.05, 0.02 * row["idle_s"]), (row["idle_cpu_s"], row["idle_s"])

@@ -1,5 +1,6 @@
 """Command line: `python -m xeonsweep` / `xeonsweep` runs or sweeps (Hydra);
-`xeonsweep report ...`, `xeonsweep doctor` and `xeonsweep store compact` are subcommands.
+`xeonsweep report ...`, `xeonsweep doctor`, `xeonsweep store compact`, `xeonsweep recipe ...`
+and `xeonsweep compare ...` are subcommands.
 
 Before Hydra starts, the command line is read as Hydra reads it (its own parser and
 search path: conf/, --config-dir, hydra.searchpath; flags may follow overrides) and
@@ -26,7 +27,8 @@ from xeonsweep.errors import UserError
 from xeonsweep.config.paths import CONF
 
 # Every subcommand, in this one place: main() dispatches on it, and a mistyped one is answered from it.
-SUBCOMMANDS = {"report": "xeonsweep.report.tables", "doctor": "xeonsweep.machine.doctor", "store": "xeonsweep.store.cli"}
+SUBCOMMANDS = {"report": "xeonsweep.report.tables", "doctor": "xeonsweep.machine.doctor", "store": "xeonsweep.store.cli",
+               "recipe": "xeonsweep.deploy.recipe", "compare": "xeonsweep.report.compare"}
 
 
 def _usage_error(message: str) -> None:

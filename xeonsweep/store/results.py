@@ -43,7 +43,7 @@ from xeonsweep.store import index as store_index
 from xeonsweep.machine.facts import ISA_FLAGS
 
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _str, _int, _float, _bool = pa.string(), pa.int64(), pa.float64(), pa.bool_()
 _time = pa.timestamp("us", tz="UTC")
@@ -178,6 +178,8 @@ SCHEMA = pa.schema(
         ("input_spec", _str),
         ("seq_len", _int),
         ("cosine_similarity", _float),
+        # issue 20 (deploy): what the run's model was loaded from, for `xeonsweep recipe`
+        ("artifact_path", _str),
     ]
 )
 
@@ -201,6 +203,14 @@ def filesystem(directory: str | os.PathLike) -> tuple[pafs.FileSystem, str]:
 
 def indexed(fs: pafs.FileSystem) -> bool:
     return isinstance(fs, pafs.LocalFileSystem)
+
+
+def is_store(directory: str | os.PathLike) -> bool:
+    """A folder holding a store's schema file or row files (a URI store is taken at its word)."""
+    fs, root = filesystem(directory)
+    if not indexed(fs):
+        return True
+    return os.path.isfile(os.path.join(root, store_files.SCHEMA_FILE)) or bool(store_files.data_files(fs, root))
 
 
 _schema_file_written: set[str] = set()  # stores this process has checked
