@@ -108,7 +108,7 @@ def test_multirun_written_after_an_override_is_a_sweep(sweep, tmp_path):
 @pytest.mark.parametrize("args", [["reprot", "outputs/results"], ["model=tiny", "doctr"], ["-m", "-cd", "conf", "stor"]])
 def test_a_mistyped_subcommand_names_the_subcommands(user, args):
     word = next(a for a in args if "=" not in a and not a.startswith("-") and a != "conf")
-    with pytest.raises(UserError, match=f"^{word} is not a subcommand; valid: report, doctor, store "):
+    with pytest.raises(UserError, match=f"^{word} is not a subcommand; valid: {', '.join(cli.SUBCOMMANDS)} "):
         cli.check_command_line(args)
 
 
