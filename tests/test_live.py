@@ -162,3 +162,21 @@ def test_blocks_with_repeats_run_fresh_repeats_and_say_so_in_one_line(sweep):
                      "benchmark.method=blocks run one fresh process each instead (blocks need benchmark.repeats=1)"]
     frame = sweep.rows()
     assert sorted(frame["repeat"]) == [0, 1] and set(frame["measurement"]) == {"fresh"}
+
+
+def test_a_block_sweep_started_outside_the_checkout_measures(tmp_path, cache_dir):
+    """From a folder of the user's own, with the default (relative) store and sweep folders."""
+    import sys
+
+    import pandas as pd
+
+    user = tmp_path / "user"
+    user.mkdir()
+    argv = [sys.executable, "-m", "xeonsweep", "-m", "model=tiny", "batch_size=2,4", *BLOCKS[:-2],
+            "benchmark.min_rounds=2", "benchmark.budget_s=0", f"cache.dir={cache_dir}"]
+    result = subprocess.run(argv, cwd=user, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_parquet(user / "outputs" / "results")
+    assert sorted(frame["batch_size"]) == [2, 4]
+    assert set(frame["status"]) == {"ok"}, frame[["status", "reason"]].to_string()
+    assert set(frame["measurement"]) == {"blocks"} and (frame["blocks"] == 2).all()
