@@ -97,3 +97,10 @@ def test_a_group_left_without_new_configs_after_the_reference_died_ends_the_swee
     trace = scheduled(configs, memory_mb=1)
     assert rows(trace)[-len(later):] == [(c, "failed", None, None) for c in "cd"[:len(later)]]
     assert len(rows(trace)) == 2 + len(later)
+
+
+def test_a_lone_config_set_up_after_the_reference_died_is_measured():
+    # b's group is the dead reference's; c, the only config left, sets up alone and becomes the next reference.
+    trace = scheduled([("a", "die@2"), ("b", "ok"), ("c", "ok")], memory_mb=1)
+    assert rows(trace) == [("a", "failed", None, None), ("b", "ok", 0, False), ("c", "ok", 1, True)]
+    assert trace[-1] == ("stop", ["c"])

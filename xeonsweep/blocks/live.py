@@ -52,9 +52,10 @@ class Sweep:
         group = 0
         with self.children:
             while pending:
-                members = [reference] if reference else []
+                carried = [reference] if reference else []
+                members = list(carried)
                 self.groups.fill(members, pending, self._set_up)
-                if group and all(m.reference for m in members):
+                if group and members == carried:
                     # Nothing new set up (every config left failed its set-up): the reference, if it
                     # still lives, was measured already; with none (it died earlier) the group is empty.
                     self.children.stop(members)
