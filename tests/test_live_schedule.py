@@ -9,18 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from xeonsweep.blocks.journal import Journal
 from xeonsweep.blocks.live import Sweep
 from xeonsweep.launch.child import Outcome
 from xeonsweep.sweep.planning import Job
 
 
-def scheduled(configs: list[tuple[str, str]], memory_mb: float, budget_s: float = 6, min_rounds: int = 3) -> list:
+def scheduled(configs: list[tuple[str, str]], memory_mb: float, budget_s: float = 6, min_rounds: int = 3,
+              journal=None) -> list:
     """What the sweep did, in order: ("setup", c), ("block", c, round, group), ("row", c, status, schedule,
     probes), ("stop", [c...]). `configs`: (name, fate), fate "ok", "noisy", "setup" (fails it) or "die@N"."""
     now = [0.0]
     bench = {"budget_s": budget_s, "min_rounds": min_rounds, "target_ci_pct": 3.0, "live_memory_mb": memory_mb,
              "timeout_s": 30, "block_s": 0.1, "block_warmup_s": 0.01}
-    jobs = [Job([f"c={name}"], {"benchmark": bench, "batch_size": 1}) for name, _ in configs]
+    jobs = [Job([f"c={name}"], {"benchmark": bench, "batch_size": 1}, run_key=name) for name, _ in configs]
     fate, blocks, trace = dict(configs), {}, []
 
     def set_up(live):
@@ -36,7 +38,7 @@ def scheduled(configs: list[tuple[str, str]], memory_mb: float, budget_s: float 
         now[0] += 1.0
         if fate[live.label] == f"die@{n}":
             return Outcome("failed", "died")
-        live.blocks.append({"sps": 100.0 + (n % 3) * 10 * (fate[live.label] == "noisy")})
+        live.blocks.append({"sps": 100.0 + (n % 3) * 10 * (fate[live.label] == "noisy"), "round": round_no})
         return live.blocks[-1]
 
     def probe():
@@ -45,10 +47,11 @@ def scheduled(configs: list[tuple[str, str]], memory_mb: float, budget_s: float 
 
     def write(live):
         o = live.outcome
-        trace.append(("row", live.label, o.status, o.schedule, [(p["group"], p["before_round"]) for p in o.probes]))
+        trace.append(("row", live.label, o.status, o.schedule, [(p["group"], p["before_round"]) for p in o.probes],
+                      [b.get("earlier", False) for b in o.blocks]))
 
     sweep = Sweep(jobs, [Path("unused")] * len(jobs), str, write, lambda job: job.overrides[0][2:],
-                  probe=probe, clock=lambda: now[0])
+                  probe=probe, clock=lambda: now[0], journal=journal)
     sweep.children.set_up, sweep.children.block = set_up, block
     sweep.children.stop = lambda lives: trace.append(("stop", sorted(live.label for live in lives)))
     sweep.run()
@@ -104,3 +107,35 @@ def test_a_lone_config_set_up_after_the_reference_died_is_measured():
     trace = scheduled([("a", "die@2"), ("b", "ok"), ("c", "ok")], memory_mb=1)
     assert rows(trace) == [("a", "failed", None, None), ("b", "ok", 0, False), ("c", "ok", 1, True)]
     assert trace[-1] == ("stop", ["c"])
+
+
+def test_blocks_are_journaled_as_measured_and_forgotten_once_in_a_row(tmp_path):
+    journal = Journal(tmp_path / "journal")
+    trace = scheduled([("a", "ok"), ("b", "die@2")], memory_mb=1000, journal=journal)
+    assert rows(trace) == [("b", "failed", None, None), ("a", "ok", 0, False)]
+    assert not journal.path("a").exists()              # in its row now
+    assert [b["round"] for b in journal.earlier("b")] == [1]  # no row holds it: kept for a sweep run again
+
+
+def test_a_sweep_run_again_goes_on_from_the_journaled_blocks(tmp_path):
+    journal = Journal(tmp_path / "journal")
+    for name, count in (("a", 3), ("b", 2)):  # killed in round 3, after a's block and before b's
+        for round_no in range(1, count + 1):
+            journal.append(name, {"sps": 100.0, "round": round_no, "earlier": True})
+    assert journal.continuing(["a", "b", "c"]).startswith("continuing 2 config(s) from 5 block(s)")
+    trace = scheduled([("a", "ok"), ("b", "ok")], memory_mb=1000, min_rounds=4, journal=journal)
+    # Two rounds every config has a block of count as done: the minimum of 4 takes two more rounds.
+    assert [e[2] for e in trace if e[0] == "block"] == [3, 3, 4, 4]
+    a, b = (e for e in trace if e[0] == "row")
+    assert a[5] == [True] * 3 + [False] * 2 and b[5] == [True] * 2 + [False] * 2
+    assert a[3]["rounds"] == 4 and not journal.path("a").exists() and not journal.path("b").exists()
+
+
+def test_a_line_cut_short_by_a_kill_loses_that_block_only(tmp_path):
+    journal = Journal(tmp_path)
+    journal.append("a", {"sps": 1.0})
+    with open(journal.path("a"), "a") as out:
+        out.write('{"sps": 2.')  # the writer was killed mid-line
+    journal.append("a", {"sps": 3.0})
+    assert journal.earlier("a") == [{"sps": 1.0}, {"sps": 3.0}]
+    assert journal.continuing(["b"]) is None and Journal.of_store("s3://bucket/store") is None

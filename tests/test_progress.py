@@ -23,3 +23,9 @@ def test_the_run_line_carries_the_cause(capsys):
         progress.summary(0)
     err = capsys.readouterr().err
     assert "FileNotFoundError" in err and "1 runs: 1 failed" in err
+
+
+def test_a_note_is_one_line_however_long(capsys):
+    with SweepProgress(1, "sweep", "store") as progress:
+        progress.note("xeonsweep: continuing " + "x" * 200)
+    assert "xeonsweep: continuing " + "x" * 200 + "\n" in capsys.readouterr().err

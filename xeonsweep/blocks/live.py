@@ -18,6 +18,7 @@ The parent never imports torch and starts every child from its main thread
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Callable
 
 from xeonsweep.blocks.children import Children, completed
 from xeonsweep.blocks.groups import MemoryGroups
+from xeonsweep.blocks.journal import Journal
 from xeonsweep.blocks.member import Live
 from xeonsweep.blocks.rounds import RoundLoop
 from xeonsweep.launch.child import Outcome
@@ -37,17 +39,20 @@ class Sweep:
     def __init__(self, jobs: list[Job], run_dirs: list[Path], cache_dir: Callable[[dict], str],
                  write: Callable[[Live], None], label: Callable[[Job], str] = lambda job: " ".join(job.overrides),
                  status: Callable[[str], None] = lambda text: None,
-                 probe: Callable[[], dict] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 probe: Callable[[], dict] | None = None, clock: Callable[[], float] = time.monotonic,
+                 journal: Journal | None = None) -> None:
         self.jobs, self.run_dirs, self.label, self.write, self.status = jobs, run_dirs, label, write, status
+        self.journal = journal
         bench = jobs[0].run["benchmark"]
         self.groups = MemoryGroups(bench.get("live_memory_mb"))
         self.budget_s = float(bench["budget_s"])
         self.rounds_s = 0.0  # spent in rounds so far: the budget is for measuring, not for set-up
         self.children = Children(cache_dir, clock)
-        self.loop = RoundLoop(bench, self.children, self._finish, status, probe, clock)
+        self.loop = RoundLoop(bench, self.children, self._finish, status, probe, clock, measured=self._journaled)
 
     def run(self) -> None:
-        pending = [Live(job, run_dir, self.label(job)) for job, run_dir in zip(self.jobs, self.run_dirs)]
+        pending = [Live(job, run_dir, self.label(job), blocks=self.journal.earlier(job.run_key) if self.journal else [])
+                   for job, run_dir in zip(self.jobs, self.run_dirs)]
         reference: Live | None = None
         group = 0
         with self.children:
@@ -86,16 +91,24 @@ class Sweep:
     def _finish(self, live: Live, outcome: Outcome) -> None:
         live.outcome = completed(live, outcome)
         self.write(live)
+        if self.journal and outcome.status == "ok":  # its blocks are in the row now
+            self.journal.forget(live.job.run_key)
+
+    def _journaled(self, live: Live, block: dict) -> None:
+        if self.journal:
+            self.journal.append(live.job.run_key, block)
 
 
 def measure_in_blocks(jobs: list[Job], sweep_dir: Path, first_index: int, machine: str,
                       finished: Callable[[Job, dict], None], label: Callable[[Job], str],
-                      status: Callable[[str], None]) -> None:
+                      status: Callable[[str], None],
+                      note: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> None:
     """Measure a sweep's jobs with live workers, writing each config's row as soon as it is over.
 
     Job i runs in `sweep_dir`/`first_index + i` (after any fresh jobs' folders, as
     Hydra numbers them). Jobs whose settings cannot go together become skipped
-    rows at once, as in a fresh sweep.
+    rows at once, as in a fresh sweep. Blocks are journaled in the store as they
+    are measured; an earlier sweep's, for these configs, are gone on from (`note` says so).
     """
     from xeonsweep.sweep import task as app
     from xeonsweep.machine.facts import cpu_info
@@ -113,7 +126,11 @@ def measure_in_blocks(jobs: list[Job], sweep_dir: Path, first_index: int, machin
             runnable.append(job)
             run_dirs.append(sweep_dir / str(index))
     if runnable:
+        journal = Journal.of_store(app.absolute(runnable[0].run["results"]["dir"]))
+        continuing = journal.continuing([job.run_key for job in runnable]) if journal else None
+        if continuing:
+            note(f"xeonsweep: {continuing}")
         with Probe(cpu_info()) as probe:
             Sweep(runnable, run_dirs, lambda run: app.absolute(run["cache"]["dir"]),
                   lambda live: write(live.job, live.outcome, live.started_at), label, status,
-                  probe=probe.measure).run()
+                  probe=probe.measure, journal=journal).run()

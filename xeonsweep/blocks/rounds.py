@@ -28,9 +28,11 @@ class RoundLoop:
 
     def __init__(self, bench: dict, children: Children, finish: Callable[[Live, Outcome], None],
                  status: Callable[[str], None] = lambda text: None, probe: Callable[[], dict] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 measured: Callable[[Live, dict], None] = lambda live, block: None) -> None:
         self.min_rounds, self.target_pct = int(bench["min_rounds"]), float(bench["target_ci_pct"])
         self.children, self.finish, self.status, self.probe, self.clock = children, finish, status, probe, clock
+        self.measured = measured  # each block as soon as it is measured
         self.probes: list[dict] = []
         self.probe_s = 0.0  # time spent probing, left out of the rounds' budget
 
@@ -40,11 +42,18 @@ class RoundLoop:
 
     def measure(self, members: list[Live], group: int, budget_s: float, with_reference: bool, last: bool) -> None:
         """Rounds over `members` (all live), then each survivor's row. `with_reference`: the sweep has
-        several groups, so its reference's rows say they are; `last`: the probe follows the last round."""
+        several groups, so its reference's rows say they are; `last`: the probe follows the last round.
+
+        Members may come with blocks already (an earlier sweep's, from the journal): they count, and
+        the rounds every member has a block of count as done."""
         if not members:
             return
         names = {str(i): m for i, m in enumerate(members)}
         rounds = Rounds(list(names), self.min_rounds, self.target_pct, budget_s, self.measuring_clock)
+        for name, live in names.items():
+            for block in live.blocks:
+                rounds.record(name, block["sps"])
+        rounds.done = min(len(m.blocks) for m in members)
         last_probe = None
         while batch := rounds.next_round():
             if last_probe is None or self.clock() - last_probe >= PROBE_INTERVAL_S:
@@ -58,6 +67,7 @@ class RoundLoop:
                     rounds.fail(name)
                 else:
                     rounds.record(name, block["sps"])
+                    self.measured(live, block)
         if last:
             self._probe(group, rounds.done + 1)
         for name, live in names.items():

@@ -42,6 +42,10 @@ class SweepProgress:
         """What a live-worker sweep is doing now (setting a config up, which round)."""
         self.bar.update(self.task, description=text)
 
+    def note(self, line: str) -> None:
+        """A line that stays, above the bar."""
+        self.bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
     def finished(self, index: int, config: str, summary: dict) -> None:
         if index > self.total:  # the common reference of memory groups has a row per group
             self.total = index
