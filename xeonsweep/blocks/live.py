@@ -7,7 +7,9 @@ live child (the protocol: xeonsweep.blocks.children); the round loop
 each, with the machine speed probe between rounds; then each config's row is
 written and every child but the reference's is stopped before the next group.
 The budget for rounds (`benchmark.budget_s`, probes and set-up not counted) is
-split over the groups by how many new configs each measures.
+split over the groups by how many new configs each measures. Every block is
+journaled as it is measured (xeonsweep.blocks.journal): a sweep killed in its
+rounds and run again goes on from the blocks it had.
 
 Sweep-wide settings (min_rounds, target_ci_pct, budget_s, live_memory_mb) are
 the first config's; block_s, block_warmup_s and timeout_s are each config's.
@@ -48,10 +50,11 @@ class Sweep:
         self.budget_s = float(bench["budget_s"])
         self.rounds_s = 0.0  # spent in rounds so far: the budget is for measuring, not for set-up
         self.children = Children(cache_dir, clock)
-        self.loop = RoundLoop(bench, self.children, self._finish, status, probe, clock, measured=self._journaled)
+        self.loop = RoundLoop(bench, self.children, self._finish, status, probe, clock, on_block=self._journaled)
 
     def run(self) -> None:
-        pending = [Live(job, run_dir, self.label(job), blocks=self.journal.earlier(job.run_key) if self.journal else [])
+        earlier = self.journal.earlier if self.journal else lambda run_key: []
+        pending = [Live(job, run_dir, self.label(job), blocks=earlier(job.run_key))
                    for job, run_dir in zip(self.jobs, self.run_dirs)]
         reference: Live | None = None
         group = 0

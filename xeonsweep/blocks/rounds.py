@@ -29,10 +29,10 @@ class RoundLoop:
     def __init__(self, bench: dict, children: Children, finish: Callable[[Live, Outcome], None],
                  status: Callable[[str], None] = lambda text: None, probe: Callable[[], dict] | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 measured: Callable[[Live, dict], None] = lambda live, block: None) -> None:
+                 on_block: Callable[[Live, dict], None] = lambda live, block: None) -> None:
         self.min_rounds, self.target_pct = int(bench["min_rounds"]), float(bench["target_ci_pct"])
         self.children, self.finish, self.status, self.probe, self.clock = children, finish, status, probe, clock
-        self.measured = measured  # each block as soon as it is measured
+        self.on_block = on_block  # each block as soon as it is measured (the journal)
         self.probes: list[dict] = []
         self.probe_s = 0.0  # time spent probing, left out of the rounds' budget
 
@@ -67,15 +67,15 @@ class RoundLoop:
                     rounds.fail(name)
                 else:
                     rounds.record(name, block["sps"])
-                    self.measured(live, block)
+                    self.on_block(live, block)
         if last:
             self._probe(group, rounds.done + 1)
         for name, live in names.items():
             if name not in rounds.failed:
-                self.finish(live, self._measured(live, rounds, name, group, with_reference and live.reference))
+                self.finish(live, self._row_outcome(live, rounds, name, group, with_reference and live.reference))
                 live.next_group()
 
-    def _measured(self, live: Live, rounds: Rounds, name: str, group: int, reference: bool) -> Outcome:
+    def _row_outcome(self, live: Live, rounds: Rounds, name: str, group: int, reference: bool) -> Outcome:
         return Outcome("ok", None, live.ready, parent_cpu_s=live.parent_cpu_s, child_cpu_s=live.tree_cpu_s(),
                        method="blocks", schedule={
                            "group": group,
