@@ -157,7 +157,7 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
         live.measure_in_blocks(
             jobs, Path(self.config.hydra.sweep.dir), done, settings.machine_label(cpu_info()),
             finished=lambda job, summary: progress.finished(next(count), planning.describe(job.overrides, varying), summary),
-            label=lambda job: planning.describe(job.overrides, varying), status=progress.status,
+            label=lambda job: planning.describe(job.overrides, varying), status=progress.status, note=progress.note,
         )
 
     def _settings(self, overrides: List[str]) -> dict:

@@ -48,6 +48,10 @@ class SweepProgress:
         """What a live-worker sweep is doing now (setting a config up, which round)."""
         self.bar.update(self.task, description=text)
 
+    def note(self, line: str) -> None:
+        """A line that stays, above the bar."""
+        self.bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
     def finished(self, index: int, config: str, summary: dict) -> None:
         if index > self.total:  # the common reference of memory groups has a row per group
             self.total = index
@@ -56,11 +60,9 @@ class SweepProgress:
         sps = f"{summary['sps']:.1f} SPS" if summary.get("sps") is not None else ""
         if summary.get("ci_half_width_pct") is not None:
             sps += f" ±{summary['ci_half_width_pct']:.1f}%"
-        # An ok row's reason says a live config missed its confidence target.
-        reason = (summary.get("reason") or "").splitlines()[0] if summary.get("reason") else ""
         self.bar.console.print(
             f"[{index}/{self.total}] [{STYLE.get(status, '')}]{status:<7}[/] {sps:>19}  {config}"
-            + (f"\n          {reason}" if reason else "")
+            + "".join(f"\n          {line}" for line in reason_lines(summary.get("reason")))
         )
         self.bar.advance(self.task)
         self.rows.append((config, summary))
@@ -95,3 +97,11 @@ class SweepProgress:
             parts.append(f"{len(merged)} config(s) ran once with an equal one: they differ only in settings that do "
                          f"not apply to them (their backend or model ignores them; see not_applicable) ({'; '.join(merged)})")
         self.console.print(f"{len(self.rows)} runs: {', '.join(parts) or 'nothing to do'}; results in {self.store}")
+
+
+def reason_lines(reason: str | None) -> list[str]:
+    """What a run's reason shows under it: its first line and, when the child's stderr follows, that
+    tail's last line (a child that died says why there: "child exited with status 1" alone does not).
+    An ok row's reason says a live config missed its confidence target."""
+    lines = [line.strip() for line in (reason or "").splitlines() if line.strip()]
+    return lines[:1] + lines[-1:] if len(lines) > 1 else lines
