@@ -188,6 +188,22 @@ def make_out(out: Path) -> None:
                         "valid: a folder you can write in (made if missing)") from None
 
 
+def check_html(path: Path) -> None:
+    """The page's file, checked before anything is printed: its folder is made, and must be writable."""
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None or path.is_dir():
+        what = f"{blocker} is a file, not a folder" if blocker else f"{path} is a folder"
+        raise UserError(f"--html {path} cannot be written: {what}; valid: a file path in a folder you can write in "
+                        "(made if missing)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise PermissionError(13, "Permission denied", str(path.parent))
+    except OSError as exc:
+        raise UserError(f"--html {path} cannot be written: {exc.strerror} ({exc.filename}); "
+                        "valid: a file path in a folder you can write in (made if missing)") from None
+
+
 def load(store: str):
     """The summary columns of the store, from its index (fast on a store of many runs)."""
     from xeonsweep.store import results
@@ -201,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE", help="keep rows where the column has this value (repeatable)")
     parser.add_argument("--baseline", help="config (ladder step or label) to compute speedups against; default: the first")
     parser.add_argument("--out", default="outputs/report", help="folder for report.md, report.csv, report.png, timeline-SWEEP.png")
+    parser.add_argument("--html", type=Path, metavar="FILE", help="also write the report as one self-contained HTML page "
+                        "with interactive charts (opens with no network)")
     args = parser.parse_args(argv)
     try:
         frame = apply_filters(load(args.store), args.where)
@@ -210,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.baseline and not (summary["config"] == args.baseline).any():
             raise UserError(f"--baseline {args.baseline} is not a config here; valid: {', '.join(summary['config'].unique())}")
         make_out(Path(args.out))
+        if args.html:
+            check_html(args.html)
     except UserError as exc:
         print(f"xeonsweep: {exc}", file=sys.stderr)
         return 2
@@ -219,7 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     serving = report_serving.write(frame, Path(args.out))
     if serving:
         print(serving[0].read_text())
-    for path in write(summary, Path(args.out), frame) + serving:
+    written = write(summary, Path(args.out), frame) + serving
+    if args.html:
+        from xeonsweep.report import page
+
+        written.append(page.write(args.html, summary, frame, args.store, notes(summary, frame)))
+    for path in written:
         print(f"wrote {path}")
     return 0
 
