@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import ROOT
-from tests.report_store import write_store
+from tests.report_store import EPYC, XEON, write_store
 from xeonsweep.report import page, tables
 from xeonsweep.store import results
 
@@ -23,6 +23,9 @@ CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENSHOT = os.environ.get("XEONSWEEP_SCREENSHOT")
 # Per machine and model: SPS, speedup, latency against throughput; one timeline; latency against load per machine.
 CHARTS = 3 * 2 + 1 + 2
+
+
+PRICES = f'"{EPYC}": 0.09\nc7i.2xlarge: {{per_hour: 0.36, machine: "{XEON}"}}\n'
 
 
 @pytest.fixture
@@ -80,6 +83,10 @@ def full_page_screenshot(driver, path: Path) -> None:
     driver.set_window_size(1400, height)
     path.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(path))
+    from PIL import Image
+
+    with Image.open(path) as shot:  # 256 colours: a third of the bytes, the same to read
+        shot.convert("RGB").quantize(256).save(path, optimize=True)
 
 
 @pytest.mark.slow
@@ -91,15 +98,19 @@ def test_chromium_draws_the_page_offline_with_no_console_error(store, tmp_path):
     from selenium.webdriver.support.ui import WebDriverWait
 
     html = tmp_path / "page" / "report.html"  # its folder is made
+    price_file = tmp_path / "prices.yaml"
+    price_file.write_text(PRICES)
     cli = subprocess.run([sys.executable, "-m", "xeonsweep", "report", str(store), "--out", str(tmp_path / "out"),
-                          "--html", str(html)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+                          "--html", str(html), "--prices", str(price_file)], capture_output=True, text=True, cwd=ROOT,
+                         timeout=300)
     assert cli.returncode == 0, cli.stderr
     assert f"wrote {html}" in cli.stdout
     driver = browser()
     try:
         driver.get(html.as_uri())
         charts = driver.find_elements(By.CSS_SELECTOR, "div.plotly-graph-div")
-        assert len(charts) == CHARTS
+        assert len(charts) == CHARTS + 1  # and the cost per million inferences
+        assert "c7i.2xlarge" in driver.find_element(By.ID, "machines-table").text
         WebDriverWait(driver, 60).until(
             lambda d: all(c.find_elements(By.CSS_SELECTOR, "svg.main-svg") for c in charts))
         assert all(c.find_elements(By.CSS_SELECTOR, "g.trace") for c in charts)  # each has data drawn, not only axes

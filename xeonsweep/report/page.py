@@ -185,11 +185,11 @@ def serving_figure(points: pd.DataFrame, title: str):
     return fig
 
 
-def cost_figure(by_machine: pd.DataFrame, model: str):
+def cost_figure(offline: pd.DataFrame, model: str):
     """Cost per million inferences of each machine's best config, whiskers from the SPS interval."""
     import plotly.graph_objects as go
 
-    part = by_machine[(by_machine["model"] == model) & by_machine["cost_per_million"].notna()]
+    part = offline[(offline["model"] == model) & offline["cost_per_million"].notna()]
     if part.empty:
         return None
     part = part.sort_values("cost_per_million", ascending=False)
@@ -308,17 +308,21 @@ def serving_sections(page: Page, frame: pd.DataFrame) -> None:
         page.raw(html_table(table, "serving-table"))
 
 
-def machine_sections(page: Page, by_machine: pd.DataFrame | None) -> None:
-    if by_machine is None or by_machine.empty:
+def machine_sections(page: Page, tables, note: str) -> None:
+    """The machines side by side (report.machines), with cost charts when prices were given."""
+    if tables is None or tables.offline.empty:
         return
     from xeonsweep.report import machines
 
     page.heading("Machines side by side")
-    page.text(machines.COST_NOTE if "cost_per_million" in by_machine else machines.NO_PRICES_NOTE)
-    page.raw(html_table(machines.display_frame(by_machine), "machines-table"))
-    if "cost_per_million" in by_machine:
-        for model in by_machine["model"].unique():
-            page.figure(cost_figure(by_machine, model))
+    page.text(note)
+    page.raw(html_table(machines.offline_display(tables), "machines-table"))
+    if len(tables.serving):
+        page.heading("Serving by machine: each machine's peak under the SLO", 3)
+        page.raw(html_table(machines.serving_display(tables), "serving-machines-table"))
+    if tables.priced:
+        for model in tables.offline["model"].unique():
+            page.figure(cost_figure(tables.offline, model))
 
 
 def rows_section(page: Page, rows: pd.DataFrame) -> None:
@@ -329,7 +333,7 @@ def rows_section(page: Page, rows: pd.DataFrame) -> None:
 
 
 def render(summary: pd.DataFrame, frame: pd.DataFrame, store: str, notes: list[str],
-           by_machine: pd.DataFrame | None = None) -> str:
+           machine_tables=None, machine_note: str = "") -> str:
     """The whole page as one string."""
     from plotly.offline import get_plotlyjs
 
@@ -344,7 +348,7 @@ def render(summary: pd.DataFrame, frame: pd.DataFrame, store: str, notes: list[s
     performance_sections(page, summary)
     timeline_sections(page, rows)
     serving_sections(page, frame)
-    machine_sections(page, by_machine)
+    machine_sections(page, machine_tables, machine_note)
     rows_section(page, rows)
     # plotly.js holds the text "</script" in strings: escaped, it cannot end its own element early.
     script = get_plotlyjs().replace("</script", "<\\/script")
@@ -354,7 +358,7 @@ def render(summary: pd.DataFrame, frame: pd.DataFrame, store: str, notes: list[s
 
 
 def write(path: Path, summary: pd.DataFrame, frame: pd.DataFrame, store: str, notes: list[str],
-          by_machine: pd.DataFrame | None = None) -> Path:
-    path.write_text(render(summary, frame, store, notes, by_machine), encoding="utf-8")
+          machine_tables=None, machine_note: str = "") -> Path:
+    path.write_text(render(summary, frame, store, notes, machine_tables, machine_note), encoding="utf-8")
     return path
 

@@ -204,6 +204,15 @@ def check_html(path: Path) -> None:
                         "valid: a file path in a folder you can write in (made if missing)") from None
 
 
+def price_list(path: Path | None, stored: pd.DataFrame):
+    """--prices FILE checked against every machine of the store (None without it)."""
+    if path is None:
+        return None
+    from xeonsweep.report import prices
+
+    return prices.load(path, sorted(stored["machine"].dropna().unique()))
+
+
 def load(store: str):
     """The summary columns of the store, from its index (fast on a store of many runs)."""
     from xeonsweep.store import results
@@ -219,9 +228,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="outputs/report", help="folder for report.md, report.csv, report.png, timeline-SWEEP.png")
     parser.add_argument("--html", type=Path, metavar="FILE", help="also write the report as one self-contained HTML page "
                         "with interactive charts (opens with no network)")
+    parser.add_argument("--by", choices=("config", "machine"), default="config",
+                        help="machine: each machine's best config per model side by side (also machines.md/.csv)")
+    parser.add_argument("--prices", type=Path, metavar="FILE", help="YAML: a price per hour per machine label or cloud "
+                        "instance name (docs/prices-example.yaml); adds the cost per million inferences (implies --by machine)")
     args = parser.parse_args(argv)
     try:
-        frame = apply_filters(load(args.store), args.where)
+        stored = load(args.store)
+        prices = price_list(args.prices, stored)
+        frame = apply_filters(stored, args.where)
         if frame.empty:
             raise UserError(f"no rows in {args.store}" + (f" where {' and '.join(args.where)}" if args.where else ""))
         summary = summarize(frame, args.baseline)
@@ -233,17 +248,24 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"xeonsweep: {exc}", file=sys.stderr)
         return 2
+    from xeonsweep.report import machines
     from xeonsweep.report import serving as report_serving
 
-    print_terminal(summary, frame)
+    side_by_side = machines.by_machine(summary, frame, prices)
+    machine_note = machines.cost_note(str(args.prices)) if prices is not None else machines.NO_PRICES_NOTE
+    if args.by == "machine" or prices is not None:
+        machines.print_terminal(side_by_side, machine_note)
+    else:
+        print_terminal(summary, frame)
     serving = report_serving.write(frame, Path(args.out))
-    if serving:
+    if serving and args.by == "config" and prices is None:
         print(serving[0].read_text())
-    written = write(summary, Path(args.out), frame) + serving
+    written = write(summary, Path(args.out), frame) + serving + machines.write(side_by_side, Path(args.out), machine_note)
     if args.html:
         from xeonsweep.report import page
 
-        written.append(page.write(args.html, summary, frame, args.store, notes(summary, frame)))
+        written.append(page.write(args.html, summary, frame, args.store, notes(summary, frame), side_by_side,
+                                  machine_note))
     for path in written:
         print(f"wrote {path}")
     return 0
