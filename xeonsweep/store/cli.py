@@ -16,9 +16,14 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.command == "merge":
         return merge_main(args.stores)
+    from xeonsweep.errors import UserError
     from xeonsweep.store.compaction import compact as run_compact
 
-    done = run_compact(args.store)
+    try:
+        done = run_compact(args.store)
+    except UserError as exc:
+        print(f"xeonsweep: store compact: {exc}", file=sys.stderr)
+        return 2
     if done["file"]:
         print(f"merged {done['merged_files']} files ({done['rows']} rows) into {done['file']}")
     else:

@@ -204,6 +204,11 @@ def indexed(fs: pafs.FileSystem) -> bool:
 
 
 _schema_file_written: set[str] = set()  # stores this process has checked
+_rows_written: list[str] = []  # files of the rows this process wrote: what an interrupted command reports
+
+
+def rows_written_here() -> int:
+    return len(_rows_written)
 
 
 def write_row(row: dict, directory: str | os.PathLike, sweep_id: str) -> str:
@@ -231,6 +236,7 @@ def write_row(row: dict, directory: str | os.PathLike, sweep_id: str) -> str:
     store_files.write_atomic(fs, f"{root}/{relative}", table, unique)
     if indexed(fs):
         store_index.append(root, store_index.journal_line(row, SUMMARY_COLUMNS, relative), SUMMARY_SCHEMA)
+    _rows_written.append(f"{root}/{relative}")
     return f"{root}/{relative}"
 
 

@@ -8,7 +8,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-STYLE = {"ok": "green", "failed": "red", "timeout": "red", "skipped": "yellow", "done": "dim", "error": "red"}
+STYLE = {"ok": "green", "failed": "red", "timeout": "red", "skipped": "yellow", "done": "dim", "error": "red",
+         "INVALID": "red"}
+
+
+def shown_status(summary: dict) -> str:
+    """The run's status, or INVALID for a LoadGen run measured (ok) but short of its SLO (its reason says why)."""
+    return summary.get("verdict") or summary["status"]
 
 
 class SweepProgress:
@@ -46,7 +52,7 @@ class SweepProgress:
         if index > self.total:  # the common reference of memory groups has a row per group
             self.total = index
             self.bar.update(self.task, total=index)
-        status = summary["status"]
+        status = shown_status(summary)
         sps = f"{summary['sps']:.1f} SPS" if summary.get("sps") is not None else ""
         if summary.get("ci_half_width_pct") is not None:
             sps += f" ±{summary['ci_half_width_pct']:.1f}%"
@@ -65,7 +71,7 @@ class SweepProgress:
         self.bar.advance(self.task, count)
 
     def summary(self, already_done: int, lost: int = 0, merged: list[str] | None = None) -> None:
-        counts = Counter(s["status"] for _, s in self.rows)
+        counts = Counter(shown_status(s) for _, s in self.rows)
         table = Table(title=f"sweep {self.sweep_id}", show_lines=False)
         for column in ("config", "status", "SPS"):
             table.add_column(column, justify="right" if column == "SPS" else "left")
@@ -73,10 +79,11 @@ class SweepProgress:
             sps = f"{s['sps']:.1f}" if s.get("sps") is not None else "-"
             if s.get("ci_half_width_pct") is not None:
                 sps += f" ±{s['ci_half_width_pct']:.1f}%" + ("" if s.get("target_met") else " (target not met)")
-            table.add_row(config or "(defaults)", f"[{STYLE.get(s['status'], '')}]{s['status']}[/]", sps)
+            status = shown_status(s)
+            table.add_row(config or "(defaults)", f"[{STYLE.get(status, '')}]{status}[/]", sps)
         if self.rows:
             self.console.print(table)
-        parts = [f"{counts[k]} {k}" for k in ("ok", "failed", "timeout", "skipped", "error") if counts[k]]
+        parts = [f"{counts[k]} {k}" for k in ("ok", "INVALID", "failed", "timeout", "skipped", "error") if counts[k]]
         missed = sum(1 for _, s in self.rows if s["status"] == "ok" and s.get("target_met") is False)
         if missed:
             parts.append(f"{missed} short of the confidence target (more benchmark.budget_s, or a larger target_ci_pct)")
