@@ -173,3 +173,14 @@ def test_the_example_price_file_reads(tmp_path):
     priced = prices.load(example, named)
     assert priced and all(p.per_hour > 0 for p in priced.values())
     assert "LIST PRICES, not measurements" in example.read_text() and "source:" in example.read_text()
+
+
+def test_a_store_of_server_rows_only_has_no_offline_machine_table(tmp_path, capsys):
+    from tests.report_store import server_rows
+
+    store = tmp_path / "store"
+    for row in server_rows(EPYC):
+        results.write_row(row, store, "serving")
+    assert tables.main([str(store), "--by", "machine", "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "serving, each machine's peak under the SLO" in printed and "best config" in printed

@@ -53,6 +53,9 @@ def best_line(table: pd.DataFrame) -> dict:
 
 
 def offline_table(summary: pd.DataFrame, prices: dict[str, Price] | None) -> pd.DataFrame:
+    """Per model and machine, the best offline (closed-loop) config: the throughput a machine gives."""
+    if "scenario" in summary:
+        summary = summary[summary["scenario"].fillna("offline") == "offline"]
     lines = []
     for (model, machine), table in summary.groupby(["model", "machine"], sort=False):
         line = {"model": model, "machine": machine, **best_line(table), "configs": len(table)}
@@ -64,6 +67,8 @@ def offline_table(summary: pd.DataFrame, prices: dict[str, Price] | None) -> pd.
                         cost_low=per_million(per_hour, line["sps_high"]),
                         cost_high=per_million(per_hour, line["sps_low"]))
         lines.append(line)
+    if not lines:  # only server rows: no offline figure to put side by side
+        return pd.DataFrame(columns=["model", "machine", "config", "sps", "sps_low", "sps_high", "p99_ms", "tied_with"])
     table = pd.DataFrame(lines)
     order = ["model", "cost_per_million"] if prices is not None else ["model", "sps"]
     return table.sort_values(order, ascending=[True, prices is not None], na_position="last").reset_index(drop=True)
@@ -134,6 +139,8 @@ def serving_display(tables: MachineTables) -> pd.DataFrame:
 
 
 def to_markdown(display: pd.DataFrame, title: str) -> str:
+    if display.empty:
+        return ""
     out = []
     for model, part in display.groupby("model", sort=False):
         part = part.drop(columns=["model"])

@@ -271,17 +271,24 @@ class Page:
 
 
 def performance_sections(page: Page, summary: pd.DataFrame) -> None:
-    for (machine, model), table in summary.groupby(["machine", "model"], sort=False):
-        page.heading(f"{model} on {machine}")
+    """Per machine, model and scenario (server tables are drawn under Serving: their figure is a peak QPS)."""
+    from xeonsweep.report.tables import title
+
+    scenario = summary["scenario"] if "scenario" in summary else pd.Series("offline", index=summary.index)
+    for (machine, model, kind), table in summary.groupby([summary["machine"], summary["model"], scenario], sort=False):
+        if kind == "server":
+            continue
+        name = title(machine, model, kind)
+        page.heading(name)
         if _ok(table).empty:
             page.text("no config of this model was measured here: " + "; ".join(
                 f"{c}: {s}" + (f" ({r})" if r else "") for c, s, r in zip(table["config"], table["status"], table["reason"])))
             continue
-        page.figure(sps_figure(table, f"{model} on {machine}: samples per second per config"))
+        page.figure(sps_figure(table, f"{name}: samples per second per config"))
         base = table[(table["speedup"] == 1.0) & table["speedup_low"].isna()]["config"]
         over = base.iloc[0] if len(base) else "the baseline"
-        page.figure(speedup_figure(table, f"{model} on {machine}: speedup over {over}"))
-        page.figure(pareto_figure(table, f"{model} on {machine}: p99 latency against throughput"))
+        page.figure(speedup_figure(table, f"{name}: speedup over {over}"))
+        page.figure(pareto_figure(table, f"{name}: p99 latency against throughput"))
 
 
 def timeline_sections(page: Page, rows: pd.DataFrame) -> None:
@@ -310,13 +317,14 @@ def serving_sections(page: Page, frame: pd.DataFrame) -> None:
 
 def machine_sections(page: Page, tables, note: str) -> None:
     """The machines side by side (report.machines), with cost charts when prices were given."""
-    if tables is None or tables.offline.empty:
+    if tables is None or (tables.offline.empty and tables.serving.empty):
         return
     from xeonsweep.report import machines
 
     page.heading("Machines side by side")
     page.text(note)
-    page.raw(html_table(machines.offline_display(tables), "machines-table"))
+    if len(tables.offline):
+        page.raw(html_table(machines.offline_display(tables), "machines-table"))
     if len(tables.serving):
         page.heading("Serving by machine: each machine's peak under the SLO", 3)
         page.raw(html_table(machines.serving_display(tables), "serving-machines-table"))
