@@ -13,8 +13,9 @@ import textwrap
 from dataclasses import dataclass
 
 Cell = str | tuple[str, str]
-BORDER = 3  # rich's default box: a rule and a space either side, per column (and one more rule)
+BORDER = 2  # the box below (a rule under the header only, padding collapsed): two spaces between columns
 TEXT_ROOM = 16  # what a text column should keep at least before intervals go under their figures
+TEXT_WIDE = 40  # what text columns may take before a header is widened to one line
 
 
 @dataclass(frozen=True)
@@ -39,32 +40,50 @@ def joined(cell: Cell, stacked: bool) -> str:
     return f"{figure}{chr(10) if stacked else ' '}({interval})"
 
 
-def column_width(column: Column, cells: list[str]) -> int:
-    """The width a figure column needs: its longest line, and its header's longest word (headers wrap)."""
+def column_width(column: Column, cells: list[str], whole_header: bool = False) -> int:
+    """The width a figure column needs: its longest line, and its header's longest word (or all of it)."""
     lines = [line for cell in cells for line in cell.splitlines()] or [""]
-    return max(max(len(line) for line in lines), max(len(word) for word in column.header.split()))
+    header = len(column.header) if whole_header else max(len(word) for word in column.header.split())
+    return max(max(len(line) for line in lines), header)
 
 
-def needed_width(columns: list[Column], rows: list[list[str]]) -> int:
-    total = BORDER * len(columns) + 1
+def needed_width(columns: list[Column], rows: list[list[str]], text_room: int = TEXT_ROOM) -> int:
+    """Figures whole, text columns up to `text_room` (they wrap beyond it)."""
+    total = BORDER * len(columns)
     for i, column in enumerate(columns):
-        cells = [row[i] for row in rows]
-        total += min(column_width(column, cells), TEXT_ROOM) if column.text else column_width(column, cells)
+        need = column_width(column, [row[i] for row in rows])
+        total += min(need, text_room) if column.text else need
     return total
 
 
+def header_widths(columns: list[Column], cells: list[list[str]], room: int) -> list[int]:
+    """Each figure column's width: its figures' and its header's longest word, widened to the whole
+    header (on one line) while the spare `room` lasts, left to right."""
+    widths = []
+    for i, column in enumerate(columns):
+        narrow = column_width(column, [row[i] for row in cells])
+        whole = column_width(column, [row[i] for row in cells], whole_header=True)
+        if not column.text and whole - narrow <= room:
+            room -= whole - narrow
+            narrow = whole
+        widths.append(narrow)
+    return widths
+
+
 def fitted(title: str, columns: list[Column], rows: list[list[Cell]], width: int):
-    """A rich Table of these rows, one line per row if that fits `width`, else intervals under figures."""
+    """A rich Table of these rows, one line per row if that fits `width`, else intervals under figures;
+    headers on one line where that fits too."""
+    from rich import box
     from rich.table import Table
 
     stacked = needed_width(columns, [[joined(c, False) for c in row] for row in rows]) > width
     cells = [[joined(c, stacked) for c in row] for row in rows]
-    view = Table(title=title)
-    for i, column in enumerate(columns):
+    widths = header_widths(columns, cells, width - needed_width(columns, cells, TEXT_WIDE))
+    view = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, leading=int(stacked))
+    for column, figure_width in zip(columns, widths):
         if column.text:
             view.add_column(column.header, justify="left", overflow="fold")
         else:  # the header broken into lines by hand: a no_wrap column would cut it
-            figure_width = column_width(column, [row[i] for row in cells])
             header = textwrap.fill(column.header, figure_width, break_long_words=False)
             view.add_column(header, justify="right", no_wrap=True, min_width=figure_width)
     for row in cells:
