@@ -25,7 +25,8 @@ def blocks_row(machine, sweep_id, step, position, sps, low, high, p99, model="re
         "ci_half_width_pct": 100 * (high - low) / 2 / sps, "target_ci_pct": 3.0, "target_met": True, "blocks": 3,
         "rounds": 3, "measure_group": 0, "latency_ms_p50": 0.8 * p99, "latency_ms_p99": p99,
         "top1_agreement": 1.0, "max_rel_error": 1e-3, "block_sps": [low, sps, high],
-        "block_start_unix_s": [start, start + 180, start + 360], "block_end_unix_s": [start + 5, start + 185, start + 365],
+        "block_start_unix_s": [start, start + 180, start + 360],
+        "block_end_unix_s": [start + 5, start + 185, start + 365],
         "probe_unix_s": probes, "probe_fp32_gflops": [100.0, 130.0, 101.0], "probe_bf16_gflops": [300.0, 600.0, 310.0],
     }
 
@@ -66,7 +67,8 @@ def rows_of(machine: str) -> list[dict]:
         rows.append(fresh_row(EPYC, 9, "onnxruntime", 6, None, status="failed", reason="killed by SIGSEGV"))
         return rows + server_rows(EPYC)
     rows = [fresh_row(XEON, n, step, position, sps * wobble) for n, (step, position, sps, wobble) in enumerate((
-        ("baseline", 1, 180.0, 1.0), ("baseline", 1, 180.0, 1.02), ("compile", 3, 300.0, 1.0), ("compile", 3, 300.0, 0.97),
+        ("baseline", 1, 180.0, 1.0), ("baseline", 1, 180.0, 1.02),
+        ("compile", 3, 300.0, 1.0), ("compile", 3, 300.0, 0.97),
         ("openvino", 4, 420.0, 1.0), ("openvino", 4, 420.0, 1.01)))]
     rows.append(fresh_row(XEON, 7, "ipex", 5, None, status="skipped", reason="IPEX bf16 needs AVX-512 here"))
     return rows + server_rows(XEON)

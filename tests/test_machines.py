@@ -9,10 +9,7 @@ import pytest
 
 from tests.report_store import EPYC, XEON, write_store
 from xeonsweep.report import machines, prices, tables
-from xeonsweep.store import cli as store_cli
-from xeonsweep.store import files as store_files
-from xeonsweep.store import index as store_index
-from xeonsweep.store import results
+from xeonsweep.store import cli as store_cli, files as store_files, index as store_index, results
 
 PRICES = f'"{EPYC}": 0.09\nc7i.2xlarge: {{per_hour: 0.36, machine: "{XEON}"}}\n'
 
@@ -38,7 +35,8 @@ def copy_rows_in(source: Path, dest: Path) -> list[str]:
 def opened_files(monkeypatch) -> list[str]:
     opened = []
     real = store_files.read_file
-    monkeypatch.setattr(store_files, "read_file", lambda fs, path, schema: opened.append(path) or real(fs, path, schema))
+    monkeypatch.setattr(store_files, "read_file",
+                        lambda fs, path, schema: opened.append(path) or real(fs, path, schema))
     return opened
 
 
@@ -150,8 +148,8 @@ def test_report_by_machine_prints_the_table_and_writes_it(two_stores, tmp_path, 
     (f'"{EPYC}": cheap\n', "'cheap' is not a price"),
     (f'"{EPYC}": true\n', "True is not a price"),
     ("c7i.xlarge: 0.18\n", f"c7i.xlarge names no machine of the store; machines here: {EPYC}, {XEON}"),
-    (f'c7i.xlarge: {{per_hour: 0.18, machine: "Xeon"}}\n', "c7i.xlarge (machine: Xeon) names no machine of the store"),
-    (f'c7i.xlarge: {{per_hour: 0.18}}\n', "valid: {per_hour: PRICE, machine: LABEL}"),
+    ('c7i.xlarge: {per_hour: 0.18, machine: "Xeon"}\n', "c7i.xlarge (machine: Xeon) names no machine of the store"),
+    ('c7i.xlarge: {per_hour: 0.18}\n', "valid: {per_hour: PRICE, machine: LABEL}"),
     (f'"{EPYC}": 0.1\nx: {{per_hour: 0.2, machine: "{EPYC}"}}\n', f"{EPYC} has two prices (AMD EPYC (2 cores) and x)"),
 ])
 def test_a_bad_price_file_gets_one_line(two_stores, tmp_path, capsys, text, message):

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from xeonsweep.report import serving as report_serving
-from xeonsweep.report import timeline
+from xeonsweep.report import serving as report_serving, timeline
 from xeonsweep.report.summary import labelled
 
 # Plotly's default palette: a tie letter keeps its colour across a group's charts.
@@ -213,7 +212,8 @@ def html_table(frame: pd.DataFrame, table_id: str, filterable: bool = False) -> 
                    for row in frame.itertuples(index=False))
     box = (f'<input type="search" class="filter" data-table="{table_id}" placeholder="filter rows: words that '
            'must all appear, e.g. resnet50 ok">' if filterable else "")
-    return f'{box}<div class="scroll"><table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    table = f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'{box}<div class="scroll">{table}</div>'
 
 
 def _cell(value) -> str:
@@ -281,8 +281,9 @@ def performance_sections(page: Page, summary: pd.DataFrame) -> None:
         name = title(machine, model, kind)
         page.heading(name)
         if _ok(table).empty:
-            page.text("no config of this model was measured here: " + "; ".join(
-                f"{c}: {s}" + (f" ({r})" if r else "") for c, s, r in zip(table["config"], table["status"], table["reason"])))
+            reasons = zip(table["config"], table["status"], table["reason"])
+            page.text("no config of this model was measured here: "
+                      + "; ".join(f"{c}: {s}" + (f" ({r})" if r else "") for c, s, r in reasons))
             continue
         page.figure(sps_figure(table, f"{name}: samples per second per config"))
         base = table[(table["speedup"] == 1.0) & table["speedup_low"].isna()]["config"]

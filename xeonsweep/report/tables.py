@@ -163,9 +163,12 @@ TERMINAL = ["config", "SPS (95% CI)", "speedup (95% CI)", "tie", "p99 ms", "top-
 
 def terminal_rows(table: pd.DataFrame) -> list[list]:
     """The columns that answer the question, as report.terminal cells (a figure with its interval)."""
-    return [[r["config"], sps_cell(r), (fmt(r["speedup"], "{:.2f}x"), interval(r["speedup_low"], r["speedup_high"], "{:.2f}")),
-             r["tie"] or "-", fmt(r["latency_p99_ms"], "{:.1f}"), fidelity(r), r["status"]]
-            for _, r in table.iterrows()]
+    return [[r["config"], sps_cell(r), speedup_cell(r), r["tie"] or "-", fmt(r["latency_p99_ms"], "{:.1f}"),
+             fidelity(r), r["status"]] for _, r in table.iterrows()]
+
+
+def speedup_cell(r: pd.Series) -> tuple[str, str]:
+    return fmt(r["speedup"], "{:.2f}x"), interval(r["speedup_low"], r["speedup_high"], "{:.2f}")
 
 
 def print_terminal(summary: pd.DataFrame, frame: pd.DataFrame | None = None, wide: bool = False,
@@ -314,14 +317,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE", help="keep rows where the column has this value (repeatable)")
     parser.add_argument("--baseline", help="config (ladder step or label) to compute speedups against; default: the first")
     parser.add_argument("--out", default="outputs/report", help="folder for report.md, report.csv, report.png, timeline-SWEEP.png")
-    parser.add_argument("--html", type=Path, metavar="FILE", help="also write the report as one self-contained HTML page "
-                        "with interactive charts (opens with no network)")
+    parser.add_argument("--html", type=Path, metavar="FILE",
+                        help="also write the report as one self-contained HTML page of interactive charts (no network)")
     parser.add_argument("--wide", action="store_true", help="print every column (as report.md has them), not only "
                         "those that fit the terminal")
     parser.add_argument("--by", choices=("config", "machine"), default="config",
                         help="machine: each machine's best config per model side by side (also machines.md/.csv)")
-    parser.add_argument("--prices", type=Path, metavar="FILE", help="YAML: a price per hour per machine label or cloud "
-                        "instance name (docs/prices-example.yaml); adds the cost per million inferences (implies --by machine)")
+    parser.add_argument("--prices", type=Path, metavar="FILE",
+                        help="YAML: a price per hour per machine label or cloud instance name "
+                        "(docs/prices-example.yaml); adds the cost per million inferences (implies --by machine)")
     args = parser.parse_args(argv)
     try:
         stored = load(args.store)
@@ -338,8 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"xeonsweep: {exc}", file=sys.stderr)
         return 2
-    from xeonsweep.report import machines
-    from xeonsweep.report import serving as report_serving
+    from xeonsweep.report import machines, serving as report_serving
 
     side_by_side = machines.by_machine(summary, frame, prices)
     machine_note = machines.cost_note(str(args.prices)) if prices is not None else machines.NO_PRICES_NOTE
@@ -350,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     serving = report_serving.write(frame, Path(args.out))
     if serving and args.by == "config" and prices is None:
         print(serving[0].read_text())
-    written = write(summary, Path(args.out), frame) + serving + machines.write(side_by_side, Path(args.out), machine_note)
+    written = write(summary, Path(args.out), frame) + serving
+    written += machines.write(side_by_side, Path(args.out), machine_note)
     if args.html:
         from xeonsweep.report import page
 

@@ -17,9 +17,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from xeonsweep.errors import UserError
-from xeonsweep.store import files as store_files
-from xeonsweep.store import index as store_index
-from xeonsweep.store import results
+from xeonsweep.store import files as store_files, index as store_index, results
 
 
 def merge(sources: list[str], destination: str) -> dict:
