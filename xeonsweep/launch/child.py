@@ -10,14 +10,13 @@ sessions of their own, so a process-group kill would miss them.
 from __future__ import annotations
 
 import json
-import os
 import re
 import resource
 import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from xeonsweep.config import instances as instance_plans
@@ -26,33 +25,12 @@ from xeonsweep.config.environments import ROOT, interpreter_for, venv_dir
 from xeonsweep.machine.facts import cpu_info
 from xeonsweep.stats.measure import window_problem
 from xeonsweep.config.settings import allocator_library
-from xeonsweep.worker.main import die_with_parent
+# KILL_GRACE_S: live workers (xeonsweep.blocks.live) read it here, with kill_tree.
+from xeonsweep.store.outcome import Outcome
+from xeonsweep.launch.process import KILL_GRACE_S, die_with_parent, kill_tree, passed_through_env  # noqa: F401
 
 WORKER_SCRIPT = Path(__file__).resolve().parents[1] / "worker" / "entry" / "xeonsweep_worker.py"
-# Inherited as they are; everything else the child gets is set here on purpose.
-# LD_LIBRARY_PATH: module environments on clusters (`module load ...`) put libraries there.
-PASS_THROUGH = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TERM", "TZ", "PYTHONPATH",
-                "LD_LIBRARY_PATH")
-KILL_GRACE_S = 5.0
 STDERR_TAIL_LINES = 15
-
-
-@dataclass
-class Outcome:
-    status: str
-    reason: str | None
-    instances: list[dict] = field(default_factory=list)
-    child_env: dict = field(default_factory=dict)
-    interpreter: str = ""
-    parent_cpu_s: float | None = None  # the parent's CPU time while it waited: the harness's cost
-    child_cpu_s: float | None = None
-    # Live workers (xeonsweep.blocks.live): instances are then the ready reports, measured in blocks.
-    method: str = "fresh"
-    blocks: list[dict] = field(default_factory=list)
-    schedule: dict = field(default_factory=dict)  # group, rounds, target, idle CPU ...
-    probes: list[dict] = field(default_factory=list)
-    planned_instances: int | None = None  # what xeonsweep asked run_cpu for
-    instances_started: int | None = None  # worker processes that really started
 
 
 def child_environment(run: dict, interpreter: Path) -> dict:
@@ -94,46 +72,6 @@ def child_command(run: dict, interpreter: Path, spec: Path, out_dir: Path,
     return cmd + worker
 
 
-def kill_tree(proc: subprocess.Popen | int, grace_s: float = KILL_GRACE_S) -> None:
-    """Stop a process and all its descendants, whatever session or group they are in.
-
-    The descendants are collected before any signal, since a killed parent's
-    children are re-parented away from it; then SIGTERM, `grace_s` to exit,
-    SIGKILL to whatever is left (and to anything started in the meantime).
-    Reaps `proc` when it is a Popen.
-    """
-    import psutil
-
-    pid = proc if isinstance(proc, int) else proc.pid
-    try:
-        root = psutil.Process(pid)
-        tree = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        tree = []
-    for target in tree:
-        try:
-            target.terminate()
-        except psutil.NoSuchProcess:
-            pass
-    _, alive = psutil.wait_procs(tree, timeout=grace_s)
-    for target in list(alive):
-        try:
-            alive += [c for c in target.children(recursive=True) if c not in alive]
-        except psutil.NoSuchProcess:
-            pass
-    for target in alive:
-        try:
-            target.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(alive, timeout=grace_s)
-    if not isinstance(proc, int):
-        try:
-            proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            pass
-
-
 @dataclass
 class Child:
     """Everything needed to start one run's child, written to its run folder."""
@@ -159,7 +97,7 @@ def prepare(run: dict, run_dir: Path, cache_dir: str, live: dict | None = None) 
         setup = run["backend"].get("setup") or "make setup"
         return Outcome("failed", f"interpreter {interpreter} not found; create it with `{setup}`")
     env_set = child_environment(run, interpreter)
-    env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ} | env_set
+    env = passed_through_env() | env_set
     out_dir = run_dir / "child"
     shutil.rmtree(out_dir, ignore_errors=True)  # a reused run folder must not feed old results back
     out_dir.mkdir(parents=True)

@@ -11,7 +11,7 @@ from xeonsweep import __version__
 from xeonsweep.models import inputs
 
 from xeonsweep.config import settings
-from xeonsweep.launch.child import Outcome
+from xeonsweep.store.outcome import Outcome
 from xeonsweep.machine.facts import host_facts
 from xeonsweep.stats.confidence import estimate
 from xeonsweep.stats.measure import combined_sps, latency_stats, percentile
