@@ -16,13 +16,11 @@ from typing import Any
 
 from xeonsweep.config import components
 
-from xeonsweep.models import inputs
+from xeonsweep.config import model_inputs as inputs
 
 from xeonsweep.config import instances
 
 from xeonsweep.machine import memory_limit
-
-from xeonsweep.models import build as models
 from xeonsweep.config.environments import interpreter_for, venv_dir
 from xeonsweep.errors import Incompatible, UserError
 from xeonsweep.machine.facts import CpuInfo, find_library
@@ -162,7 +160,7 @@ def not_applicable(run: dict) -> dict[str, str]:
 
 def _model_not_applicable(run: dict) -> dict[str, str]:
     """Settings the model ignores (channels_last on a model whose inputs are not all 4-D images)."""
-    return models.not_applicable(run["model"])
+    return inputs.not_applicable(run["model"])
 
 
 def refuse_not_applicable(run: dict) -> None:

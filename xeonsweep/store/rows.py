@@ -8,7 +8,7 @@ from datetime import datetime
 
 from xeonsweep import __version__
 
-from xeonsweep.models import inputs
+from xeonsweep.config import model_inputs as inputs
 
 from xeonsweep.config import settings
 from xeonsweep.store.outcome import Outcome
