@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 import hydra
 from hydra.errors import HydraException
@@ -17,20 +18,19 @@ from omegaconf.errors import OmegaConfBaseException
 
 from xeonsweep.errors import UserError
 
+if TYPE_CHECKING:
+    from xeonsweep.config.run import Run
+
+from xeonsweep.config import paths
 from xeonsweep.config.paths import CONF
 SUBCOMMANDS = {"report": "xeonsweep.report.tables", "doctor": "xeonsweep.machine.doctor", "store": "xeonsweep.store.cli"}
 
 
 def config_dirs(args: list[str]) -> list[Path]:
     """conf/ plus any file:// folders added with hydra.searchpath=[...]."""
-    dirs = [CONF]
-    for arg in args:
-        if arg.startswith("hydra.searchpath="):
-            for item in arg.split("=", 1)[1].strip("[]").split(","):
-                item = item.strip().strip("'\"")
-                if item.startswith("file://"):
-                    dirs.append(Path(item[len("file://"):]))
-    return dirs
+    items = [item for arg in args if arg.startswith("hydra.searchpath=")
+             for item in arg.split("=", 1)[1].strip("[]").split(",")]
+    return paths.config_dirs(items)
 
 
 def group_options(group: str, dirs: list[Path] = (CONF,)) -> list[str]:
@@ -92,12 +92,13 @@ def check_overrides(args: list[str]) -> None:
             raise UserError(f"{head} is not a setting; valid: {', '.join(settings)}")
 
 
-def check_single_run(args: list[str]) -> None:
-    """A single run is validated here, before Hydra creates any output folder."""
+def check_single_run(args: list[str]) -> "Run":
+    """A single run is planned (validated once) here, before Hydra creates any output folder."""
     from hydra import compose, initialize_config_dir
 
     from xeonsweep.config import settings
     from xeonsweep.machine.facts import cpu_info
+    from xeonsweep.sweep.planning import plan_single
 
     from xeonsweep.config.yaml_keys import check_config
 
@@ -107,29 +108,31 @@ def check_single_run(args: list[str]) -> None:
     except (HydraException, OmegaConfBaseException) as exc:
         raise UserError(one_line(exc)) from None
     check_config(cfg, config_dirs(args))
-    run = settings.to_settings(cfg)
-    settings.validate(run, cpu_info())
-    settings.refuse_not_applicable(run)
-    settings.check_before_run(run)
+    return plan_single(settings.to_settings(cfg), cpu_info())
 
 
-@hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")
-def _hydra_main(cfg: DictConfig) -> dict:
-    from xeonsweep.sweep.task import run_job
+def _hydra_main(planned: "Run | None" = None) -> Callable[[], Any]:
+    """Hydra's entry point; its task function gets the single run planned from the command line."""
+    @hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")
+    def task(cfg: DictConfig) -> dict:
+        from xeonsweep.sweep.task import run_job
 
-    return run_job(cfg)
+        return run_job(cfg, planned)
+
+    return task
 
 
 def run_main(args: list[str]) -> int:
+    planned = None
     try:
         check_overrides(args)
         if not ({"-m", "--multirun"} & set(args)) and not any(a.startswith(("-c", "--cfg", "--info", "-h", "--help")) for a in args):
-            check_single_run(args)
+            planned = check_single_run(args)
     except UserError as exc:
         print(f"xeonsweep: {exc}", file=sys.stderr)
         return 2
     sys.argv = [sys.argv[0], *args]
-    _hydra_main()
+    _hydra_main(planned)()
     from xeonsweep.sweep.task import last_status
 
     # A single run that failed or timed out is a failed command (after its one-line status).

@@ -92,10 +92,16 @@ def _state(job: Any) -> str:
 
 
 class LocalLauncher(PerJobMixin, stock.LocalLauncher):
-    pass
+    # What the sweep needs to know (xeonsweep.sweep.launchers): jobs run on this machine, one at a
+    # time, each in a process of its own.
+    runs_here = True
+    in_process = False
 
 
 class SlurmLauncher(PerJobMixin, stock.SlurmLauncher):
+    runs_here = False  # jobs run on the cluster's nodes
+    in_process = False
+
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         if not accounting_enabled():
             use_squeue_for_states()
