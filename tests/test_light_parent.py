@@ -14,6 +14,10 @@ from xeonsweep.launch import child as launch
 from xeonsweep.store import rows
 from xeonsweep.store import results
 from xeonsweep.sweep import task as app
+from xeonsweep.sweep import driver, launchers
+from xeonsweep.store import record
+from xeonsweep.config import run
+from xeonsweep.launch import process
 from xeonsweep.blocks import live
 from xeonsweep.stats import confidence
 from xeonsweep.blocks import channel

@@ -83,10 +83,11 @@ def run_job(cfg: DictConfig, planned: Run | None = None) -> dict:
     `planned`: the run as planning built it; without it (a job on a cluster node), the Run is
     built from `cfg` here.
     """
+    cpu = cpu_info()
     try:
         asked = settings.to_settings(cfg)
-        run = planned if planned is not None and planned.describes(asked) else Run.from_settings(asked, cpu_info())
-        summary = run_planned(run)
+        run = planned if planned is not None and planned.describes(asked) else Run.from_settings(asked, cpu)
+        summary = run_planned(run, settings.machine_label(cpu))
     except UserError as exc:
         # Bad input for a single run: one line, no traceback (a sweep checked it before starting).
         print(f"xeonsweep: {exc}", file=sys.stderr)
@@ -98,10 +99,11 @@ def run_job(cfg: DictConfig, planned: Run | None = None) -> dict:
     return summary
 
 
-def run_planned(run: Run) -> dict:
+def run_planned(run: Run, machine: str) -> dict:
+    """Skip, run or record `run` on `machine` (its label); its summary."""
     if not run.sweep_id:  # a single run is a sweep of its own
         run = run.repeated(run.repeat, new_sweep_id())
-    keys = record.identity(run, settings.machine_label(cpu_info()), " ".join(job_overrides()))
+    keys = record.identity(run, machine, " ".join(job_overrides()))
     if run.incompatible:
         if not in_sweep():
             raise Incompatible(run.incompatible)
