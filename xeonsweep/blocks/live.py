@@ -47,7 +47,7 @@ from xeonsweep.stats.confidence import Rounds
 from xeonsweep.launch.child import Outcome
 from xeonsweep.machine.facts import available_memory_mb, process_cpu_s, wait_until_idle
 from xeonsweep.stats.measure import combined_sps, window_problem
-from xeonsweep.sweep.planning import Job
+from xeonsweep.config.run import Job
 
 MIN_BLOCK_ITERATIONS = 3
 MEMORY_SHARE = 0.8          # of MemAvailable at the start, when benchmark.live_memory_mb is null

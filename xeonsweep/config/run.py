@@ -122,3 +122,17 @@ class Run:
     def setup_command(self) -> str:
         """What makes the run's environment (named when its interpreter is missing)."""
         return self.settings["backend"].get("setup") or "make setup"
+
+
+@dataclass
+class Job:
+    """One job of a sweep: the overrides that asked for it, its Run, and (once repeated) its run key."""
+
+    overrides: list[str]
+    run: Run
+    run_key: str = ""
+
+    @property
+    def incompatible(self) -> str | None:
+        """Why its settings cannot go together (it becomes a skipped row), or None."""
+        return self.run.incompatible

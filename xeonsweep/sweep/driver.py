@@ -27,6 +27,7 @@ from xeonsweep.sweep import launchers, planning
 
 from xeonsweep.config import settings
 from xeonsweep.config.paths import absolute, config_dirs
+from xeonsweep.config.run import Job
 from xeonsweep.errors import JobLost, UserError
 from xeonsweep.sweep.host_lock import host_lock
 from xeonsweep.machine.facts import cpu_info
@@ -81,7 +82,7 @@ class Driver:
             sys.exit(1)  # a bug (traceback above) or runs lost with their job: not a clean sweep
         return returns
 
-    def _hand_over(self, jobs: List[planning.Job]) -> None:
+    def _hand_over(self, jobs: List[Job]) -> None:
         """Jobs run in this process get the Run planned for them (a job elsewhere builds its own)."""
         from xeonsweep.sweep.task import PlannedJobs
 
@@ -116,7 +117,7 @@ class Driver:
         logging.getLogger("hydra._internal.core_plugins.basic_launcher").setLevel(logging.WARNING)
         return machine
 
-    def _run(self, jobs: List[planning.Job], batch_size: int, progress: Any, varying: set) -> tuple:
+    def _run(self, jobs: List[Job], batch_size: int, progress: Any, varying: set) -> tuple:
         """Hand the jobs to the launcher batch by batch; a batch lost with its job does not stop the rest."""
         returns, errors, lost = [], 0, 0
         for start in range(0, len(jobs), batch_size):
@@ -140,7 +141,7 @@ class Driver:
             returns.append(results)
         return returns, errors, lost
 
-    def _run_in_blocks(self, jobs: List[planning.Job], progress: Any, varying: set, done: int, machine: str) -> None:
+    def _run_in_blocks(self, jobs: List[Job], progress: Any, varying: set, done: int, machine: str) -> None:
         """Live workers in this process: each config set up once, then timed in interleaved blocks."""
         if not jobs:
             return

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 from xeonsweep.store import results
 
 from xeonsweep.config import settings
-from xeonsweep.config.run import Run
+from xeonsweep.config.run import Job, Run
 from xeonsweep.machine.facts import CpuInfo
 
 
@@ -50,18 +50,6 @@ def split_by_method(jobs: list["Job"], in_process: bool) -> tuple[list["Job"], l
     for job in jobs:
         (blocks if in_blocks(job.run, in_process) else fresh).append(job)
     return fresh, blocks
-
-
-@dataclass
-class Job:
-    overrides: list[str]
-    run: Run
-    run_key: str = ""
-
-    @property
-    def incompatible(self) -> str | None:
-        """Why its settings cannot go together (it becomes a skipped row), or None."""
-        return self.run.incompatible
 
 
 @dataclass
