@@ -127,7 +127,7 @@ def test_a_mistyped_subcommand_is_one_line(sweep, tmp_path):
 
 
 # 5, 16: a misspelled or unknown key, added with + or not, in a run or a sweep, is one line naming the valid keys.
-BENCHMARK_KEYS = "block_s, block_warmup_s, budget_s, iterations, live_memory_mb, memory_limit_mb, method, "
+BENCHMARK_KEYS = "block_s, block_warmup_s, budget_s, equivalence_pct, goal, iterations, live_memory_mb, memory_limit_mb, method, "
 
 
 @pytest.mark.parametrize("override", ["benchmark.iteratons=3", "+benchmark.iteratons=3", "++benchmark.iteratons=3"])

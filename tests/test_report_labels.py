@@ -13,7 +13,6 @@ import pytest
 
 from tests.conftest import FAST
 from xeonsweep.config import settings
-from xeonsweep.report import serving as report_serving
 from xeonsweep.report import tables as report
 from xeonsweep.store import results
 

@@ -5,7 +5,6 @@ and the report, instead of `ok`."""
 import json
 import subprocess
 import sys
-from datetime import datetime, timezone
 
 import pandas as pd
 import pytest

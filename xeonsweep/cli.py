@@ -229,7 +229,6 @@ def _hydra_main(planned: "Run | None" = None) -> Callable[[], Any]:
 
 
 def run_main(args: list[str]) -> int:
-    planned = None
     try:
         return _run(args)
     except KeyboardInterrupt:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -132,7 +132,7 @@ def measure_in_blocks(jobs: list[Job], sweep_dir: Path, first_index: int, machin
             runnable.append(job)
             run_dirs.append(sweep_dir / str(index))
     if runnable:
-        journal = Journal.of_store(app.absolute(runnable[0].run["results"]["dir"]))
+        journal = Journal.of_store(absolute(runnable[0].run.results_dir))
         continuing = journal.continuing([job.run_key for job in runnable]) if journal else None
         if continuing:
             note(f"xeonsweep: {continuing}")

@@ -38,7 +38,8 @@ SWEEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # Keys that do not change what is measured: left out of the fingerprint.
 NOT_MEASURED = ("results", "sweep_id", "cache", "repeat", "lock", "cluster")
 NOT_MEASURED_BENCHMARK = ("timeout_s", "repeats", "method", "block_s", "block_warmup_s", "target_ci_pct",
-                          "min_rounds", "budget_s", "live_memory_mb")
+                          "min_rounds", "budget_s", "live_memory_mb", "goal", "equivalence_pct")
+GOALS = ("precision", "rank", "best")  # benchmark.goal: what a block sweep measures until (stats.goals)
 METHODS = ("fresh", "blocks")
 # Settings that change what is measured only when set: out of the fingerprint at their default,
 # so rows from before they existed still count.
@@ -155,7 +156,9 @@ def check_cluster(cluster: Any) -> None:
 def _check_blocks(bench: dict) -> None:
     """The live-worker settings (absent keys keep their defaults: older configs still validate)."""
     _check_one_of("benchmark.method", bench.get("method", "fresh"), METHODS)
-    for key, minimum in (("block_s", 0.01), ("block_warmup_s", 0.0), ("target_ci_pct", 0.01), ("budget_s", 0.0)):
+    _check_one_of("benchmark.goal", bench.get("goal", "precision"), GOALS)
+    for key, minimum in (("block_s", 0.01), ("block_warmup_s", 0.0), ("target_ci_pct", 0.01), ("budget_s", 0.0),
+                         ("equivalence_pct", 0.0)):
         if key in bench:
             _check_number(bench, key, minimum, "benchmark.")
     if "min_rounds" in bench:

@@ -95,7 +95,8 @@ class Rounds:
         self.started = self.clock()
         self.blocks = {name: [] for name in self.names}
 
-    def record(self, name: str, sps: float) -> None:
+    def record(self, name: str, sps: float, round_no: int | None = None) -> None:
+        """A block of `name`, of this round (or of `round_no`: an earlier sweep's, from the journal)."""
         self.blocks[name].append(sps)
 
     def fail(self, name: str) -> None:

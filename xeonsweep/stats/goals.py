@@ -42,9 +42,9 @@ class PairedRounds(Rounds):
         if self.reference not in self.names:
             self.reference = self.names[0] if self.names else None
 
-    def record(self, name: str, sps: float) -> None:
+    def record(self, name: str, sps: float, round_no: int | None = None) -> None:
         super().record(name, sps)
-        self.by_round[name][self.done] = sps
+        self.by_round[name][self.done if round_no is None else round_no] = sps
         self._compared.clear()
 
     # -- the ranking -------------------------------------------------------------------

@@ -25,6 +25,11 @@ Schema history (bump SCHEMA_VERSION on any change, note it here):
   5: issue 11 (models): input_spec, seq_len, cosine_similarity; input_shape is null for a
      model with declared inputs, channels_last null where it does not apply to the model (listed in
      not_applicable, which is JSON {setting: why} since this version).
+  6: issue 18 (confidence): block_round (the round of each block: blocks of two configs in the same
+     round pair), goal and equivalence_pct (benchmark.goal, benchmark.equivalence_pct), stopped_by
+     (why measuring ended: settled, dropped, budget), speedup, speedup_low, speedup_high (paired, over
+     speedup_reference, the run_key of the group's common config), probe_mem_gbps (the probe's
+     memory-bandwidth kernel). issue 20 (deploy): artifact_path (what the model was loaded from).
 """
 
 
@@ -180,6 +185,16 @@ SCHEMA = pa.schema(
         ("cosine_similarity", _float),
         # issue 20 (deploy): what the run's model was loaded from, for `xeonsweep recipe`
         ("artifact_path", _str),
+        # issue 18 (confidence): paired comparisons and what the rounds measured until
+        ("block_round", pa.list_(_int)),
+        ("goal", _str),
+        ("equivalence_pct", _float),
+        ("stopped_by", _str),
+        ("speedup", _float),
+        ("speedup_low", _float),
+        ("speedup_high", _float),
+        ("speedup_reference", _str),
+        ("probe_mem_gbps", pa.list_(_float)),
     ]
 )
 
