@@ -130,3 +130,30 @@ def test_nothing_is_decided_before_the_minimum_rounds():
 
 def test_precision_is_today_s_rule():
     assert type(schedule("precision", ["a"], 3, 3.0, 10, Clock())) is Rounds
+
+
+def test_the_report_pairs_blocks_of_the_same_rounds_and_says_which_ties_are_equivalent():
+    """Rows of one sweep whose blocks drift together: the report's speedup is paired, and a tie says its kind."""
+    import pandas as pd
+
+    from xeonsweep.report.summary import summarize
+
+    drift = [0.8, 1.2, 0.9, 1.1, 1.0, 0.85, 1.15]
+
+    def row(step, position, scale):
+        sps = [100 * scale * f for f in drift]
+        return {"machine": "m", "model": "tiny", "scenario": "offline", "ladder_step": step, "ladder_position": position,
+                "config_hash": step, "run_key": step, "sweep_id": "s", "measure_group": 0, "status": "ok", "reason": None,
+                "started_at": pd.Timestamp("2026-12-07", tz="UTC"), "sps": 100 * scale, "sps_ci_low": 80 * scale,
+                "sps_ci_high": 120 * scale, "target_met": True, "target_ci_pct": 3.0, "blocks": 7, "rounds": 7,
+                "block_sps": sps, "block_round": list(range(1, 8)), "equivalence_pct": 2.0, "loadgen_valid": None}
+
+    from xeonsweep.store.results import COLUMNS
+
+    frame = pd.DataFrame([row("baseline", 0, 1.0), row("faster", 1, 1.05), row("same", 2, 1.051)])
+    frame = frame.assign(**{c: None for c in COLUMNS if c not in frame})
+    table = summarize(frame).set_index("config")
+    assert table.loc["faster", "speedup_kind"] == "paired"
+    assert table.loc["faster", "speedup"] == pytest.approx(1.05) and table.loc["faster", "speedup_low"] > 1
+    assert table.loc["baseline", "tie"] == ""  # told apart from both, though every unpaired interval overlaps
+    assert table.loc["faster", "tie"] == table.loc["same", "tie"] != "" and table.loc["same", "tie_kind"] == "equivalent"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import pandas as pd
 
 from xeonsweep.report.labels import config_labels
+from xeonsweep.stats import paired
 from xeonsweep.stats.confidence import repeat_interval
 from xeonsweep.store.verdict import verdict
 
@@ -67,17 +68,19 @@ def summarize_group(group: pd.DataFrame, baseline: str | None, with_speedup: boo
             "status": status,
             "reason": reason,
             "_group_sps": group_figures(blocks),
+            "_rounds": round_figures(blocks),
+            "_margin_pct": blocks["equivalence_pct"].median() if "equivalence_pct" in blocks else float("nan"),
         })
     table = pd.DataFrame(lines).sort_values(["order", "first_run"]).drop(columns=["order", "first_run"])
     base = table[table["config"] == baseline] if baseline else table.head(1)
     base_line = base.iloc[0] if len(base) and with_speedup else None
     speedups = [speedup(line, base_line) for _, line in table.iterrows()]
     at = table.columns.get_loc("sps_median") + 1
-    for offset, name in enumerate(("speedup", "speedup_low", "speedup_high")):
+    for offset, name in enumerate(("speedup", "speedup_low", "speedup_high", "speedup_kind")):
         table.insert(at + offset, name, [s[offset] for s in speedups])
-    table = table.drop(columns=["_group_sps"]).reset_index(drop=True)
-    table["tie"] = tie_labels(table)
-    return table
+    table = table.reset_index(drop=True)
+    table["tie"], table["tie_kind"] = tie_labels(table)
+    return table.drop(columns=["_group_sps", "_rounds", "_margin_pct"])
 
 
 def repeat_figures(ok: pd.DataFrame) -> dict:
@@ -121,29 +124,68 @@ def group_figures(blocks: pd.DataFrame) -> dict:
             for r in blocks.itertuples() if r.measure_group == r.measure_group and r.measure_group is not None}
 
 
-def speedup(line: pd.Series, base: pd.Series | None) -> tuple[float, float, float]:
-    """Speedup over the baseline, with an interval from the two intervals (nan where either has none).
+def round_figures(blocks: pd.DataFrame) -> dict:
+    """(sweep, memory group) -> {round: block SPS}: what pairs a config's blocks with another's (schema 6 on)."""
+    if "block_round" not in blocks:
+        return {}
+    found = {}
+    for r in blocks.itertuples():
+        rounds = r.block_round
+        if rounds is None or isinstance(rounds, float) or len(rounds) != len(r.block_sps):  # null: older rows
+            continue
+        group = int(r.measure_group) if r.measure_group == r.measure_group else 0
+        found[(r.sweep_id, group)] = dict(zip((int(x) for x in rounds), r.block_sps))
+    return found
 
-    A config measured in a memory group is compared with the baseline measured
-    in that same group, when the baseline was (it is the common reference).
+
+def paired_ratios(line: pd.Series, other: pd.Series) -> list[float]:
+    """line's blocks over other's, round by round, in every (sweep, group) both were measured in."""
+    return [ratio for key in line["_rounds"] if key in other["_rounds"]
+            for ratio in paired.ratios(line["_rounds"][key], other["_rounds"][key])]
+
+
+def speedup(line: pd.Series, base: pd.Series | None) -> tuple[float, float, float, str]:
+    """Speedup over the baseline and its 95% interval, and how it was found (`paired` or `unpaired`).
+
+    Paired where both were measured in the same rounds (blocks of one sweep and memory group): the
+    median of per-round ratios with its order-statistic interval, which holds from one run to the
+    next where absolute SPS shifts. Otherwise (fresh runs, older rows) the interval comes from the two
+    intervals, against the baseline measured in the same memory group when there is one.
     """
     nan = float("nan")
     if base is None:
-        return nan, nan, nan
+        return nan, nan, nan, ""
     sps, low, high = line["sps_median"], line["sps_ci_low"], line["sps_ci_high"]
     if line["config"] == base["config"]:
-        return 1.0, nan, nan  # the reference itself: its own interval is in the SPS columns
+        return 1.0, nan, nan, ""  # the reference itself: its own interval is in the SPS columns
+    ratios = paired_ratios(line, base)
+    if ratios:
+        est = paired.median_interval(ratios)
+        return est.median, (est.low if est.low > 0 else nan), (est.high if est.high < float("inf") else nan), "paired"
     base_sps, base_low, base_high = base["sps_median"], base["sps_ci_low"], base["sps_ci_high"]
     shared = [g for g in line["_group_sps"] if g in base["_group_sps"]]
     if len(shared) == 1 and len(line["_group_sps"]) == 1:
         base_sps, base_low, base_high = base["_group_sps"][shared[0]]
     if low == low and base_low == base_low and base_low > 0:
-        return sps / base_sps, low / base_high, high / base_low
-    return sps / base_sps, nan, nan
+        return sps / base_sps, low / base_high, high / base_low, "unpaired"
+    return sps / base_sps, nan, nan, "unpaired"
 
 
-def tie_labels(table: pd.DataFrame) -> list[str]:
-    """Configs whose 95% intervals overlap, directly or through a chain, share a letter: their order is noise."""
+def tied(a: pd.Series, b: pd.Series) -> str:
+    """"equivalent" (paired, the same speed within the margin), "open" (not told apart), or "" (told apart).
+
+    Paired where both have blocks of the same rounds, else from overlapping unpaired intervals (open)."""
+    ratios = paired_ratios(a, b)
+    if ratios:
+        margin = a["_margin_pct"] if a["_margin_pct"] == a["_margin_pct"] else 2.0
+        word = paired.verdict(paired.median_interval(ratios), margin)
+        return word if word in ("equivalent", "open") else ""
+    return "open" if overlaps(a, b) else ""
+
+
+def tie_labels(table: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Configs not told apart, directly or through a chain, share a letter: their order is noise. Beside each
+    letter its kind: `equivalent` when every pair in it is the same speed within the margin, else `open`."""
     measured = [i for i, r in table.iterrows() if r["sps_ci_low"] == r["sps_ci_low"]]
     parent = {i: i for i in measured}
 
@@ -152,19 +194,23 @@ def tie_labels(table: pd.DataFrame) -> list[str]:
             i = parent[i]
         return i
 
+    kinds = {}
     for a in measured:
         for b in measured:
-            if a < b and overlaps(table.loc[a], table.loc[b]):
+            if a < b and (kind := tied(table.loc[a], table.loc[b])):
+                kinds[(a, b)] = kind
                 parent[root(b)] = root(a)
     members: dict[int, list[int]] = {}
     for i in measured:
         members.setdefault(root(i), []).append(i)
-    labels = [""] * len(table)
+    labels, words = [""] * len(table), [""] * len(table)
     ties = sorted((m for m in members.values() if len(m) > 1), key=min)
     for letter, group in zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", ties):
+        pairs = [kind for (a, b), kind in kinds.items() if a in group and b in group]
+        word = "equivalent" if pairs and all(kind == "equivalent" for kind in pairs) else "open"
         for i in group:
-            labels[i] = letter
-    return labels
+            labels[i], words[i] = letter, word
+    return labels, words
 
 
 def overlaps(a: pd.Series, b: pd.Series) -> bool:

@@ -124,8 +124,12 @@ def tie_words(summary: pd.DataFrame) -> list[str]:
     lines = []
     for key, table in summary.groupby(TABLE, sort=False):
         for tie, members in table[table["tie"] != ""].groupby("tie", sort=True):
-            lines.append(f"{title(*key)}: {', '.join(members['config'])} are not distinguishable from each "
-                         f"other (tie {tie}: their 95% intervals overlap), so their order here is noise")
+            if members["tie_kind"].iloc[0] == "equivalent":
+                lines.append(f"{title(*key)}: {', '.join(members['config'])} are the same speed (tie {tie}: every "
+                             "paired interval lies within benchmark.equivalence_pct of 1), so their order is noise")
+            else:
+                lines.append(f"{title(*key)}: {', '.join(members['config'])} are not told apart (tie {tie}: their "
+                             "95% intervals include equal speed), so their order here is noise")
     return lines
 
 
