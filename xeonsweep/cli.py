@@ -89,10 +89,19 @@ def check_overrides(args: list[str]) -> None:
             for value in override_values(override):
                 if value not in options and value != "null":
                     raise UserError(f"{key}={value} is not an option; valid: {', '.join(options)}")
+        elif head == "search" and key.count(".") == 1 and override.type == OverrideType.CHANGE:
+            _check_search_key(key)
         elif head not in settings and override.type != OverrideType.FORCE_ADD:
             if override.type == OverrideType.ADD:
                 continue
             raise UserError(f"{head} is not a setting; valid: {', '.join(settings)}")
+
+
+def _check_search_key(key: str) -> None:
+    from xeonsweep.search.options import KEYS
+
+    if key.split(".", 1)[1] not in KEYS:
+        raise UserError(f"{key} is not a search setting; valid: {', '.join(f'search.{k}' for k in KEYS)}")
 
 
 def check_single_run(args: list[str]) -> None:
@@ -111,6 +120,9 @@ def check_single_run(args: list[str]) -> None:
         raise UserError(one_line(exc)) from None
     check_config(cfg, config_dirs(args))
     run = settings.to_settings(cfg)
+    if (run.get("search") or {}).get("sampler"):
+        raise UserError(f"search={cfg.hydra.runtime.choices.get('search')} searches a sweep's space: add -m and give "
+                        "settings several values, e.g. -m search=tpe 'batch_size=choice(1,2,4,8)'")
     settings.validate(run, cpu_info())
     settings.refuse_not_applicable(run)
     settings.check_before_run(run)

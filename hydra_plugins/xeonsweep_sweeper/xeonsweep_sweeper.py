@@ -57,6 +57,10 @@ def varying_of(plan: planning.Plan) -> set:
 class XeonSweeper(BasicSweeper):  # noqa: D101
     def sweep(self, arguments: List[str]) -> Any:
         assert self.config is not None and self.launcher is not None and self.hydra_context is not None
+        from xeonsweep.search import hook
+
+        if hook.searching(self.config):  # search=tpe, gp, random: the search drives the measuring
+            return hook.hand_over(self.config, self._settings, [*self._parse_config(), *arguments])
         local = runs_here(self.config.hydra.launcher._target_)
         store = absolute(str(self.config.results.dir))  # a bad value (null) is refused in planning
         sweep_id = self.config.get("sweep_id") or new_sweep_id()

@@ -25,6 +25,9 @@ Schema history (bump SCHEMA_VERSION on any change, note it here):
   5: issue 11 (models): input_spec, seq_len, cosine_similarity; input_shape is null for a
      model with declared inputs, channels_last null where it does not apply to the model (listed in
      not_applicable, which is JSON {setting: why} since this version).
+  6: issue 19 (search): search_id, trial (the Optuna trial a row measured), feasible and
+     constraint (whether the row met the search's limits, and which it broke). Null outside a
+     search. (Issue 18 bumps the version too: one bump for both, when the lead merges them.)
 """
 
 
@@ -43,7 +46,7 @@ from xeonsweep.store import index as store_index
 from xeonsweep.machine.facts import ISA_FLAGS
 
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _str, _int, _float, _bool = pa.string(), pa.int64(), pa.float64(), pa.bool_()
 _time = pa.timestamp("us", tz="UTC")
@@ -178,6 +181,11 @@ SCHEMA = pa.schema(
         ("input_spec", _str),
         ("seq_len", _int),
         ("cosine_similarity", _float),
+        # issue 19 (search): which search and trial measured the row, and whether it met its limits
+        ("search_id", _str),
+        ("trial", _int),
+        ("feasible", _bool),
+        ("constraint", _str),           # the limits it broke, each with its figure ("; " between them)
     ]
 )
 

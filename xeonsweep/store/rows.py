@@ -11,6 +11,7 @@ from xeonsweep import __version__
 from xeonsweep.models import inputs
 
 from xeonsweep.config import settings
+from xeonsweep.store import feasible
 from xeonsweep.launch.child import Outcome
 from xeonsweep.machine.facts import host_facts
 from xeonsweep.stats.confidence import estimate
@@ -215,4 +216,5 @@ def build_row(run: dict, keys: dict, outcome: Outcome, started: datetime, finish
         row.update(block_columns(outcome.instances, outcome.blocks, outcome.schedule, outcome.probes))
     elif outcome.status == "ok":
         row.update(measurement_columns(outcome.instances, run["batch_size"]))
+    row.update(feasible.columns(run, row))  # a search's row: its trial, and whether it met the limits
     return row
