@@ -213,13 +213,19 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"xeonsweep: {exc}", file=sys.stderr)
         return 2
-    from xeonsweep.report import serving as report_serving
+    from xeonsweep.report import search as report_search, serving as report_serving
 
     print_terminal(summary, frame)
     serving = report_serving.write(frame, Path(args.out))
     if serving:
         print(serving[0].read_text())
-    for path in write(summary, Path(args.out), frame) + serving:
+    written = write(summary, Path(args.out), frame) + serving
+    for lines, png in report_search.sections(frame, args.store, Path(args.out)):
+        print("\n".join(lines))
+        with open(written[0], "a") as markdown:  # report.md: the answer too
+            markdown.write("\n```\n" + "\n".join(lines) + f"\n```\n\n![{png.stem}]({png.name})\n")
+        written.append(png)
+    for path in written:
         print(f"wrote {path}")
     return 0
 

@@ -32,6 +32,7 @@ class Answer:
     front: list[scoring.Scored] = field(default_factory=list)
     importances: dict[str, float] = field(default_factory=dict)
     history: list[tuple[float, float]] = field(default_factory=list)  # (s since the search began, best so far)
+    began: Any = None                     # when the search's first row started
 
     @property
     def directions(self) -> list[str]:
@@ -68,7 +69,8 @@ def compute(rows: list[dict], objectives: tuple[str, ...], study: Any, dimension
         found.speedup = _paired(rows, found.best, found.baseline)
         if objectives[0] == "sps":
             found.chained = found.best.values[0] / found.baseline.values[0]
-    found.history = _history(rows, scored, found.directions[0])
+    found.began = min(r["started_at"] for r in rows)
+    found.history = _history(found.began, scored, found.directions[0])
     found.importances = importances(study) if study is not None else {}
     return found
 
@@ -93,10 +95,7 @@ def _paired(rows: list[dict], best: scoring.Scored, baseline: scoring.Scored) ->
     return found
 
 
-def _history(rows: list[dict], scored: dict[int, scoring.Scored], direction: str) -> list[tuple[float, float]]:
-    if not rows:
-        return []
-    began = min(r["started_at"] for r in rows)
+def _history(began: Any, scored: dict[int, scoring.Scored], direction: str) -> list[tuple[float, float]]:
     sign = 1 if direction == "maximize" else -1
     best, out = None, []
     for s in sorted((s for s in scored.values() if s.values is not None and s.feasible), key=lambda s: s.finished_at):
@@ -107,14 +106,15 @@ def _history(rows: list[dict], scored: dict[int, scoring.Scored], direction: str
 
 
 def importances(study: Any) -> dict[str, float]:
-    """Optuna's importance of each setting for the first objective (PED-ANOVA by default)."""
+    """Optuna's importance of each setting (PED-ANOVA, its default: which settings the best trials
+    share, for the study's direction; for two objectives, the trials nearest the Pareto front)."""
     import optuna
 
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if len(complete) < 2:
         return {}
     try:
-        return dict(optuna.importance.get_param_importances(study, target=lambda t: t.values[0]))
+        return dict(optuna.importance.get_param_importances(study))
     except (RuntimeError, ValueError, ZeroDivisionError):  # too few distinct values to tell
         return {}
 
@@ -143,7 +143,8 @@ def text(found: Answer, search_id: str = "") -> list[str]:
     for s in sorted(broke, key=lambda s: s.trial):
         lines.append(f"  infeasible: {found.labels.get(s.trial)}: {s.constraint}")
     for s in sorted(failed, key=lambda s: s.trial):
-        lines.append(f"  {s.status}: {found.labels.get(s.trial)}: {(s.reason or '').splitlines()[0] if s.reason else ''}")
+        reason = (s.reason or "").splitlines()[0] if s.reason else ""
+        lines.append(f"  {s.status}: {found.labels.get(s.trial)}: {reason}")
     if found.importances:
         lines.append("  importance: " + ", ".join(f"{k} {v:.2f}" for k, v in found.importances.items()))
     return lines
@@ -170,7 +171,7 @@ def plot(found: Answer, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    began = min((s.finished_at for s in found.scored.values()), default=None)
+    began = found.began
     points = [s for s in found.scored.values() if s.values is not None]
     for feasible_now, marker in ((True, "o"), (False, "x")):
         chosen = [s for s in points if bool(s.feasible) == feasible_now]
@@ -180,7 +181,8 @@ def plot(found: Answer, path: Path) -> Path:
         xs, ys = zip(*found.history)
         left.step(xs, ys, where="post", color="black", label="best feasible so far")
     left.set_xlabel("seconds since the search began")
-    left.set_ylabel(found.objectives[0])
+    scale = " (on the baseline's first batch's scale)" if found.objectives[0] == "sps" else ""
+    left.set_ylabel(found.objectives[0] + scale)
     left.legend(loc="lower right")
     left.set_title("best so far")
     if len(found.objectives) == 2:

@@ -21,9 +21,10 @@ import itertools
 import logging
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
@@ -31,8 +32,16 @@ from optuna.trial import TrialState
 from xeonsweep.config import settings
 from xeonsweep.errors import Incompatible, UserError
 from xeonsweep.machine.facts import cpu_info
-from xeonsweep.search import answer as answers, measure, options as search_options, samplers, \
-    space as spaces, study as studies, values as scoring, warm
+from xeonsweep.search import (
+    answer as answers,
+    measure,
+    options as search_options,
+    samplers,
+    space as spaces,
+    study as studies,
+    values as scoring,
+    warm,
+)
 from xeonsweep.store import feasible, results
 from xeonsweep.sweep import planning
 
@@ -341,8 +350,7 @@ class Search:
         first = next(self.index)
         for _ in plan.jobs[1:]:
             next(self.index)
-        varying = {d.name for d in self.space.dimensions}
-        describe = lambda job: planning.describe(job.overrides, varying)  # noqa: E731
+        describe = self._describe
         count = itertools.count(first + 1)
         return measure.measure_batch(
             plan.jobs, self.sweep_dir, first, self.machine, self.store,
@@ -386,6 +394,10 @@ class Search:
         earlier = [o for o in scored.values() if o.values is not None and o.feasible and o.trial < s.trial]
         return not any(answers.dominates(o.values, s.values, self.options.directions) for o in earlier)
 
+    def _describe(self, job: planning.Job) -> str:
+        role = " (reference)" if "search.reference=true" in job.overrides else ""
+        return planning.describe(job.overrides, set(self.dimension_names)) + role
+
     # -- the answer's interval -----------------------------------------------------------
     def _confirm(self) -> None:
         """The best and the baseline side by side once, when no batch paired them: the answer's
@@ -403,9 +415,11 @@ class Search:
         plan = planning.plan_sweep(job_overrides, self.compose, self.cpu, sweep_id, None, self.machine)
         first = next(self.index)
         next(self.index)
+        count = itertools.count(first + 1)
         measure.measure_batch(plan.jobs, self.sweep_dir, first, self.machine, self.store,
-                              finished=lambda job, summary: self.progress.finished(first + 1, "confirm", summary),
-                              label=lambda job: " ".join(job.overrides), status=self.progress.status)
+                              finished=lambda job, summary: self.progress.finished(next(count), self._describe(job),
+                                                                                   summary),
+                              label=self._describe, status=self.progress.status)
 
 
 def settings_store(run: dict) -> str:

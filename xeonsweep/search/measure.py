@@ -10,9 +10,9 @@ back from the store: what the search tells Optuna is what the store holds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 from xeonsweep.store import results
 from xeonsweep.sweep.planning import Job

@@ -27,7 +27,8 @@ MEASURES = {
     "single_stream": {"sps", "latency_ms_p99", "cosine_similarity", "peak_rss_mb"},
     "server": {"sps", "latency_ms_p99", "cosine_similarity", "peak_rss_mb"},
 }
-KEYS = ("sampler", "objective", *LIMITS, "batch", "n_trials", "budget_s", "patience", "seed", "id", "trial", "reference")
+KEYS = ("sampler", "objective", *LIMITS, "batch", "n_trials", "budget_s", "patience", "seed", "id",
+        "trial", "reference")
 
 
 @dataclass(frozen=True)

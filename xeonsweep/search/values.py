@@ -15,8 +15,8 @@ row's own figures. The report reads the same rows and gets the same values.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from xeonsweep.stats import paired
 from xeonsweep.stats.confidence import Estimate

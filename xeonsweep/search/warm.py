@@ -10,7 +10,7 @@ paired comparison; the first batch measures the baseline again).
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 import pandas as pd
 
