@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import optuna
 from optuna.trial import TrialState
 
 from xeonsweep.config import settings
@@ -88,6 +87,7 @@ class Search:
         self.stopped_by = ""
         self.started = time.monotonic()
         self.patience_left = self.options.patience
+        self.progress: Any = None
 
     # -- before anything runs ------------------------------------------------------------
     def _measuring_overrides(self) -> list[str]:
@@ -128,22 +128,12 @@ class Search:
 
     # -- the search ----------------------------------------------------------------------
     def run(self) -> answers.Answer:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        path = studies.journal_path(self.store, self.id)
-        self.study = studies.open_study(path, self.id, self.options.directions, self.sampler)
-        for key, value in (("dimensions", [d.name for d in self.space.dimensions]),
-                           ("objectives", list(self.options.objectives)), ("limits", self.options.limits),
-                           ("machine", self.machine)):
-            self.study.set_user_attr(key, value)
         from xeonsweep.sweep.progress import SweepProgress
 
         facts = self._prepare_sweep_dir()
         with self._host_lock(), SweepProgress(0, self.id, self.store) as self.progress:
             self.progress.machine(facts)
-            self.say(f"search {self.id}: {self.options.sampler_name}, objective {', '.join(self.options.objectives)}"
-                     f"{self._limits_text()}; study in {path}")
-            self._recover()
-            self._warm_start()
+            self.open()
             while not self._stop():
                 self._one_batch()
             self.say(f"stopped: {self.stopped_by}")
@@ -155,8 +145,23 @@ class Search:
         print(f"wrote {png}")
         return found
 
+    def open(self) -> None:
+        """The study from its journal (made on the first run), what a killed session left, the warm start."""
+        path = studies.journal_path(self.store, self.id)
+        self.study = studies.open_study(path, self.id, self.options.directions, self.sampler)
+        for key, value in (("dimensions", self.dimension_names), ("objectives", list(self.options.objectives)),
+                           ("limits", self.options.limits), ("machine", self.machine)):
+            self.study.set_user_attr(key, value)
+        self.say(f"search {self.id}: {self.options.sampler_name}, objective {', '.join(self.options.objectives)}"
+                 f"{self._limits_text()}; study in {path}")
+        self._recover()
+        self._warm_start()
+
     def say(self, text: str) -> None:
-        self.progress.console.print(text)
+        if self.progress is not None:
+            self.progress.console.print(text)
+        else:
+            print(text, file=sys.stderr)
 
     def _limits_text(self) -> str:
         return "".join(f", {k}={v:g}" for k, v in self.options.limits.items())
