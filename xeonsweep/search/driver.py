@@ -68,6 +68,11 @@ class Search:
         self.config, self.compose = config, compose
         self.cpu = cpu_info()
         self.machine = settings.machine_label(self.cpu)
+        launcher = str(config.hydra.launcher._target_)
+        if not launcher.endswith("BasicLauncher"):
+            name = launcher.rpartition(".")[2]
+            raise UserError(f"search: measures with live workers on this machine, not through {name} (a cluster "
+                            "search is not built yet); drop cluster=... or use search=none")
         self.space = spaces.parse(overrides)
         self.base = compose(self.space.fixed)
         self.options = search_options.read(self.base)
