@@ -66,9 +66,11 @@ class Sweep:
             *([f"hydra.searchpath=[file://{FAULTS}]"] if faults else []),
         ]
 
-    def __call__(self, *args: str, timeout: float = 900, faults: bool = False) -> subprocess.CompletedProcess:
+    def __call__(self, *args: str, timeout: float = 900, faults: bool = False, cwd: Path = ROOT,
+                 env: dict | None = None) -> subprocess.CompletedProcess:
+        """`cwd`: where the user stands (tmp for "not in the repository"); `env`: the process's whole environment."""
         argv = self.argv(*args, faults=faults)
-        return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
     def rows(self):
         from xeonsweep.store.results import load

@@ -21,6 +21,8 @@ from xeonsweep.stats import confidence
 from xeonsweep.blocks import channel
 from xeonsweep.cli import CONF
 from xeonsweep.machine.facts import cpu_info
+from xeonsweep.deploy import recipe, run_script, infer_script
+from xeonsweep.report import compare
 
 def settings_for(overrides):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):

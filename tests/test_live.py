@@ -59,6 +59,7 @@ def test_each_config_is_set_up_once_and_measured_in_interleaved_blocks(sweep, tm
         assert row["iterations_measured"] >= 3 * row["blocks"]
         assert len(row["probe_fp32_gflops"]) >= 1 and min(row["probe_fp32_gflops"]) > 0
         assert row["setup_peak_rss_mb"] > 50 and row["top1_agreement"] == 1.0
+        assert row["artifact_path"].endswith("/state_dict.pt")  # a live child reports what it loaded too
         # A waiting child blocks on its socket: next to no CPU while the others measure.
         assert row["idle_s"] > 1.0
         assert row["idle_cpu_s"] <= max(0.05, 0.02 * row["idle_s"]), (row["idle_cpu_s"], row["idle_s"])
@@ -162,3 +163,55 @@ def test_blocks_with_repeats_run_fresh_repeats_and_say_so_in_one_line(sweep):
                      "benchmark.method=blocks run one fresh process each instead (blocks need benchmark.repeats=1)"]
     frame = sweep.rows()
     assert sorted(frame["repeat"]) == [0, 1] and set(frame["measurement"]) == {"fresh"}
+
+
+def test_a_block_sweep_started_outside_the_checkout_measures(tmp_path, cache_dir):
+    """From a folder of the user's own, with the default (relative) store and sweep folders."""
+    import sys
+
+    import pandas as pd
+
+    user = tmp_path / "user"
+    user.mkdir()
+    argv = [sys.executable, "-m", "xeonsweep", "-m", "model=tiny", "batch_size=2,4", *BLOCKS[:-2],
+            "benchmark.min_rounds=2", "benchmark.budget_s=0", f"cache.dir={cache_dir}"]
+    result = subprocess.run(argv, cwd=user, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_parquet(user / "outputs" / "results")
+    assert sorted(frame["batch_size"]) == [2, 4]
+    assert set(frame["status"]) == {"ok"}, frame[["status", "reason"]].to_string()
+    assert set(frame["measurement"]) == {"blocks"} and (frame["blocks"] == 2).all()
+
+
+def test_a_block_sweep_killed_mid_rounds_goes_on_from_its_blocks_when_run_again(sweep):
+    args = ["-m", "model=tiny", "batch_size=1,2", *BLOCKS[:3], "benchmark.min_rounds=3",
+            "benchmark.budget_s=600", "benchmark.target_ci_pct=0.01"]
+    proc = subprocess.Popen(sweep.argv(*args), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journals = sweep.store / "_blocks"
+    deadline = time.monotonic() + 300
+    while len(files := list(journals.rglob("*.jsonl"))) < 2 or min(lines(f) for f in files) < 3:
+        assert proc.poll() is None, "the sweep ended before it could be killed"
+        assert time.monotonic() < deadline, "no blocks were journaled"
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not sweep.store.exists() or sweep.rows().empty  # no row yet: rows are written when rounds end
+    earlier = sorted(lines(f) for f in journals.rglob("*.jsonl"))
+    rerun_at = time.time()
+
+    # Run again (min_rounds and budget_s are not part of a config's identity): two more rounds each.
+    result = sweep(*args[:-3], f"benchmark.min_rounds={earlier[-1] + 2}", "benchmark.budget_s=0")
+    assert result.returncode == 0, result.stderr
+    assert f"continuing 2 config(s) from {sum(earlier)} block(s)" in result.stderr
+    frame = sweep.rows()
+    assert set(frame["status"]) == {"ok"} and len(frame) == 2
+    more = earlier[-1] + 2 - earlier[0]  # the rounds every config had a block of count as done
+    assert sorted(frame["blocks"]) == [n + more for n in earlier]
+    for _, row in frame.iterrows():
+        starts = sorted(row["block_start_unix_s"])
+        assert sum(s < rerun_at for s in starts) == row["blocks"] - more  # the killed sweep's blocks are in
+    assert list(journals.rglob("*.jsonl")) == []  # the rows hold them now
+
+
+def lines(path) -> int:
+    return path.read_text().count("\n")

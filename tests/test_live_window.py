@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from xeonsweep.blocks.live import Live, Sweep
+from xeonsweep.blocks.children import Children, completed
+from xeonsweep.blocks.member import Live
+from xeonsweep.launch.child import Outcome
 from xeonsweep.sweep.planning import Job
 
-BENCH = {"budget_s": 10, "min_rounds": 3, "target_ci_pct": 3, "live_memory_mb": 1000,
-         "timeout_s": 30, "block_s": 0.1, "block_warmup_s": 0.01}
+BENCH = {"timeout_s": 30, "block_s": 0.1, "block_warmup_s": 0.01}
 
 
 def timing(start: int, latency: int, n: int) -> dict:
@@ -35,37 +36,42 @@ def child():
     proc.wait()
 
 
-def scripted(answers: list[list[dict]], child: subprocess.Popen):
-    """A sweep with one config whose `time` answers are `answers`, in order."""
-    written = []
-    sweep = Sweep([Job([], {"benchmark": BENCH})], [Path("0")], cache_dir=str, write=written.append)
-    live = Live(Job([], {"benchmark": BENCH, "batch_size": 1}), Path("0"), "config", proc=child)
+@pytest.fixture
+def scripted(child):
+    """A live config whose `time` answers are the given ones, in order, and the commands it was asked."""
     asked = []
 
-    def ask(live, command, deadline):
-        asked.append(command["cmd"])
-        return [{"warm_s": 0.01}] * 2 if command["cmd"] == "warm" else answers.pop(0)
+    def make(answers: list[list[dict]]):
+        def ask(live, command, deadline):
+            asked.append(command["cmd"])
+            return [{"warm_s": 0.01}] * 2 if command["cmd"] == "warm" else answers.pop(0)
 
-    sweep._ask = ask
-    return sweep, live, written, asked
+        children.ask = ask
+        return Live(Job([], {"benchmark": BENCH, "batch_size": 1}), Path("0"), "config", proc=child), asked
+
+    with Children(cache_dir=str) as children:
+        yield children, make
 
 
 @pytest.mark.slow
-def test_a_block_that_misses_the_common_window_twice_fails_the_config(child):
-    sweep, live, written, asked = scripted([MISSES, MISSES], child)
-    assert sweep._block(live, 1, 0) is None
+def test_a_block_that_misses_the_common_window_twice_fails_the_config(scripted, child):
+    children, make = scripted
+    live, asked = make([MISSES, MISSES])
+    outcome = children.block(live, 1, 0)
     assert asked == ["warm", "time", "time"]  # re-timed once, then given up
-    assert written == [live] and live.outcome.status == "failed" and live.outcome.method == "blocks"
-    assert live.outcome.reason.startswith("the measured window is empty for instance(s) 1: none of their iterations")
-    assert "again when re-timed" in live.outcome.reason
+    assert isinstance(outcome, Outcome) and outcome.status == "failed"
+    assert outcome.reason.startswith("the measured window is empty for instance(s) 1: none of their iterations")
+    assert "again when re-timed" in outcome.reason
+    assert completed(live, outcome).method == "blocks"  # the row says how it was measured
     assert live.blocks == [] and child.poll() is not None  # no SPS recorded, and the child is gone
 
 
 @pytest.mark.slow
-def test_a_block_that_misses_the_window_once_is_re_timed(child):
-    sweep, live, written, asked = scripted([APART, TOGETHER], child)
-    block = sweep._block(live, 1, 0)
+def test_a_block_that_misses_the_window_once_is_re_timed(scripted, child):
+    children, make = scripted
+    live, asked = make([APART, TOGETHER])
+    block = children.block(live, 1, 0)
     assert asked == ["warm", "time", "time"]
-    assert block is not None and live.blocks == [block] and block["instances"] == TOGETHER
+    assert not isinstance(block, Outcome) and live.blocks == [block] and block["instances"] == TOGETHER
     assert block["sps"] > 0 and all(s > 0 for s in block["instance_sps"])
-    assert written == [] and live.outcome is None and child.poll() is None
+    assert live.outcome is None and child.poll() is None

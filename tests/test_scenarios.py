@@ -79,6 +79,10 @@ def test_server_valid_under_a_generous_slo_and_invalid_under_an_impossible_one(s
     summary = (Path(impossible["loadgen_logs"]) / "mlperf_log_summary.txt").read_text()
     assert "Result is : INVALID" in summary and "Performance constraints satisfied : NO" in summary
     assert impossible["status"] == "ok"  # measured: the config just cannot meet that SLO
+    # ... and the progress line says INVALID and why, not ok (issue 17, item 11)
+    line = next(line for line in result.stderr.splitlines() if "latency_slo_ms=0.001" in line)
+    assert "INVALID" in line and " ok " not in line
+    assert "LoadGen at 100 QPS: performance constraints not satisfied" in " ".join(result.stderr.split())
 
 
 @pytest.mark.slow
@@ -94,7 +98,8 @@ def test_find_peak_gives_a_valid_qps_whose_double_is_invalid(sweep):
     at_peak = [r for r in runs if r["how"] == "LoadGen PerformanceOnly run" and r["target_qps"] == top]
     assert at_peak and at_peak[-1]["valid"]  # a real LoadGen server run at the peak said VALID
     double = sweep(f"scenario.target_qps={2 * top}", *slo)
-    assert double.returncode == 0, double.stdout + double.stderr
+    # a single run short of its SLO: INVALID, LoadGen's reason, exit 1 (issue 17, item 11)
+    assert double.returncode == 1 and "xeonsweep: INVALID " in double.stdout, double.stdout + double.stderr
     rows = sweep.rows()
     assert not rows[rows["peak_qps"].isna()].iloc[0]["loadgen_valid"]
 

@@ -197,7 +197,11 @@ def test_a_search_killed_with_trials_asked_asks_them_again_and_no_more(tmp_path)
 
 # -- the values told, from the rows ------------------------------------------------------------
 def row(trial, config_hash, sweep_id, blocks, start, reference=False, status="ok", **extra) -> dict:
+    """A search's row; its i-th block ran in round i (rounds 10 s apart, the reference first in each)."""
+    began = start.timestamp() // 1000 * 1000
+    times = [began + 10 * i + (0 if reference else 1 + trial % 5) for i in range(len(blocks))]
     return {"trial": trial, "config_hash": config_hash, "sweep_id": sweep_id, "block_sps": blocks,
+            "block_start_unix_s": times,
             "sps": sorted(blocks)[len(blocks) // 2] if blocks else None, "measure_reference": reference,
             "measure_group": 0, "status": status, "reason": None, "feasible": True, "constraint": None,
             "started_at": start, "finished_at": start + timedelta(seconds=30), "overrides": f"x={trial}", **extra}
@@ -221,6 +225,18 @@ def test_a_candidate_is_told_its_references_value_times_its_paired_speedup():
     assert found.baseline.trial == 0 and found.best.trial == 2 and found.chained == 4.0
     assert found.speedup is None  # never side by side with the baseline
     assert [b for _, b in found.history] == [100.0, 200.0, 400.0]
+
+
+def test_blocks_pair_by_the_round_they_ran_in_not_by_their_place_in_the_list():
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    reference = row(0, "base", "b1", [100, 50, 120, 80, 110, 90, 130], t0, reference=True)
+    # A killed round left the reference one block ahead: the candidate's blocks ran in rounds 0, 2, 3, ...,
+    # each twice the reference's of its round (the machine's speed moved from round to round).
+    candidate = row(1, "c1", "b1", [200, 240, 160, 220, 180, 260], t0)
+    candidate["block_start_unix_s"] = [reference["block_start_unix_s"][0] + 1,
+                                       *[t + 1 for t in reference["block_start_unix_s"][2:]]]
+    found = values.paired_speedup(candidate, reference)
+    assert (found.median, found.low, found.high, found.blocks) == (2.0, 2.0, 2.0, 6)
 
 
 def test_the_pareto_front_keeps_feasible_configs_nobody_beats_on_both():

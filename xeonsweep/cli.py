@@ -1,13 +1,20 @@
 """Command line: `python -m xeonsweep` / `xeonsweep` runs or sweeps (Hydra);
-`xeonsweep report ...`, `xeonsweep doctor` and `xeonsweep store compact` are subcommands.
+`xeonsweep report ...`, `xeonsweep doctor`, `xeonsweep store compact`, `xeonsweep recipe ...`
+and `xeonsweep compare ...` are subcommands.
 
-Before Hydra starts, overrides are checked so that a bad group option or an
-unknown setting stops with one line naming the value and the valid ones.
+Before Hydra starts, the command line is read as Hydra reads it (its own parser and
+search path: conf/, --config-dir, hydra.searchpath; flags may follow overrides) and
+checked, so that a bad group option, an unknown setting (added with + or not) or a
+mistyped subcommand stops with one line naming the value and the valid ones.
 """
 
 from __future__ import annotations
 
+import argparse
+import functools
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import hydra
@@ -18,23 +25,102 @@ from omegaconf.errors import OmegaConfBaseException
 from xeonsweep.errors import UserError
 
 from xeonsweep.config.paths import CONF
-SUBCOMMANDS = {"report": "xeonsweep.report.tables", "doctor": "xeonsweep.machine.doctor", "store": "xeonsweep.store.cli"}
+
+# Every subcommand, in this one place: main() dispatches on it, and a mistyped one is answered from it.
+SUBCOMMANDS = {"report": "xeonsweep.report.tables", "doctor": "xeonsweep.machine.doctor", "store": "xeonsweep.store.cli",
+               "recipe": "xeonsweep.deploy.recipe", "compare": "xeonsweep.report.compare"}
+
+
+def _usage_error(message: str) -> None:
+    raise UserError(f"{message}; see python -m xeonsweep --help")
+
+
+def parse_command_line(args: list[str]) -> argparse.Namespace:
+    """The arguments as Hydra's own parser reads them, but with flags anywhere among the overrides
+    (Hydra's stops at a flag written after an override) and a parse error on one line."""
+    from hydra._internal.utils import get_args_parser
+
+    parser = get_args_parser()
+    parser.error = _usage_error  # argparse would print its whole usage text
+    parsed = parser.parse_intermixed_args(args)
+    check_bare_words(parsed.overrides)
+    return parsed
+
+
+def check_bare_words(overrides: list[str]) -> None:
+    """A word that is neither key=value nor ~key is a mistyped subcommand, not a Hydra grammar error."""
+    for word in overrides:
+        if "=" not in word and not word.startswith("~"):
+            raise UserError(f"{word} is not a subcommand; valid: {', '.join(SUBCOMMANDS)} "
+                            "(settings are given as key=value)")
+
+
+def hydra_order(args: list[str]) -> list[str]:
+    """The flags, then the overrides: what Hydra's parser accepts (`model=tiny -m batch_size=1,2` too)."""
+    overrides = parse_command_line(args).overrides
+    written = set(overrides)
+    return [a for a in args if a not in written] + overrides
+
+
+def search_path(config_dir: str | None):
+    """conf/ and --config-dir, as Hydra's own entry point builds them (hydra/_internal/utils.py _run_hydra)."""
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.config_search_path import SearchPathQuery
+
+    path = create_config_search_path(search_path_dir=str(CONF))
+    if config_dir is not None:
+        folder = os.path.abspath(config_dir)
+        if not os.path.isdir(folder):
+            raise UserError(f"--config-dir {config_dir} is not a folder; valid: a folder of config files")
+        path.prepend(provider="command-line", path=f"file://{folder}", anchor=SearchPathQuery(provider="schema"))
+    return path
 
 
 def config_dirs(args: list[str]) -> list[Path]:
-    """conf/ plus any file:// folders added with hydra.searchpath=[...]."""
-    dirs = [CONF]
-    for arg in args:
-        if arg.startswith("hydra.searchpath="):
-            for item in arg.split("=", 1)[1].strip("[]").split(","):
-                item = item.strip().strip("'\"")
-                if item.startswith("file://"):
-                    dirs.append(Path(item[len("file://"):]))
-    return dirs
+    """Every config folder Hydra searches, in its order (the first one holding a file is the one used):
+    conf/, --config-dir, then hydra.searchpath."""
+    parsed = parse_command_line(args)
+    config_dir = os.path.abspath(parsed.config_dir) if parsed.config_dir is not None else None
+    searchpath = tuple(o for o in parsed.overrides if o.lstrip("+").startswith("hydra.searchpath="))
+    return list(_config_dirs(config_dir, parsed.config_name or "config", searchpath))
+
+
+@functools.lru_cache(maxsize=16)  # the sweeper asks once per job
+def _config_dirs(config_dir: str | None, config_name: str, searchpath: tuple[str, ...]) -> tuple[Path, ...]:
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    loader = ConfigLoaderImpl(config_search_path=search_path(config_dir))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a missing folder: Hydra itself warns once, later
+            _, repo = loader._parse_overrides_and_create_caching_repo(config_name, list(searchpath))
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise UserError(one_line(exc)) from None
+    folders = (_folder(source) for source in repo.get_sources() if source.provider not in ("hydra", "schema"))
+    return tuple(folder for folder in folders if folder is not None)
+
+
+def _folder(source) -> Path | None:
+    """The folder of a file:// or pkg:// config source."""
+    if source.scheme() == "file":
+        return Path(source.path)
+    if source.scheme() == "pkg":
+        from importlib import resources
+
+        try:
+            folder = resources.files(source.path)
+        except (ImportError, TypeError):
+            return None
+        return folder if isinstance(folder, Path) else None
+    return None
 
 
 def group_options(group: str, dirs: list[Path] = (CONF,)) -> list[str]:
     return sorted({p.stem for d in dirs for p in (d / group).glob("*.yaml")})
+
+
+def group_names(dirs: list[Path]) -> set[str]:
+    return {p.name for d in dirs if d.is_dir() for p in d.iterdir() if p.is_dir()}
 
 
 def known_settings() -> list[str]:
@@ -44,8 +130,8 @@ def known_settings() -> list[str]:
 
 
 def override_args(args: list[str]) -> list[str]:
-    """The key=value overrides among the arguments (not flags such as -m or --cfg)."""
-    return [a for a in args if "=" in a and not a.startswith("-")]
+    """The overrides among the arguments (not flags such as -m, --cfg or --config-dir and their values)."""
+    return parse_command_line(args).overrides
 
 
 def one_line(exc: Exception) -> str:
@@ -62,17 +148,17 @@ def override_values(override) -> list[str]:
 
 
 def check_overrides(args: list[str]) -> None:
-    """Group options must exist and top-level settings must be known; raise UserError otherwise."""
+    """Group options must exist and settings (added with + or not) must be known; raise UserError otherwise."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import OverrideType
 
-    from xeonsweep.config.yaml_keys import check_syntax
+    from xeonsweep.config.yaml_keys import OPEN, check_key, check_syntax
 
     strings = override_args(args)
-    groups = {p.name for p in CONF.iterdir() if p.is_dir()}
-    settings = known_settings()
     dirs = config_dirs(args)
     check_syntax(dirs[1:])  # the user's own files (ours are tested)
+    groups = group_names(dirs)
+    settings = known_settings()
     parser = OverridesParser.create()
     for text in strings:
         try:
@@ -82,42 +168,70 @@ def check_overrides(args: list[str]) -> None:
     for override in parser.parse_overrides(strings):
         key = override.key_or_group
         head = key.split(".")[0].split("/")[0]
-        if head == "hydra" or override.type == OverrideType.DEL:
+        if head in OPEN or override.type == OverrideType.DEL:
             continue
         if key in groups:
             options = group_options(key, dirs)
             for value in override_values(override):
                 if value not in options and value != "null":
                     raise UserError(f"{key}={value} is not an option; valid: {', '.join(options)}")
-        elif head == "search" and key.count(".") == 1 and override.type == OverrideType.CHANGE:
-            _check_search_key(key)
-        elif head not in settings and override.type != OverrideType.FORCE_ADD:
-            if override.type == OverrideType.ADD:
-                continue
+        elif head not in settings and head not in groups:
+            # With + too: a misspelled key would run, and change the fingerprint so that resume misses.
             raise UserError(f"{head} is not a setting; valid: {', '.join(settings)}")
+        else:
+            check_key(key)  # before Hydra, whose "To append to your config use +key" is the wrong fix
 
 
-def _check_search_key(key: str) -> None:
-    from xeonsweep.search.options import KEYS
+def compose(args: list[str], multirun: bool = False) -> DictConfig:
+    """The config as `python -m xeonsweep` composes it (a sweep's: without its swept values), hydra node
+    included. Hydra's own loader on its own search path: no global state, so a running sweep may ask too."""
+    from hydra import version
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra.types import RunMode
 
-    if key.split(".", 1)[1] not in KEYS:
-        raise UserError(f"{key} is not a search setting; valid: {', '.join(f'search.{k}' for k in KEYS)}")
+    version.setbase("1.3")  # as hydra.main(version_base="1.3") does
+    parsed = parse_command_line(args)
+    loader = ConfigLoaderImpl(config_search_path=search_path(parsed.config_dir))
+    try:
+        return loader.load_configuration(config_name=parsed.config_name or "config", overrides=parsed.overrides,
+                                         run_mode=RunMode.MULTIRUN if multirun else RunMode.RUN, from_shell=False)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise UserError(_composition_error(exc, args, multirun)) from None
+
+
+def job_composition_error(exc: Exception, overrides: list[str]) -> UserError:
+    """A sweep job's composition error (the sweeper composes each job) as one line, as a single run's is."""
+    args = sys.argv[1:]
+    flags = hydra_order(args)[: len(args) - len(override_args(args))]
+    return UserError(_composition_error(exc, [a for a in flags if a not in ("-m", "--multirun")] + overrides, False))
+
+
+def _composition_error(exc: Exception, args: list[str], multirun: bool) -> str:
+    """Hydra's "Could not override 'model.seq_len'. To append to your config use +model.seq_len=..." suggests
+    the wrong fix (a key the chosen option does not have): name the option and its keys instead."""
+    import re
+
+    match = re.match(r"Could not override '([^']+\.[^'.]+)'", str(exc))
+    if match is None:
+        return one_line(exc)
+    key = match[1]
+    cfg = compose([a for a in args if not a.startswith(f"{key}=")], multirun)
+    node = OmegaConf.select(cfg, key.rpartition(".")[0])
+    if not isinstance(node, DictConfig):
+        return one_line(exc)
+    head = key.split(".")[0]
+    choice = cfg.hydra.runtime.choices.get(head)
+    return f"{key} is not a setting{f' of {head}={choice}' if choice else ''}; valid: {', '.join(sorted(node))}"
 
 
 def check_single_run(args: list[str]) -> None:
     """A single run is validated here, before Hydra creates any output folder."""
-    from hydra import compose, initialize_config_dir
-
     from xeonsweep.config import settings
     from xeonsweep.machine.facts import cpu_info
 
     from xeonsweep.config.yaml_keys import check_config
 
-    try:
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=override_args(args), return_hydra_config=True)
-    except (HydraException, OmegaConfBaseException) as exc:
-        raise UserError(one_line(exc)) from None
+    cfg = compose(args)
     check_config(cfg, config_dirs(args))
     run = settings.to_settings(cfg)
     if (run.get("search") or {}).get("sampler"):
@@ -126,6 +240,18 @@ def check_single_run(args: list[str]) -> None:
     settings.validate(run, cpu_info())
     settings.refuse_not_applicable(run)
     settings.check_before_run(run)
+
+
+def check_command_line(args: list[str]) -> None:
+    """Everything that can be refused before Hydra starts: a sweep's jobs are checked by the sweeper."""
+    parsed = parse_command_line(args)
+    check_overrides(args)
+    if parsed.help or parsed.hydra_help or parsed.cfg or parsed.info or parsed.shell_completion:
+        return
+    if parsed.multirun:
+        compose(args, multirun=True)  # what Hydra composes first: its errors as one line, not six
+    else:
+        check_single_run(args)
 
 
 @hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")
@@ -137,9 +263,15 @@ def _hydra_main(cfg: DictConfig) -> dict:
 
 def run_main(args: list[str]) -> int:
     try:
-        check_overrides(args)
-        if not ({"-m", "--multirun"} & set(args)) and not any(a.startswith(("-c", "--cfg", "--info", "-h", "--help")) for a in args):
-            check_single_run(args)
+        return _run(args)
+    except KeyboardInterrupt:
+        return interrupted()
+
+
+def _run(args: list[str]) -> int:
+    try:
+        check_command_line(args)
+        args = hydra_order(args)
     except UserError as exc:
         print(f"xeonsweep: {exc}", file=sys.stderr)
         return 2
@@ -147,8 +279,18 @@ def run_main(args: list[str]) -> int:
     _hydra_main()
     from xeonsweep.sweep.task import last_status
 
-    # A single run that failed or timed out is a failed command (after its one-line status).
-    return 1 if last_status() in ("failed", "timeout") else 0
+    # A single run that failed, timed out or missed its SLO is a failed command (after its one-line status).
+    return 1 if last_status() in ("failed", "timeout", "INVALID") else 0
+
+
+def interrupted() -> int:
+    """Ctrl-C: every finished run is already in the store and no child outlives its run (they clean up on
+    the way out), so one line says so instead of a traceback; 130 is the shell's code for SIGINT."""
+    from xeonsweep.store.results import rows_written_here
+
+    print(f"xeonsweep: interrupted; {rows_written_here()} run(s) written, run the same command again to resume",
+          file=sys.stderr)
+    return 130
 
 
 def main() -> int:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, List, Sequence
 
@@ -96,10 +98,40 @@ class LocalLauncher(PerJobMixin, stock.LocalLauncher):
 
 
 class SlurmLauncher(PerJobMixin, stock.SlurmLauncher):
+    def setup(self, **kwargs: Any) -> None:
+        """Before anything is submitted: with no Slurm to answer, every run would end "lost with its job"."""
+        super().setup(**kwargs)
+        problem = slurm_unreachable()
+        if problem:
+            print(f"xeonsweep: cluster=slurm: {problem}; valid: a host that submits to a running Slurm, "
+                  "or cluster=local", file=sys.stderr)
+            sys.exit(2)
+
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         if not accounting_enabled():
             use_squeue_for_states()
         return super().launch(job_overrides, initial_job_idx)
+
+
+SLURM_COMMANDS = ("sbatch", "srun", "scontrol")  # submitit submits with sbatch and looks for srun
+PING_TIMEOUT_S = 15
+
+
+def slurm_unreachable() -> str | None:
+    """Why this host cannot submit to Slurm (its commands missing, its controller not answering), or None."""
+    missing = [command for command in SLURM_COMMANDS if shutil.which(command) is None]
+    if missing:
+        return f"no Slurm commands here ({', '.join(missing)} not on PATH)"
+    try:
+        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=PING_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return f"Slurm's controller did not answer `scontrol ping` within {PING_TIMEOUT_S} s"
+    except OSError as exc:
+        return f"scontrol ping could not start: {exc}"
+    if "is UP" not in ping.stdout:
+        said = " ".join((ping.stdout + ping.stderr).split()) or f"exit status {ping.returncode}"
+        return f"Slurm's controller is not up (scontrol ping: {said})"
+    return None
 
 
 @functools.cache

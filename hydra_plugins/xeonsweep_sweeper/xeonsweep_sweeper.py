@@ -161,14 +161,20 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
         live.measure_in_blocks(
             jobs, Path(self.config.hydra.sweep.dir), done, settings.machine_label(cpu_info()),
             finished=lambda job, summary: progress.finished(next(count), planning.describe(job.overrides, varying), summary),
-            label=lambda job: planning.describe(job.overrides, varying), status=progress.status,
+            label=lambda job: planning.describe(job.overrides, varying), status=progress.status, note=progress.note,
         )
 
     def _settings(self, overrides: List[str]) -> dict:
-        from xeonsweep.cli import config_dirs
+        from hydra.errors import HydraException
+        from omegaconf.errors import OmegaConfBaseException
+
+        from xeonsweep.cli import config_dirs, job_composition_error
         from xeonsweep.config.yaml_keys import check_config
 
-        cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        try:
+            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        except (HydraException, OmegaConfBaseException) as exc:
+            raise job_composition_error(exc, list(overrides)) from None
         check_config(cfg, config_dirs(list(sys.argv[1:]) + list(overrides)))
         return settings.to_settings(cfg)
 

@@ -43,4 +43,25 @@ class Compile(Backend):
             details["applied_precision"] = "int8" + (" + bf16 autocast" if ctx.precision == "bf16" else "")
         compiled = torch.compile(model, mode=self.mode, dynamic=self.dynamic)
         # A graph compiled for one shape recompiles for another (and PT2E's export is static): pad instead.
-        return torch_prepared(compiled, ctx, details, static_batch=not self.dynamic or ctx.quantizer is not None)
+        prepared = torch_prepared(compiled, ctx, details, static_batch=not self.dynamic or ctx.quantizer is not None)
+        prepared.facts = inductor_facts
+        return prepared
+
+
+def inductor_facts() -> dict:
+    """The inductor settings in effect and the pattern rewrites its compilation made, read
+    once the first call has compiled: two runs of one config must compile alike, whatever
+    the process did before (a cached pt2e program once compiled without torchao's int8
+    passes, see quantizers.pt2e.register_inductor_passes)."""
+    import torch._inductor.config as inductor
+    from torch._dynamo.utils import counters
+
+    custom = inductor.pre_grad_custom_pass
+    return {
+        "inductor_freezing": inductor.freezing,
+        "inductor_cpp_wrapper": inductor.cpp_wrapper,
+        "inductor_pre_grad_pass": type(custom).__name__ if custom is not None else None,
+        # e.g. qconv_weight_prepack: convolutions that became oneDNN int8 kernels
+        "inductor_rewrites": {name.removesuffix("_matcher_count"): count
+                              for name, count in sorted(counters["inductor"].items()) if name.endswith("_matcher_count")},
+    }

@@ -21,8 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from xeonsweep.config.environments import ROOT
-from xeonsweep.launch.child import PASS_THROUGH
+from xeonsweep.launch.child import PASS_THROUGH, WORKER_SCRIPT
 from xeonsweep.machine.facts import CpuInfo, cpu_info, process_cpu_s, wait_until_idle
 from xeonsweep.worker.main import die_with_parent
 
@@ -59,9 +58,11 @@ class Probe:
             if self.proc is None:
                 env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ} | {"PYTHONUNBUFFERED": "1"}
                 self.stderr = tempfile.TemporaryFile(mode="w+")
-                self.proc = subprocess.Popen(self.argv, env=env, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                             stderr=self.stderr, text=True, start_new_session=True,
-                                             preexec_fn=die_with_parent)
+                # `-m` puts the working folder first on sys.path: the worker entry's folder shadows nothing
+                # (and exists in any install), where the user's folder or a checkout might.
+                self.proc = subprocess.Popen(self.argv, env=env, cwd=WORKER_SCRIPT.parent, stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+                                             start_new_session=True, preexec_fn=die_with_parent)
             self.proc.stdin.write("probe\n")
             self.proc.stdin.flush()
             line = self._read_line(time.monotonic() + self.timeout_s)

@@ -57,8 +57,9 @@ def to_settings(cfg: Any) -> dict:
     return OmegaConf.to_container(own, resolve=True)
 
 
-def config_hash(run: dict) -> str:
-    """Hash of everything that determines the measurement (same for every repeat)."""
+def measured_settings(run: dict) -> dict:
+    """The settings that determine the measurement: what config_hash hashes (and the report's
+    labels tell apart), without bookkeeping (results, cache, repeat, sweep_id, lock, cluster)."""
     measured = {k: v for k, v in run.items() if k not in NOT_MEASURED}
     measured["benchmark"] = {
         k: v for k, v in run["benchmark"].items()
@@ -68,6 +69,12 @@ def config_hash(run: dict) -> str:
     scenario = measured.pop("scenario", None) or {"name": "offline"}
     if scenario["name"] != "offline":  # offline ignores the scenario's settings: today's fingerprints stay
         measured["scenario"] = {k: v for k, v in scenario.items() if k not in NOT_MEASURED_SCENARIO}
+    return measured
+
+
+def config_hash(run: dict) -> str:
+    """Hash of everything that determines the measurement (same for every repeat)."""
+    measured = measured_settings(run)
     backend = run["backend"]
     if backend["name"] == "openvino" and (backend.get("options") or {}).get("performance_hint") != "latency":
         # Since schema 4 the throughput hints keep OpenVINO's optimal number of requests in flight:
@@ -100,6 +107,7 @@ def validate(run: dict, cpu: CpuInfo) -> None:
     _check_int(run, "seed", 0)
     _check_bool(run, "channels_last")
     _check_bool(run, "thp")
+    _check_bool(run["results"], "rerun", "results.")  # the command line's `yes` is the string 'yes': not true
     if not isinstance((run.get("lock") or {}).get("wait", True), bool):
         raise UserError(f"lock.wait={run['lock']['wait']} is not valid; valid: true, false")
     bench = run["benchmark"]

@@ -44,7 +44,7 @@ def target_module(target: str) -> str:
 def missing_module(target: str, interpreter: str) -> str | None:
     """The first part of the target's module path that cannot be found, or None."""
     module = target_module(target)
-    extra = [str(ROOT)]  # the child runs with the repository as its working folder
+    extra = [str(ROOT)]  # the folder that holds xeonsweep: a checkout's tests/ and benchmarks/ in an editable install
     # Compare environments, not binaries: every venv's python links to the same base interpreter.
     if not Path(interpreter).exists():
         return None  # a missing environment fails its run with the command that creates it

@@ -99,8 +99,21 @@ def check_syntax(dirs: list[Path]) -> None:
                 raise UserError(f"{path}: not valid YAML: {' '.join(str(exc).split())}; fix the file") from None
 
 
+def check_key(key: str) -> None:
+    """A dotted key of the command line, checked as in a file: `section.key` must be a key of the section
+    (the deeper levels of a group's key, and the open sections, are left to their own checks)."""
+    settings, groups = schema()
+    head, _, rest = key.partition(".")
+    section = rest.split(".")[0]
+    if not rest or head in OPEN:
+        return
+    valid = groups[head] - {"defaults"} if head in groups else settings.get(head)
+    if valid is not None and section not in valid:
+        raise UserError(f"{head}.{section} is not a setting; valid: {', '.join(sorted(valid))}")
+
+
 def find_option(group: str, option: str, dirs: list[Path]) -> Path | None:
-    for folder in reversed(dirs):  # a search-path folder added later wins, as in Hydra
+    for folder in dirs:  # in Hydra's search order, the first folder holding the file is the one used
         path = Path(folder) / group / f"{option}.yaml"
         if path.is_file():
             return path

@@ -5,6 +5,10 @@ THP_MEM_ALLOC_ENABLE, OpenMP) because those only act at process start, and
 blocks on the child: no polling. On timeout the child and every process below
 it gets SIGTERM, then SIGKILL (`kill_tree`): run_cpu's instances live in
 sessions of their own, so a process-group kill would miss them.
+
+The child works in its own run folder and is handed absolute paths only: it
+depends neither on where xeonsweep was started nor on a source checkout (a
+non-editable install has none).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 
 from xeonsweep.config import instances as instance_plans
 from xeonsweep.machine import memory_limit
-from xeonsweep.config.environments import ROOT, interpreter_for, venv_dir
+from xeonsweep.config.environments import interpreter_for, venv_dir
 from xeonsweep.machine.facts import cpu_info
 from xeonsweep.stats.measure import window_problem
 from xeonsweep.config.settings import allocator_library
@@ -145,6 +149,7 @@ class Child:
     out_dir: Path
     stderr_path: Path
     instances: int
+    run_dir: Path  # absolute: the child's working folder
     cgroup: "memory_limit.MemoryCgroup | None" = None  # benchmark.memory_limit_mb: entered before exec
 
 
@@ -160,16 +165,18 @@ def prepare(run: dict, run_dir: Path, cache_dir: str, live: dict | None = None) 
         return Outcome("failed", f"interpreter {interpreter} not found; create it with `{setup}`")
     env_set = child_environment(run, interpreter)
     env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ} | env_set
+    run_dir = Path(run_dir).absolute()  # the child's working folder is run_dir itself, not the sweep's
     out_dir = run_dir / "child"
     shutil.rmtree(out_dir, ignore_errors=True)  # a reused run folder must not feed old results back
     out_dir.mkdir(parents=True)
     spec = run_dir / "spec.json"
     plan = instance_plans.plan(run, cpu_info())
     instances = plan.count
-    spec.write_text(json.dumps({"run": run, "instances": instances, "cache_dir": cache_dir, "live": live}))
+    spec.write_text(json.dumps({"run": with_absolute_paths(run), "instances": instances,
+                                "cache_dir": str(Path(cache_dir).absolute()), "live": live}))
     argv = child_command(run, interpreter, spec, out_dir, plan)
     (run_dir / "command.txt").write_text(" ".join(argv) + "\n")
-    child = Child(argv, env, env_set, interpreter, out_dir, run_dir / "stderr.txt", instances)
+    child = Child(argv, env, env_set, interpreter, out_dir, run_dir / "stderr.txt", instances, run_dir)
     limit_mb = run["benchmark"].get("memory_limit_mb")
     if limit_mb:
         controller = memory_limit.writable_controller()
@@ -181,6 +188,15 @@ def prepare(run: dict, run_dir: Path, cache_dir: str, live: dict | None = None) 
             return Outcome("failed", f"benchmark.memory_limit_mb={limit_mb}: cannot make a cgroup in "
                            f"{controller.parent}: {exc}", child_env=env_set, interpreter=str(interpreter))
     return child
+
+
+def with_absolute_paths(run: dict) -> dict:
+    """The run as its child reads it: a relative model.weights is the user's, relative to where
+    xeonsweep was started (the run itself, and so its fingerprint, keeps what the user wrote)."""
+    weights = (run.get("model") or {}).get("weights")
+    if not weights or "://" in str(weights) or Path(weights).is_absolute():
+        return run
+    return {**run, "model": {**run["model"], "weights": str(Path(weights).absolute())}}
 
 
 def start(child: Child) -> subprocess.Popen:
@@ -195,7 +211,7 @@ def start(child: Child) -> subprocess.Popen:
 
     with open(child.stderr_path.with_name("stdout.txt"), "wb") as out, open(child.stderr_path, "wb") as err:
         return subprocess.Popen(
-            child.argv, env=child.env, stdout=out, stderr=err, cwd=ROOT,
+            child.argv, env=child.env, stdout=out, stderr=err, cwd=child.run_dir,
             start_new_session=True, preexec_fn=before_exec,
         )
 

@@ -14,8 +14,13 @@ from typing import Any, Callable
 from xeonsweep.models import cache
 
 from xeonsweep.models import inputs
-from xeonsweep.models.build import model_key
+from xeonsweep.models.build import model_key, weights_file
 from xeonsweep.machine.versions import versions
+
+
+# backend_details keys naming the file a backend loaded, the most derived first (an int8 IR
+# or graph was made from the export or weights before it).
+LOADED_FROM = ("quantized_model", "ir", "onnx")
 
 
 def library_versions(*names: str) -> dict:
@@ -79,3 +84,9 @@ def onnx_file(load_model: Callable[[], Any], run: dict, cache_dir: str) -> tuple
         )
 
     return cached(cache_dir, "onnx", key, "model.onnx", export)
+
+
+def loaded_from(details: dict, run: dict, cache_dir: str) -> str:
+    """The file the run's model came from, absolute: its artifact, or the weights for torch backends."""
+    path = next((details[k] for k in LOADED_FROM if details.get(k)), None)
+    return str(Path(path or weights_file(run["model"], run["seed"], cache_dir)).resolve())

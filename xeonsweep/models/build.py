@@ -7,6 +7,7 @@ so every run (whatever its torch version or environment) times the same weights.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from xeonsweep.models import cache
@@ -16,6 +17,13 @@ from xeonsweep.models import inputs
 
 def model_key(model_cfg: dict, seed: int) -> str:
     return cache.key(model_cfg["factory"], model_cfg.get("weights"), seed)
+
+
+def weights_file(model_cfg: dict, seed: int, cache_dir: str) -> Path:
+    """The model's weights: its own `weights` file, or the random ones drawn once into the cache."""
+    if model_cfg.get("weights"):
+        return Path(model_cfg["weights"])
+    return cache.path(cache_dir, "weights", model_key(model_cfg, seed), "state_dict.pt")
 
 
 def not_applicable(model_cfg: dict) -> dict[str, str]:
@@ -32,9 +40,8 @@ def build_model(model_cfg: dict, seed: int, cache_dir: str) -> Any:
 
     torch.manual_seed(seed)
     model = instantiate(model_cfg["factory"])
-    weights = model_cfg.get("weights")
-    if not weights:
-        weights = cache.path(cache_dir, "weights", model_key(model_cfg, seed), "state_dict.pt")
+    weights = weights_file(model_cfg, seed, cache_dir)
+    if not model_cfg.get("weights"):
         if not weights.exists():
             with cache.atomic_dir(weights.parent) as tmp:
                 torch.save(model.state_dict(), tmp / weights.name)

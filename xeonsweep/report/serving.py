@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from pathlib import Path
 
 import pandas as pd
 
-from xeonsweep.report.summary import setting_text, varying_settings
+from xeonsweep.report.labels import config_labels, excluded, row_settings
 
+# The load and the SLO: columns of the serving table of their own, so not in a config's name.
 SERVING_KEYS = ("scenario", "target_qps", "latency_slo_ms", "latency_percentile")
+# What only a LoadGen row has: left out when looking for the offline rows of the same config.
+SCENARIO_ONLY = (*SERVING_KEYS, "max_wait_ms")
 PERCENTILE_NAMES = {50.0: "p50", 90.0: "p90", 99.0: "p99", 99.9: "p99_9"}  # those LoadGen reports
+SLUG_CHARS = 120  # a longer file name ends in a hash of the whole name instead
 
 
 def at_percentile(percentile: float) -> str:
@@ -25,19 +30,16 @@ def at_percentile(percentile: float) -> str:
     return PERCENTILE_NAMES.get(float(percentile), "p99")
 
 
-def label_columns(frame: pd.DataFrame) -> list[str]:
-    return varying_settings(frame, exclude=SERVING_KEYS)
-
-
 def with_labels(frame: pd.DataFrame) -> pd.DataFrame:
-    """A config name per row that leaves out the scenario and its load, so that a config's
-    server rows and its offline rows share it."""
-    columns = label_columns(frame)
+    """A config name per row, per machine and model: the settings that differ, but the load and the SLO."""
+    parts = [group.assign(config=config_labels(group, exclude=SERVING_KEYS))
+             for _, group in frame.groupby(["machine", "model"], sort=False)]
+    return pd.concat(parts) if parts else frame.assign(config=pd.Series(dtype=str))
 
-    def label(row) -> str:
-        return " ".join(f"{c}={setting_text(row[c])}" for c in columns) or "(one config)"
 
-    return frame.assign(config=frame.apply(label, axis=1) if len(frame) else pd.Series(dtype=str))
+def offline_twin(row: pd.Series) -> str:
+    """What a server config shares with the offline rows of the same config: its settings but the scenario's."""
+    return json.dumps({k: v for k, v in row_settings(row).items() if not excluded(k, SCENARIO_ONLY)}, sort_keys=True)
 
 
 def load_points(server: pd.DataFrame) -> pd.DataFrame:
@@ -60,18 +62,21 @@ def load_points(server: pd.DataFrame) -> pd.DataFrame:
 
 def peak_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Configs ranked by the highest QPS served under each SLO, per machine and model."""
-    frame = with_labels(frame[frame["status"] == "ok"])
-    server = frame[frame["scenario"] == "server"]
+    frame = frame[frame["status"] == "ok"]
+    server = with_labels(frame[frame["scenario"] == "server"])
     if server.empty:
         return pd.DataFrame()
+    server = server.assign(twin=server.apply(offline_twin, axis=1))
     offline = frame[frame["scenario"].fillna("offline") == "offline"]
+    offline = offline.assign(twin=offline.apply(offline_twin, axis=1) if len(offline) else pd.Series(dtype=str))
     lines = []
     keys = ["machine", "model", "config", "latency_slo_ms", "latency_percentile"]
     for (machine, model, config, slo, pct), runs in server.groupby(keys, sort=False, dropna=False):
         valid_qps = list(runs["peak_qps"].dropna()) + list(runs.loc[runs["loadgen_valid"] == True, "target_qps"])  # noqa: E712
         peak = max(valid_qps) if valid_qps else float("nan")
         at_peak = runs[(runs["target_qps"] == peak) & (runs["loadgen_valid"] == True)]  # noqa: E712
-        same = offline[(offline["machine"] == machine) & (offline["model"] == model) & (offline["config"] == config)]
+        same = offline[(offline["machine"] == machine) & (offline["model"] == model)
+                       & (offline["twin"] == runs["twin"].iloc[0])]
         offline_sps = same["sps"].median() if len(same) else float("nan")
         lines.append({
             "machine": machine, "model": model, "config": config, "slo_ms": slo, "percentile": pct,
@@ -109,8 +114,8 @@ def plot_latency_vs_load(frame: pd.DataFrame, out: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labelled = with_labels(frame[frame["status"] == "ok"])
-    points = load_points(labelled[labelled["scenario"] == "server"])
+    ok = frame[frame["status"] == "ok"]
+    points = load_points(with_labels(ok[ok["scenario"] == "server"]))
     paths = []
     if points.empty:
         return paths
@@ -125,15 +130,24 @@ def plot_latency_vs_load(frame: pd.DataFrame, out: Path) -> list[Path]:
         ax.set_xlabel("target QPS (LoadGen server scenario)")
         names = sorted({at_percentile(p) for p in part["latency_percentile"].dropna()}) or ["p99"]
         ax.set_ylabel(f"{'/'.join(names)} latency, ms (LoadGen)")
-        ax.set_title(f"{model} on {machine}\n{config}", fontsize=9)
+        ax.set_title(f"{model} on {machine}\n" + "\n".join(textwrap.wrap(config, 80)), fontsize=9)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{model}-{config}-{machine}").strip("-")[:120]
-        path = out / f"latency-vs-load-{slug}.png"
+        path = out / f"latency-vs-load-{slug(f'{model}-{machine}-{config}')}.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def slug(name: str) -> str:
+    """A file name from a config's name: whole when short, else cut and told apart by a hash of the whole."""
+    import hashlib
+
+    text = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
+    if len(text) <= SLUG_CHARS:
+        return text
+    return text[: SLUG_CHARS - 9].rstrip("-") + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
 
 
 def write(frame: pd.DataFrame, out: Path) -> list[Path]:

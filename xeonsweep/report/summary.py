@@ -1,12 +1,15 @@
 """One line per config: what the report tables show, computed from a store's rows (pure pandas).
 
-Rows are grouped per machine and model, named by their ladder step and the
-settings that differ (`config_labels`), and pooled per config: rows measured in
+Rows are grouped per machine, model and scenario, named by their ladder step and
+the settings that differ (xeonsweep.report.labels), and pooled per config (its
+config_hash: configs that differ in any fingerprinted setting stay apart; a LoadGen
+run short of its SLO counts as INVALID with LoadGen's reason): rows measured in
 interleaved blocks give the median with its 95% confidence interval (and the wider
 interval a repeat's median should fall in: confidence.repeat_interval), fresh-process
 repeats the median with its spread. Speedup is over a baseline config with an
 interval from the two intervals, against the baseline measured in the same
-memory group when there is one; configs whose intervals overlap share a tie
+memory group when there is one, within one scenario (none for server rows: their
+samples/s is the offered load, and xeonsweep.report.serving ranks them by peak QPS); configs whose intervals overlap share a tie
 letter. Rendering is xeonsweep.report.tables's.
 """
 
@@ -14,71 +17,40 @@ from __future__ import annotations
 
 import pandas as pd
 
+from xeonsweep.report.labels import config_labels
 from xeonsweep.stats.confidence import repeat_interval
+from xeonsweep.store.verdict import verdict
 
-# Settings that tell configs apart: rows that differ in any of them are never pooled
-# (a ladder step run with another seed, env, batch or benchmark setting is another config).
-DIMENSIONS = (
-    "seq_len", "batch_size", "channels_last", "precision", "allocator", "thp", "backend", "backend_options",
-    "quantization", "quantization_options", "workers", "runtime", "runtime_options",
-    "input_shape", "seed", "env", "warmup", "iterations", "min_duration_s", "memory_limit_mb",
-    "scenario", "target_qps", "latency_slo_ms", "latency_percentile", "max_wait_ms",
-)
-# Variables the launcher sets from other settings: what is left of child_env is the run's `env`.
-LAUNCHER_VARIABLES = ("PYTHONUNBUFFERED", "VIRTUAL_ENV", "LD_PRELOAD", "MALLOC_CONF", "THP_MEM_ALLOC_ENABLE",
-                      "OMP_NUM_THREADS")
 NOISY = 0.10  # spread above this share of the median gets a warning
+# One table per machine, model and scenario: a speedup is never taken across scenarios (a server
+# row's samples/s is the load LoadGen offered, not a throughput; xeonsweep.report.serving ranks those).
+TABLE = ["machine", "model", "scenario"]
 
 
-
-def env_settings(child_env) -> str:
-    """The `env` a run asked for, read back from the environment its child had."""
-    import json
-
-    if not isinstance(child_env, str):
-        return ""
-    env = {k: v for k, v in json.loads(child_env).items() if k not in LAUNCHER_VARIABLES}
-    return ",".join(f"{k}={v}" for k, v in sorted(env.items()))
+def tables(frame: pd.DataFrame):
+    """(machine, model, scenario) -> its rows; rows from before scenarios existed are offline."""
+    scenario = frame["scenario"].fillna("offline") if "scenario" in frame else "offline"
+    return frame.assign(scenario=scenario).groupby(TABLE, sort=False)
 
 
-def setting_text(value) -> str:
-    """A setting's value as a label shows it: null as Hydra spells it, a whole number without `.0`
-    (an integer column with nulls reads back as floats). Also what tells values apart: pandas'
-    astype(str) keeps a null missing, so null and a value would count as one."""
-    if value is None or (isinstance(value, float) and value != value):
-        return "null"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def status_and_reason(runs: pd.DataFrame) -> tuple[str, str]:
+    """A config's status: ok, or what its other runs were (INVALID: measured, short of the SLO), with the first reason."""
+    verdicts = [verdict(r) for _, r in runs.iterrows()]
+    others = [(word, reason) for word, reason in verdicts if word != "ok"]
+    if not others:
+        return "ok", ""
+    ok = len(verdicts) - len(others)
+    reason = next((str(reason).splitlines()[0] for _, reason in others if reason), "")
+    return "/".join(sorted({word for word, _ in others})) + (f" ({ok} ok)" if ok else ""), reason
 
 
-def varying_settings(rows: pd.DataFrame, exclude: tuple[str, ...] = ()) -> list[str]:
-    """The DIMENSIONS (but `exclude`) whose values differ between `rows`."""
-    return [d for d in DIMENSIONS if d not in exclude and d in rows and rows[d].map(setting_text).nunique() > 1]
-
-
-def config_labels(group: pd.DataFrame) -> pd.Series:
-    """A name per row: its ladder step (if any), then the settings that differ between rows of that step
-    (between rows without a step, for those)."""
-    group = group.assign(env=group["child_env"].map(env_settings) if "child_env" in group else "")
-    steps = group["ladder_step"].where(group["ladder_step"].map(lambda s: isinstance(s, str)), "")
-    labels = pd.Series("", index=group.index, dtype=object)
-    for step, rows in group.groupby(steps, sort=False):
-        varying = varying_settings(rows)
-        label = pd.Series(step, index=rows.index, dtype=object)
-        for d in varying:
-            label = label + f" {d}=" + rows[d].map(setting_text)
-        labels[rows.index] = label.str.strip().replace("", "(one config)")
-    return labels
-
-
-def summarize_group(group: pd.DataFrame, baseline: str | None) -> pd.DataFrame:
-    group = group.assign(config=config_labels(group))
+def summarize_group(group: pd.DataFrame, baseline: str | None, with_speedup: bool = True) -> pd.DataFrame:
+    group = group.assign(config=config_labels(group))  # one label per config_hash: configs are never pooled
     lines = []
     for config, runs in group.groupby("config", sort=False):
         ok = runs[runs["status"] == "ok"]
         blocks = ok[ok["sps_ci_low"].notna()]
-        not_ok = runs[runs["status"] != "ok"]
+        status, reason = status_and_reason(runs)
         lines.append({
             "config": config,
             "order": runs["ladder_position"].min() if runs["ladder_position"].notna().any() else float("inf"),
@@ -92,14 +64,14 @@ def summarize_group(group: pd.DataFrame, baseline: str | None) -> pd.DataFrame:
             "max_rel_error": ok["max_rel_error"].max() if len(ok) else float("nan"),
             "cosine_similarity": ok["cosine_similarity"].min() if len(ok) else float("nan"),
             "precision_used": ok["applied_precision"].dropna().iloc[0] if ok["applied_precision"].notna().any() else "",
-            "status": "ok" if len(ok) == len(runs) else ("/".join(sorted(set(not_ok["status"])))
-                                                        + (f" ({len(ok)} ok)" if len(ok) else "")),
-            "reason": str(not_ok["reason"].dropna().iloc[0]).splitlines()[0] if not_ok["reason"].notna().any() else "",
+            "status": status,
+            "reason": reason,
             "_group_sps": group_figures(blocks),
         })
     table = pd.DataFrame(lines).sort_values(["order", "first_run"]).drop(columns=["order", "first_run"])
     base = table[table["config"] == baseline] if baseline else table.head(1)
-    speedups = [speedup(line, base.iloc[0] if len(base) else None) for _, line in table.iterrows()]
+    base_line = base.iloc[0] if len(base) and with_speedup else None
+    speedups = [speedup(line, base_line) for _, line in table.iterrows()]
     at = table.columns.get_loc("sps_median") + 1
     for offset, name in enumerate(("speedup", "speedup_low", "speedup_high")):
         table.insert(at + offset, name, [s[offset] for s in speedups])
@@ -200,18 +172,19 @@ def overlaps(a: pd.Series, b: pd.Series) -> bool:
 
 
 def labelled(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows with their config's label (per machine and model, as in the tables)."""
-    parts = [group.assign(config=config_labels(group)) for _, group in frame.groupby(["machine", "model"], sort=False)]
+    """The rows with their config's label (per machine, model and scenario, as in the tables)."""
+    parts = [group.assign(config=config_labels(group)) for _, group in tables(frame)]
     return pd.concat(parts) if parts else frame.assign(config=[])
 
 
 def summarize(frame: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
-    """One line per (machine, model, config); empty store -> empty frame."""
+    """One line per (machine, model, scenario, config); empty store -> empty frame."""
     if frame.empty:
         return pd.DataFrame()
     parts = []
-    for (machine, model), group in frame.groupby(["machine", "model"], sort=False):
-        table = summarize_group(group, baseline)
+    for (machine, model, scenario), group in tables(frame):
+        table = summarize_group(group, baseline, with_speedup=scenario != "server")
+        table.insert(0, "scenario", scenario)
         table.insert(0, "model", model)
         table.insert(0, "machine", machine)
         parts.append(table)

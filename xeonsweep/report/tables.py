@@ -31,7 +31,25 @@ import pandas as pd
 
 from xeonsweep.report import timeline
 from xeonsweep.errors import UserError
-from xeonsweep.report.summary import labelled, summarize
+from xeonsweep.report.labels import setting_text
+from xeonsweep.report.summary import TABLE, labelled, summarize
+
+
+def where_value(text: str):
+    """A --where value as Hydra reads an override's: true/false (any case), null, numbers; else the text."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        value = OverridesParser.create().parse_override(f"where={text}").value()
+    except Exception:  # not a value Hydra's grammar takes (spaces, brackets...): the text as it is
+        return text
+    return value if isinstance(value, (bool, int, float, type(None))) else text
+
+
+def matches(cells: pd.Series, text: str) -> pd.Series:
+    """Cells equal to the value, compared as labels show values (setting_text), or to the very text."""
+    wanted = setting_text(where_value(text))
+    return cells.map(lambda cell: setting_text(cell) == wanted or str(cell) == text)
 
 
 def apply_filters(frame: pd.DataFrame, where: list[str]) -> pd.DataFrame:
@@ -39,8 +57,12 @@ def apply_filters(frame: pd.DataFrame, where: list[str]) -> pd.DataFrame:
         column, sep, value = condition.partition("=")
         if not sep or column not in frame.columns:
             raise UserError(f"--where {condition} is not valid; use column=value with a column of the store, e.g. model=vit")
-        frame = frame[frame[column].astype(str) == value]
+        frame = frame[matches(frame[column], value)]
     return frame
+
+
+def title(machine: str, model: str, scenario: str) -> str:
+    return f"{model} on {machine}" + ("" if scenario == "offline" else f", scenario={scenario}")
 
 
 def fmt(value, pattern: str, empty: str = "-") -> str:
@@ -76,8 +98,8 @@ LEFT = ("config", "status", "precision", "tie")
 
 def to_markdown(summary: pd.DataFrame) -> str:
     out = []
-    for (machine, model), table in summary.groupby(["machine", "model"], sort=False):
-        out += [f"### {model} on {machine}", "", "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    for key, table in summary.groupby(TABLE, sort=False):
+        out += [f"### {title(*key)}", "", "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
         out += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in display_rows(table)]
         out.append("")
     return "\n".join(out)
@@ -100,9 +122,9 @@ def warnings(summary: pd.DataFrame) -> list[str]:
 def tie_words(summary: pd.DataFrame) -> list[str]:
     """Configs that cannot be told apart, in words."""
     lines = []
-    for (machine, model), table in summary.groupby(["machine", "model"], sort=False):
+    for key, table in summary.groupby(TABLE, sort=False):
         for tie, members in table[table["tie"] != ""].groupby("tie", sort=True):
-            lines.append(f"{model} on {machine}: {', '.join(members['config'])} are not distinguishable from each "
+            lines.append(f"{title(*key)}: {', '.join(members['config'])} are not distinguishable from each "
                          f"other (tie {tie}: their 95% intervals overlap), so their order here is noise")
     return lines
 
@@ -125,8 +147,8 @@ def print_terminal(summary: pd.DataFrame, frame: pd.DataFrame | None = None) -> 
     from rich.table import Table
 
     console = Console(width=None if sys.stdout.isatty() else 200)
-    for (machine, model), table in summary.groupby(["machine", "model"], sort=False):
-        view = Table(title=f"{model} on {machine}")
+    for key, table in summary.groupby(TABLE, sort=False):
+        view = Table(title=title(*key))
         for header in HEADERS:
             view.add_column(header, justify="left" if header in LEFT else "right")
         for row in display_rows(table):
@@ -138,26 +160,40 @@ def print_terminal(summary: pd.DataFrame, frame: pd.DataFrame | None = None) -> 
         console.print(f"[yellow]warning:[/] {line}")
 
 
+LABEL_WIDTH = 44  # characters per line of a bar's label: longer labels wrap rather than being cut
+
+
+def wrapped(label: str) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(label, LABEL_WIDTH, break_on_hyphens=False)) or label
+
+
 def plot(summary: pd.DataFrame, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = list(summary.groupby(["machine", "model"], sort=False))
-    fig, axes = plt.subplots(len(groups), 1, figsize=(11, 0.45 * len(summary) + 1.6 * len(groups)), squeeze=False)
-    for ax, ((machine, model), table) in zip(axes[:, 0], groups):
+    groups = list(summary.groupby(TABLE, sort=False))
+    # Each bar as tall as its wrapped label, each chart as tall as its bars.
+    heights = [sum(0.22 * wrapped(c).count("\n") + 0.45 for c in table["config"]) + 1.4 for _, table in groups]
+    fig, axes = plt.subplots(len(groups), 1, figsize=(11, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, (key, table) in zip(axes[:, 0], groups):
         sps = table["sps_median"].fillna(0)
-        bars = ax.barh(table["config"], sps, color=["#4878a8" if s == "ok" else "#bbbbbb" for s in table["status"]])
+        bars = ax.barh([wrapped(c) for c in table["config"]], sps,
+                       color=["#4878a8" if s == "ok" else "#bbbbbb" for s in table["status"]])
         ax.errorbar(sps, range(len(table)), xerr=[sps - table["sps_min"].fillna(sps), table["sps_max"].fillna(sps) - sps],
                     fmt="none", ecolor="black", capsize=2, linewidth=0.8)
         for bar, (_, r) in zip(bars, table.iterrows()):
-            text = fmt(r["speedup"], "{:.2f}x") if r["status"] == "ok" else r["status"]
+            text = fmt(r["speedup"], "{:.2f}x", "") if r["status"] == "ok" else r["status"]
             right = max(bar.get_width(), r["sps_max"] if r["sps_max"] == r["sps_max"] else 0)  # past the whisker
             ax.text(right, bar.get_y() + bar.get_height() / 2, f" {text}", va="center", fontsize=8)
         ax.invert_yaxis()
+        ax.tick_params(axis="y", labelsize=8)
         ax.set_xlabel("samples per second (median; whiskers: 95% interval over blocks, or min-max over repeats)")
-        ax.set_title(f"{model} on {machine}", fontsize=10)
+        ax.set_title(title(*key), fontsize=10)
         ax.margins(x=0.15)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -189,10 +225,18 @@ def make_out(out: Path) -> None:
 
 
 def load(store: str):
-    """The summary columns of the store, from its index (fast on a store of many runs)."""
+    """The summary columns of the store, from its index (fast on a store of many runs), and the rows'
+    config_json (from every file: slower) only when configs that differ read the same in those
+    columns (model keyword arguments, say), so that their labels can say how they differ."""
+    from xeonsweep.report.labels import clashes
+    from xeonsweep.report.summary import tables
     from xeonsweep.store import results
 
-    return results.load(store, results.SUMMARY_COLUMNS)
+    frame = results.load(store, results.SUMMARY_COLUMNS)
+    if frame.empty or not clashes(tables(frame)):
+        return frame
+    configs = results.load(store, ["run_key", "config_json"]).drop_duplicates("run_key")
+    return frame.merge(configs, on="run_key", how="left")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,6 @@ from typing import Any
 
 from xeonsweep.search import values as scoring
 from xeonsweep.search.options import OBJECTIVES
-from xeonsweep.stats import paired
 from xeonsweep.stats.confidence import Estimate
 
 
@@ -91,7 +90,7 @@ def _paired(rows: list[dict], best: scoring.Scored, baseline: scoring.Scored) ->
         for other in rows:
             if int(other["trial"]) == baseline.trial and other["status"] == "ok" \
                     and other["sweep_id"] == row["sweep_id"] and other.get("measure_group") == row.get("measure_group"):
-                found = paired.speedup(scoring._blocks(row), scoring._blocks(other)) or found
+                found = scoring.paired_speedup(row, other) or found
     return found
 
 

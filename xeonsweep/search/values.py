@@ -14,6 +14,7 @@ row's own figures. The report reads the same rows and gets the same values.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -44,10 +45,31 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _blocks(row: dict) -> dict[int, float]:
-    """A row's blocks by round (block i of a config measured every round is round i)."""
-    blocks = row.get("block_sps")
-    return {} if blocks is None else dict(enumerate(float(b) for b in blocks))
+def paired_speedup(row: dict, reference: dict) -> Estimate | None:
+    """row over reference, block by block in the same round (stats.paired).
+
+    The reference is timed first in every round, so a block belongs to the round of the last
+    reference block that started before it: blocks pair by when they ran, not by their place in
+    the lists (a batch killed and run again goes on from its journaled blocks, and a killed round
+    may have left the reference one block ahead).
+    """
+    starts = [float(t) for t in _listed(reference.get("block_start_unix_s"))]
+    ref_sps = [float(b) for b in _listed(reference.get("block_sps"))]
+    if not starts or len(starts) != len(ref_sps):
+        return None
+    order = sorted(range(len(starts)), key=starts.__getitem__)
+    ref_starts = [starts[i] for i in order]
+    by_round_ref = {r: ref_sps[i] for r, i in enumerate(order)}
+    by_round = {}
+    for start, sps in zip(_listed(row.get("block_start_unix_s")), _listed(row.get("block_sps"))):
+        r = bisect.bisect_right(ref_starts, float(start)) - 1
+        if r >= 0 and r not in by_round:
+            by_round[r] = float(sps)
+    return paired.speedup(by_round, by_round_ref)
+
+
+def _listed(value) -> list:
+    return [] if value is None else list(value)
 
 
 def score(rows: Iterable[dict], columns: list[str]) -> dict[int, Scored]:
@@ -82,7 +104,7 @@ def _score_batch(batch: list[dict], columns: list[str], anchors: dict[str, float
                     first = anchor
                 else:
                     s.reference_trial = int(ref["trial"])
-                    s.versus_reference = paired.speedup(_blocks(row), _blocks(ref))
+                    s.versus_reference = paired_speedup(row, ref)
                     s.verdict = paired.verdict(s.versus_reference, MARGIN_PCT)
                     if s.versus_reference is not None:
                         first = anchor * s.versus_reference.median

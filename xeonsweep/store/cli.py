@@ -12,9 +12,14 @@ def main(argv: list[str]) -> int:
     compact = commands.add_parser("compact", help="merge the per-run files into one file (safe while a sweep writes)")
     compact.add_argument("store", nargs="?", default="outputs/results", help="results.dir (a path or a URI)")
     args = parser.parse_args(argv)
+    from xeonsweep.errors import UserError
     from xeonsweep.store.compaction import compact as run_compact
 
-    done = run_compact(args.store)
+    try:
+        done = run_compact(args.store)
+    except UserError as exc:
+        print(f"xeonsweep: store compact: {exc}", file=sys.stderr)
+        return 2
     if done["file"]:
         print(f"merged {done['merged_files']} files ({done['rows']} rows) into {done['file']}")
     else:

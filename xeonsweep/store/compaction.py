@@ -25,6 +25,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
+from xeonsweep.errors import UserError
 from xeonsweep.store import results
 
 from xeonsweep.store import files as store_files
@@ -38,8 +39,25 @@ LOCK = "_compact.lock"  # '_': readers and pyarrow's discovery skip it
 def compact(directory: str | os.PathLike) -> dict:
     """Merge every per-run file; returns what was done (files merged, rows, new file)."""
     fs, root = results.filesystem(directory)
+    check_store(fs, root, str(directory))
     with _one_at_a_time(fs, root):
         return _compact(fs, root)
+
+
+def check_store(fs, root: str, given: str) -> None:
+    """A store is a folder holding its schema file or rows: compacting anything else (a typo, the home
+    folder) would say "nothing to merge" and clean up temp files where it has no business."""
+    import pyarrow.fs as pafs
+
+    kind = fs.get_file_info(root).type
+    if kind == pafs.FileType.NotFound:
+        raise UserError(f"{given} does not exist; valid: a results store (the results.dir of a sweep)")
+    if kind != pafs.FileType.Directory:
+        raise UserError(f"{given} is a file; valid: a results store (the results.dir of a sweep)")
+    has_schema = fs.get_file_info(f"{root}/{store_files.SCHEMA_FILE}").type == pafs.FileType.File
+    if not has_schema and not store_files.data_files(fs, root):
+        raise UserError(f"{given} is not a results store (no {store_files.SCHEMA_FILE}, no rows); "
+                        "valid: a results store (the results.dir of a sweep)")
 
 
 @contextmanager

@@ -3,7 +3,8 @@ small bookkeeping files beside them.
 
 A store holds one Parquet file per run (`<sweep_id>/<run_key>-<id>.parquet`),
 larger files made by compaction (`compacted/part-*.parquet`), a zero-row file of
-the current schema that sorts first (`+schema.parquet`) and the index (`_index/`).
+the current schema that sorts first (`+schema.parquet`), the index (`_index/`)
+and the journal of blocks measured but not yet in a row (`_blocks/`, xeonsweep.blocks.journal).
 A file that is not Parquet, or whose columns cannot be cast to the schema, is
 foreign: it is skipped with one warning line naming it and why.
 """

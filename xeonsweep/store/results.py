@@ -25,9 +25,10 @@ Schema history (bump SCHEMA_VERSION on any change, note it here):
   5: issue 11 (models): input_spec, seq_len, cosine_similarity; input_shape is null for a
      model with declared inputs, channels_last null where it does not apply to the model (listed in
      not_applicable, which is JSON {setting: why} since this version).
-  6: issue 19 (search): search_id, trial (the Optuna trial a row measured), feasible and
+  6: issue 20 (deploy): artifact_path.
+  7: issue 19 (search): search_id, trial (the Optuna trial a row measured), feasible and
      constraint (whether the row met the search's limits, and which it broke). Null outside a
-     search. (Issue 18 bumps the version too: one bump for both, when the lead merges them.)
+     search. (Other branches may bump it too: the lead makes it one bump when merging.)
 """
 
 
@@ -46,7 +47,7 @@ from xeonsweep.store import index as store_index
 from xeonsweep.machine.facts import ISA_FLAGS
 
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _str, _int, _float, _bool = pa.string(), pa.int64(), pa.float64(), pa.bool_()
 _time = pa.timestamp("us", tz="UTC")
@@ -181,6 +182,8 @@ SCHEMA = pa.schema(
         ("input_spec", _str),
         ("seq_len", _int),
         ("cosine_similarity", _float),
+        # issue 20 (deploy): what the run's model was loaded from, for `xeonsweep recipe`
+        ("artifact_path", _str),
         # issue 19 (search): which search and trial measured the row, and whether it met its limits
         ("search_id", _str),
         ("trial", _int),
@@ -211,7 +214,20 @@ def indexed(fs: pafs.FileSystem) -> bool:
     return isinstance(fs, pafs.LocalFileSystem)
 
 
+def is_store(directory: str | os.PathLike) -> bool:
+    """A folder holding a store's schema file or row files (a URI store is taken at its word)."""
+    fs, root = filesystem(directory)
+    if not indexed(fs):
+        return True
+    return os.path.isfile(os.path.join(root, store_files.SCHEMA_FILE)) or bool(store_files.data_files(fs, root))
+
+
 _schema_file_written: set[str] = set()  # stores this process has checked
+_rows_written: list[str] = []  # files of the rows this process wrote: what an interrupted command reports
+
+
+def rows_written_here() -> int:
+    return len(_rows_written)
 
 
 def write_row(row: dict, directory: str | os.PathLike, sweep_id: str) -> str:
@@ -239,6 +255,7 @@ def write_row(row: dict, directory: str | os.PathLike, sweep_id: str) -> str:
     store_files.write_atomic(fs, f"{root}/{relative}", table, unique)
     if indexed(fs):
         store_index.append(root, store_index.journal_line(row, SUMMARY_COLUMNS, relative), SUMMARY_SCHEMA)
+    _rows_written.append(f"{root}/{relative}")
     return f"{root}/{relative}"
 
 

@@ -84,6 +84,7 @@ def setup_columns(instances: list[dict]) -> dict:
         "max_rel_error": max(i["max_rel_error"] for i in instances),
         "cosine_similarity": min(i["cosine_similarity"] for i in instances),
         "artifact_cached": first["details"].get("artifact_cached"),
+        "artifact_path": first.get("artifact_path"),
         "applied_precision": first["details"].get("applied_precision"),
         "backend_details": json.dumps(first["details"], sort_keys=True, default=str),
         **first["applied"],

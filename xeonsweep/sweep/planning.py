@@ -71,23 +71,32 @@ class Plan:
     merged: list[tuple[Job, Job]] = field(default_factory=list)
 
 
+# Where rows go and how a sweep runs, not what it measures: never part of a config's name
+# (repeat is, while a sweep's jobs differ in it: it tells the repeats of a config apart).
+BOOKKEEPING = ("results", "cache", "sweep_id", "lock", "cluster", "hydra", "repeat")
+
+
+def bookkeeping(key: str) -> bool:
+    return key.lstrip("+~").split(".")[0].split("/")[0] in BOOKKEEPING
+
+
 def describe(overrides: Sequence[str], varying: set[str] | None = None) -> str:
     """The overrides a person reads: those that vary across the sweep, without bookkeeping."""
-    keys = varying if varying is not None else {o.split("=", 1)[0] for o in overrides}
+    keys = varying if varying is not None else {o.split("=", 1)[0] for o in overrides if not bookkeeping(o)}
     shown = [o for o in overrides if o.split("=", 1)[0] in keys and not o.startswith("sweep_id=")]
     return " ".join(shown)
 
 
 def varying_keys(jobs: list[Job]) -> set[str]:
-    """Override keys whose value differs between jobs (all of them for a single job)."""
+    """Override keys whose value differs between jobs (all but bookkeeping for a single job)."""
     values: dict[str, set[str]] = {}
     for job in jobs:
         for override in job.overrides:
             key, _, value = override.partition("=")
             values.setdefault(key, set()).add(value)
     if len(jobs) <= 1:
-        return set(values) - {"sweep_id"}
-    return {k for k, v in values.items() if len(v) > 1}
+        return {k for k in values if not bookkeeping(k)}
+    return {k for k, v in values.items() if len(v) > 1 and (k == "repeat" or not bookkeeping(k))}
 
 
 def _check_once(run: dict, checked: set[str]) -> None:

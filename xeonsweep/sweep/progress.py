@@ -8,7 +8,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-STYLE = {"ok": "green", "failed": "red", "timeout": "red", "skipped": "yellow", "done": "dim", "error": "red"}
+STYLE = {"ok": "green", "failed": "red", "timeout": "red", "skipped": "yellow", "done": "dim", "error": "red",
+         "INVALID": "red"}
+
+
+def shown_status(summary: dict) -> str:
+    """The run's status, or INVALID for a LoadGen run measured (ok) but short of its SLO (its reason says why)."""
+    return summary.get("verdict") or summary["status"]
 
 
 class SweepProgress:
@@ -42,19 +48,21 @@ class SweepProgress:
         """What a live-worker sweep is doing now (setting a config up, which round)."""
         self.bar.update(self.task, description=text)
 
+    def note(self, line: str) -> None:
+        """A line that stays, above the bar."""
+        self.bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
     def finished(self, index: int, config: str, summary: dict) -> None:
         if index > self.total:  # the common reference of memory groups has a row per group
             self.total = index
             self.bar.update(self.task, total=index)
-        status = summary["status"]
+        status = shown_status(summary)
         sps = f"{summary['sps']:.1f} SPS" if summary.get("sps") is not None else ""
         if summary.get("ci_half_width_pct") is not None:
             sps += f" ±{summary['ci_half_width_pct']:.1f}%"
-        # An ok row's reason says a live config missed its confidence target.
-        reason = (summary.get("reason") or "").splitlines()[0] if summary.get("reason") else ""
         self.bar.console.print(
             f"[{index}/{self.total}] [{STYLE.get(status, '')}]{status:<7}[/] {sps:>19}  {config}"
-            + (f"\n          {reason}" if reason else "")
+            + "".join(f"\n          {line}" for line in reason_lines(summary.get("reason")))
         )
         self.bar.advance(self.task)
         self.rows.append((config, summary))
@@ -65,7 +73,7 @@ class SweepProgress:
         self.bar.advance(self.task, count)
 
     def summary(self, already_done: int, lost: int = 0, merged: list[str] | None = None) -> None:
-        counts = Counter(s["status"] for _, s in self.rows)
+        counts = Counter(shown_status(s) for _, s in self.rows)
         table = Table(title=f"sweep {self.sweep_id}", show_lines=False)
         for column in ("config", "status", "SPS"):
             table.add_column(column, justify="right" if column == "SPS" else "left")
@@ -73,10 +81,11 @@ class SweepProgress:
             sps = f"{s['sps']:.1f}" if s.get("sps") is not None else "-"
             if s.get("ci_half_width_pct") is not None:
                 sps += f" ±{s['ci_half_width_pct']:.1f}%" + ("" if s.get("target_met") else " (target not met)")
-            table.add_row(config or "(defaults)", f"[{STYLE.get(s['status'], '')}]{s['status']}[/]", sps)
+            status = shown_status(s)
+            table.add_row(config or "(defaults)", f"[{STYLE.get(status, '')}]{status}[/]", sps)
         if self.rows:
             self.console.print(table)
-        parts = [f"{counts[k]} {k}" for k in ("ok", "failed", "timeout", "skipped", "error") if counts[k]]
+        parts = [f"{counts[k]} {k}" for k in ("ok", "INVALID", "failed", "timeout", "skipped", "error") if counts[k]]
         missed = sum(1 for _, s in self.rows if s["status"] == "ok" and s.get("target_met") is False)
         if missed:
             parts.append(f"{missed} short of the confidence target (more benchmark.budget_s, or a larger target_ci_pct)")
@@ -88,3 +97,11 @@ class SweepProgress:
             parts.append(f"{len(merged)} config(s) ran once with an equal one: they differ only in settings that do "
                          f"not apply to them (their backend or model ignores them; see not_applicable) ({'; '.join(merged)})")
         self.console.print(f"{len(self.rows)} runs: {', '.join(parts) or 'nothing to do'}; results in {self.store}")
+
+
+def reason_lines(reason: str | None) -> list[str]:
+    """What a run's reason shows under it: its first line and, when the child's stderr follows, that
+    tail's last line (a child that died says why there: "child exited with status 1" alone does not).
+    An ok row's reason says a live config missed its confidence target."""
+    lines = [line.strip() for line in (reason or "").splitlines() if line.strip()]
+    return lines[:1] + lines[-1:] if len(lines) > 1 else lines

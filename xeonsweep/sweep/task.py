@@ -20,6 +20,7 @@ from xeonsweep.launch import child as launch
 from xeonsweep.store import results
 
 from xeonsweep.store import rows
+from xeonsweep.store.verdict import verdict
 
 from xeonsweep.config import settings
 from xeonsweep.errors import Incompatible, UserError
@@ -31,7 +32,8 @@ _last: dict = {}  # the last single run's summary, for the command's exit status
 
 
 def last_status() -> str | None:
-    return _last.get("status")
+    """The last single run's status, or INVALID when it was measured but missed its SLO."""
+    return _last.get("verdict") or _last.get("status")
 
 
 def new_sweep_id() -> str:
@@ -84,7 +86,8 @@ def run_job(cfg: DictConfig) -> dict:
     if not in_sweep():
         _last.update(summary)
         sps = f" {summary['sps']:.2f} samples/s" if summary.get("sps") is not None else ""
-        print(f"xeonsweep: {summary['status']}{sps}" + (f": {summary['reason']}" if summary.get("reason") else ""))
+        print(f"xeonsweep: {summary.get('verdict') or summary['status']}{sps}"
+              + (f": {summary['reason']}" if summary.get("reason") else ""))
     return summary
 
 
@@ -137,5 +140,6 @@ def lock_owner(run: dict) -> str:
 def record(run: dict, keys: dict, outcome: launch.Outcome, started: datetime, store: str) -> dict:
     row = rows.build_row(run, keys, outcome, started, datetime.now(timezone.utc))
     results.write_row(row, store, run["sweep_id"])
-    return {"status": row["status"], "sps": row.get("sps"), "reason": row["reason"], "run_key": keys["run_key"],
+    word, reason = verdict(row)  # INVALID, and why, for a LoadGen run that missed its SLO
+    return {"status": row["status"], "verdict": word, "sps": row.get("sps"), "reason": reason, "run_key": keys["run_key"],
             "ci_half_width_pct": row.get("ci_half_width_pct"), "target_met": row.get("target_met")}

@@ -102,7 +102,9 @@ def set_up(spec: dict) -> SetUp:
     from xeonsweep.models import fidelity
     from xeonsweep.backends.base import RunContext
     from xeonsweep.machine.facts import cpu_info
+    from xeonsweep.models.artifacts import loaded_from
     from xeonsweep.models.build import build_model, make_input
+
     run = spec["run"]
     ctx = RunContext(
         precision=run["precision"]["name"],
@@ -128,7 +130,8 @@ def set_up(spec: dict) -> SetUp:
     prepared.infer(batch)
     prepared.drain()
     t2 = time.perf_counter()
-    facts = {"setup_s": t2 - t0 - reference_s, "first_call_s": t2 - t1, "details": prepared.details}
+    facts = {"setup_s": t2 - t0 - reference_s, "first_call_s": t2 - t1, "details": prepared.details,
+             "artifact_path": loaded_from(prepared.details, run, spec["cache_dir"])}
     return SetUp(prepared, batch, ref, facts, example)
 
 

@@ -1,0 +1,98 @@
+"""The round loop: a memory group's live configs measured round-robin, one block each per round.
+
+One config measures at a time. Rounds stop when every config's confidence
+interval meets the target, or when the group's budget runs out
+(confidence.Rounds). The machine speed probe (xeonsweep.blocks.probe) runs
+before the first round, between rounds at most every PROBE_INTERVAL_S while
+every child waits, and after the last round of the sweep; its time is not the
+budget's, and its figures go into the group's rows.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from xeonsweep.blocks.children import Children
+from xeonsweep.blocks.member import Live
+from xeonsweep.launch.child import Outcome
+from xeonsweep.stats.confidence import Rounds
+
+# The probe (a child that keeps torch imported; a fraction of a second) runs before the first
+# round, then between rounds at most this often, and after the last; its time is not the budget's.
+PROBE_INTERVAL_S = 10.0
+
+
+class RoundLoop:
+    """Rounds over each group in turn; `finish` writes a config's row (its outcome in live.outcome)."""
+
+    def __init__(self, bench: dict, children: Children, finish: Callable[[Live, Outcome], None],
+                 status: Callable[[str], None] = lambda text: None, probe: Callable[[], dict] | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 on_block: Callable[[Live, dict], None] = lambda live, block: None) -> None:
+        self.min_rounds, self.target_pct = int(bench["min_rounds"]), float(bench["target_ci_pct"])
+        self.children, self.finish, self.status, self.probe, self.clock = children, finish, status, probe, clock
+        self.on_block = on_block  # each block as soon as it is measured (the journal)
+        self.probes: list[dict] = []
+        self.probe_s = 0.0  # time spent probing, left out of the rounds' budget
+
+    def measuring_clock(self) -> float:
+        """The clock with the probes' time taken out: what budgets are spent on."""
+        return self.clock() - self.probe_s
+
+    def measure(self, members: list[Live], group: int, budget_s: float, with_reference: bool, last: bool) -> None:
+        """Rounds over `members` (all live), then each survivor's row. `with_reference`: the sweep has
+        several groups, so its reference's rows say they are; `last`: the probe follows the last round.
+
+        Members may come with blocks already (an earlier sweep's, from the journal): they count, and
+        the rounds every member has a block of count as done."""
+        if not members:
+            return
+        names = {str(i): m for i, m in enumerate(members)}
+        rounds = Rounds(list(names), self.min_rounds, self.target_pct, budget_s, self.measuring_clock)
+        for name, live in names.items():
+            for block in live.blocks:
+                rounds.record(name, block["sps"])
+        rounds.done = min(len(m.blocks) for m in members)
+        last_probe = None
+        while batch := rounds.next_round():
+            if last_probe is None or self.clock() - last_probe >= PROBE_INTERVAL_S:
+                last_probe = self._probe(group, rounds.done)
+            for name in batch:
+                live = names[name]
+                self.status(f"group {group + 1}, round {rounds.done}: {live.label}")
+                block = self.children.block(live, rounds.done, group)
+                if isinstance(block, Outcome):
+                    self.finish(live, block)
+                    rounds.fail(name)
+                else:
+                    rounds.record(name, block["sps"])
+                    self.on_block(live, block)
+        if last:
+            self._probe(group, rounds.done + 1)
+        for name, live in names.items():
+            if name not in rounds.failed:
+                self.finish(live, self._row_outcome(live, rounds, name, group, with_reference and live.reference))
+                live.next_group()
+
+    def _row_outcome(self, live: Live, rounds: Rounds, name: str, group: int, reference: bool) -> Outcome:
+        return Outcome("ok", None, live.ready, parent_cpu_s=live.parent_cpu_s, child_cpu_s=live.tree_cpu_s(),
+                       method="blocks", schedule={
+                           "group": group,
+                           "reference": reference,
+                           "rounds": rounds.done,
+                           "target_ci_pct": rounds.target_pct,
+                           "target_met": rounds.met(name),
+                           "verdict": rounds.verdict(name),
+                           "idle_cpu_s": live.idle_cpu_s,
+                           "idle_s": live.idle_s,
+                       }, blocks=list(live.blocks), probes=[p for p in self.probes if p["group"] == group])
+
+    def _probe(self, group: int, before_round: int) -> float:
+        """The machine's own speed now, while every live child waits; returns when it ended."""
+        began = self.clock()
+        if self.probe is not None:
+            self.status(f"group {group + 1}: probing the machine's speed")
+            self.probes.append({**self.probe(), "group": group, "before_round": before_round})
+        self.probe_s += self.clock() - began
+        return self.clock()
