@@ -37,6 +37,7 @@ KNOWN = {
     ("xeonsweep.launch.child", "xeonsweep.worker.main"): "rowpath: die_with_parent moves to launch",
     ("xeonsweep.blocks.probe", "xeonsweep.worker.main"): "rowpath: die_with_parent moves to launch",
     ("xeonsweep.blocks.live", "xeonsweep.sweep.planning"): "the live scheduler takes planning's Job",
+    ("xeonsweep.blocks.member", "xeonsweep.sweep.planning"): "a live config holds planning's Job",
     ("xeonsweep.blocks.live", "xeonsweep.sweep.task"): "live workers write rows through the task",
     ("xeonsweep.worker.main", "xeonsweep.blocks.channel"): "the live worker's end of the channel",
     ("hydra_plugins.xeonsweep_sweeper.xeonsweep_sweeper", "xeonsweep.cli"): "the sweeper takes cli.config_dirs",

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from xeonsweep.blocks.groups import MEMORY_SHARE, MemoryGroups
+from xeonsweep.blocks.groups import MemoryGroups
 from xeonsweep.blocks.member import Live
 from xeonsweep.sweep.planning import Job
 
@@ -44,10 +44,7 @@ def test_without_a_setting_the_budget_is_80_percent_of_available_memory(tmp_path
     from xeonsweep.machine.facts import available_memory_mb
 
     meminfo = tmp_path / "meminfo"
-    meminfo.write_text("MemTotal:       24576000 kB
-MemFree:         2048000 kB
-MemAvailable:   10240000 kB
-")
+    meminfo.write_text("MemTotal:       24576000 kB\nMemFree:         2048000 kB\nMemAvailable:   10240000 kB\n")
     assert available_memory_mb(str(meminfo)) == 10000  # 10,240,000 kB / 1024
     # The recorded machine, wherever the scheduler imported available_memory_mb from.
     monkeypatch.setattr(available_memory_mb, "__defaults__", (str(meminfo),))

@@ -142,22 +142,69 @@ def notes(summary: pd.DataFrame, frame: pd.DataFrame | None) -> list[str]:
     return lines
 
 
-def print_terminal(summary: pd.DataFrame, frame: pd.DataFrame | None = None) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def sps_cell(r: pd.Series) -> tuple[str, str]:
+    """SPS and how sure: its 95% CI (blocks; `!` when it missed its target), or the spread of fresh repeats."""
+    if r["measurement"] == "blocks":
+        return fmt(r["sps_median"], "{:.1f}"), interval(r["sps_ci_low"], r["sps_ci_high"], "{:.1f}") + (
+            "" if r["target_met"] else " !")
+    spread = fmt(r["spread_pct"], "spread {:.0f}%", "") + (" !" if r["noisy"] else "")
+    return fmt(r["sps_median"], "{:.1f}"), spread
 
-    console = Console(width=None if sys.stdout.isatty() else 200)
+
+def fidelity(r: pd.Series) -> str:
+    """Top-1 agreement with fp32 eager, or the cosine similarity of outputs for a model without classes."""
+    if r["top1_agreement"] == r["top1_agreement"] and r["top1_agreement"] is not None:
+        return f"{r['top1_agreement']:.0%}"
+    return fmt(r["cosine_similarity"], "{:.5f}")
+
+
+TERMINAL = ["config", "SPS (95% CI)", "speedup (95% CI)", "tie", "p99 ms", "top-1 / cos", "status"]
+
+
+def terminal_rows(table: pd.DataFrame) -> list[list]:
+    """The columns that answer the question, as report.terminal cells (a figure with its interval)."""
+    return [[r["config"], sps_cell(r), speedup_cell(r), r["tie"] or "-", fmt(r["latency_p99_ms"], "{:.1f}"),
+             fidelity(r), r["status"]] for _, r in table.iterrows()]
+
+
+def speedup_cell(r: pd.Series) -> tuple[str, str]:
+    return fmt(r["speedup"], "{:.2f}x"), interval(r["speedup_low"], r["speedup_high"], "{:.2f}")
+
+
+def print_terminal(summary: pd.DataFrame, frame: pd.DataFrame | None = None, wide: bool = False,
+                   width: int | None = None) -> None:
+    """Per table: the few columns that answer the question, laid out to fit the terminal (all fifteen with
+    `wide`); failure reasons under it; then notes and warnings."""
+    from xeonsweep.report import terminal
+
+    console = terminal.console(width)
     for key, table in summary.groupby(TABLE, sort=False):
-        view = Table(title=title(*key))
-        for header in HEADERS:
-            view.add_column(header, justify="left" if header in LEFT else "right")
-        for row in display_rows(table):
-            view.add_row(*row)
-        console.print(view)
+        if wide:
+            console.print(wide_table(title(*key), table))
+            continue
+        columns = [terminal.Column(h, text=h in ("config", "status")) for h in TERMINAL]
+        console.print(terminal.fitted(title(*key), columns, terminal_rows(table), console.width))
+        for _, r in table[table["reason"] != ""].iterrows():
+            console.print(f"  {r['config']}: {r['status']}: {r['reason']}", highlight=False)
+    if not wide and len(summary):
+        console.print("more columns (a repeat's SPS, spread, p50, max rel err, cosine, precision): --wide, report.md, "
+                      "report.csv, the page (--html)", highlight=False, style="dim")
     for line in notes(summary, frame):
         console.print(f"note: {line}", highlight=False)
     for line in warnings(summary):
         console.print(f"[yellow]warning:[/] {line}")
+
+
+def wide_table(name: str, table: pd.DataFrame):
+    """Every column, as report.md has them (`--wide`)."""
+    from rich.table import Table
+
+    view = Table(title=name)
+    for header in HEADERS:
+        view.add_column(header, justify="left" if header in LEFT else "right")
+    for row in display_rows(table):
+        view.add_row(*row)
+    return view
 
 
 LABEL_WIDTH = 44  # characters per line of a bar's label: longer labels wrap rather than being cut
@@ -224,6 +271,31 @@ def make_out(out: Path) -> None:
                         "valid: a folder you can write in (made if missing)") from None
 
 
+def check_html(path: Path) -> None:
+    """The page's file, checked before anything is printed: its folder is made, and must be writable."""
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None or path.is_dir():
+        what = f"{blocker} is a file, not a folder" if blocker else f"{path} is a folder"
+        raise UserError(f"--html {path} cannot be written: {what}; valid: a file path in a folder you can write in "
+                        "(made if missing)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise PermissionError(13, "Permission denied", str(path.parent))
+    except OSError as exc:
+        raise UserError(f"--html {path} cannot be written: {exc.strerror} ({exc.filename}); "
+                        "valid: a file path in a folder you can write in (made if missing)") from None
+
+
+def price_list(path: Path | None, stored: pd.DataFrame):
+    """--prices FILE checked against every machine of the store (None without it)."""
+    if path is None:
+        return None
+    from xeonsweep.report import prices
+
+    return prices.load(path, sorted(stored["machine"].dropna().unique()))
+
+
 def load(store: str):
     """The summary columns of the store, from its index (fast on a store of many runs), and the rows'
     config_json (from every file: slower) only when configs that differ read the same in those
@@ -245,23 +317,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE", help="keep rows where the column has this value (repeatable)")
     parser.add_argument("--baseline", help="config (ladder step or label) to compute speedups against; default: the first")
     parser.add_argument("--out", default="outputs/report", help="folder for report.md, report.csv, report.png, timeline-SWEEP.png")
+    parser.add_argument("--html", type=Path, metavar="FILE",
+                        help="also write the report as one self-contained HTML page of interactive charts (no network)")
+    parser.add_argument("--wide", action="store_true", help="print every column (as report.md has them), not only "
+                        "those that fit the terminal")
+    parser.add_argument("--by", choices=("config", "machine"), default="config",
+                        help="machine: each machine's best config per model side by side (also machines.md/.csv)")
+    parser.add_argument("--prices", type=Path, metavar="FILE",
+                        help="YAML: a price per hour per machine label or cloud instance name "
+                        "(docs/prices-example.yaml); adds the cost per million inferences (implies --by machine)")
     args = parser.parse_args(argv)
     try:
-        frame = apply_filters(load(args.store), args.where)
+        stored = load(args.store)
+        prices = price_list(args.prices, stored)
+        frame = apply_filters(stored, args.where)
         if frame.empty:
             raise UserError(f"no rows in {args.store}" + (f" where {' and '.join(args.where)}" if args.where else ""))
         summary = summarize(frame, args.baseline)
         if args.baseline and not (summary["config"] == args.baseline).any():
             raise UserError(f"--baseline {args.baseline} is not a config here; valid: {', '.join(summary['config'].unique())}")
         make_out(Path(args.out))
+        if args.html:
+            check_html(args.html)
     except UserError as exc:
         print(f"xeonsweep: {exc}", file=sys.stderr)
         return 2
-    from xeonsweep.report import search as report_search, serving as report_serving
+    from xeonsweep.report import machines, search as report_search, serving as report_serving
 
-    print_terminal(summary, frame)
+    side_by_side = machines.by_machine(summary, frame, prices)
+    machine_note = machines.cost_note(str(args.prices)) if prices is not None else machines.NO_PRICES_NOTE
+    if args.by == "machine" or prices is not None:
+        machines.print_terminal(side_by_side, machine_note)
+    else:
+        print_terminal(summary, frame, wide=args.wide)
     serving = report_serving.write(frame, Path(args.out))
-    if serving:
+    if serving and args.by == "config" and prices is None:
         print(serving[0].read_text())
     written = write(summary, Path(args.out), frame) + serving
     for lines, png in report_search.sections(frame, args.store, Path(args.out)):
@@ -269,6 +359,12 @@ def main(argv: list[str] | None = None) -> int:
         with open(written[0], "a") as markdown:  # report.md: the answer too
             markdown.write("\n```\n" + "\n".join(lines) + f"\n```\n\n![{png.stem}]({png.name})\n")
         written.append(png)
+    written += machines.write(side_by_side, Path(args.out), machine_note)
+    if args.html:
+        from xeonsweep.report import page
+
+        written.append(page.write(args.html, summary, frame, args.store, notes(summary, frame), side_by_side,
+                                  machine_note))
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -7,8 +7,12 @@ exclusive lock); `_index/snapshot.parquet` holds what was folded in: by the writ
 line takes the journal past FOLD_BYTES, and by compaction. So a reader parses at most a
 few thousand JSON lines, and reads the rest as Parquet, only the columns it needs. A reader
 takes a shared lock, reads both, and keeps only entries whose file still exists; files
-the index does not know (written by an older xeonsweep, or by a writer killed between
-its rename and its journal line) are read directly. The index is only a cache of the
+the index does not know (copied in from another store or machine, written by an older
+xeonsweep, or by a writer killed between its rename and its journal line) are read
+directly once, then adopted: their entries are folded into the snapshot, marked ADOPTED,
+so the next reader finds them there. A writer that was only slow between its rename and
+its journal line then indexes its file a second time: its own entry wins, the adopted one
+is dropped (`without_doubles`), so no row counts twice. The index is only a cache of the
 files: deleting `_index/` loses nothing. Local filesystems only (fcntl locks); a URI
 store is read file by file.
 """
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
@@ -35,10 +40,11 @@ JOURNAL = "journal.jsonl"
 SNAPSHOT = "snapshot.parquet"
 FOLD_BYTES = 8 << 20  # ~4,000 rows: parsing them stays well under a second
 FILE = "_file"  # the data file (relative to the store) that holds the row
+ADOPTED = "_adopted"  # true: a reader added the entry for a file no writer had indexed
 
 
 def index_schema(summary: pa.Schema) -> pa.Schema:
-    return summary.append(pa.field(FILE, pa.string()))
+    return summary.append(pa.field(FILE, pa.string())).append(pa.field(ADOPTED, pa.bool_()))
 
 
 @contextmanager
@@ -117,7 +123,36 @@ def read(root: str, columns: pa.Schema) -> pa.Table:
             parts = [_read_snapshot(folder, schema), _read_journal(folder / JOURNAL, schema)]
     except OSError:  # a store we may only read (no lock file to open): its files are read directly
         return schema.empty_table()
-    return pa.concat_tables(parts)
+    return without_doubles(pa.concat_tables(parts))
+
+
+def without_doubles(table: pa.Table) -> pa.Table:
+    """Adopted entries of files that a writer indexed too (it was between its rename and its
+    journal line when a reader adopted the file): the writer's entry is the one kept."""
+    adopted = pc.fill_null(table[ADOPTED], False)
+    if not pc.any(adopted).as_py():
+        return table
+    written = pc.unique(table[FILE].filter(pc.invert(adopted)))
+    return table.filter(pc.invert(pc.and_(adopted, pc.is_in(table[FILE], value_set=written))))
+
+
+def adopt(root: str, entries: pa.Table, summary: pa.Schema) -> int:
+    """Fold entries (summary columns and FILE) of files the index did not know into the snapshot,
+    those still unknown under the lock (another reader may have adopted them meanwhile).
+    Returns how many were added; a store we may not write keeps being read file by file."""
+    from xeonsweep.store.files import conform
+
+    schema = index_schema(summary)
+    entries = conform(entries.append_column(ADOPTED, pa.array([True] * entries.num_rows, pa.bool_())), schema)
+    try:
+        with locked(root, exclusive=True) as folder:
+            current = _current(folder, schema)
+            new = entries.filter(pc.invert(pc.is_in(entries[FILE], value_set=pc.unique(current[FILE]))))
+            if new.num_rows:
+                _write_snapshot(folder, pa.concat_tables([current, new]))
+            return new.num_rows
+    except OSError:
+        return 0
 
 
 def _read_snapshot(folder: Path, schema: pa.Schema) -> pa.Table:
@@ -145,14 +180,23 @@ def _swap(folder: Path, schema: pa.Schema, drop_files: set[str], add: pa.Table |
     """
     from xeonsweep.store.files import conform
 
-    parts = [_read_snapshot(folder, schema), _read_journal(folder / JOURNAL, schema)]
+    current = _current(folder, schema)
     if add is not None:
-        parts.append(conform(add, schema))
-    current = pa.concat_tables(parts)
+        current = pa.concat_tables([current, conform(add, schema)])
     if drop_files:
         keep = [f not in drop_files for f in current[FILE].to_pylist()]
         current = current.filter(pa.array(keep, pa.bool_()))
+    _write_snapshot(folder, current)
+
+
+def _current(folder: Path, schema: pa.Schema) -> pa.Table:
+    """Snapshot and journal together, each file's entries once (under the caller's lock)."""
+    return without_doubles(pa.concat_tables([_read_snapshot(folder, schema), _read_journal(folder / JOURNAL, schema)]))
+
+
+def _write_snapshot(folder: Path, entries: pa.Table) -> None:
+    """The new snapshot holds every entry: the journal is emptied, then the snapshot renamed in."""
     tmp = folder / f".tmp-{uuid.uuid4().hex}-{SNAPSHOT}"
-    pq.write_table(current, tmp)
+    pq.write_table(entries, tmp)
     (folder / JOURNAL).write_bytes(b"")
     os.replace(tmp, folder / SNAPSHOT)

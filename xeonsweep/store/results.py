@@ -263,7 +263,8 @@ def read_table(directory: str | os.PathLike, columns: list[str] | None = None) -
     """The store's rows (only `columns`), foreign files skipped with a warning each.
 
     Summary columns of a local store come from the index; only files it does not
-    know are opened.
+    know are opened, and then adopted into it (copied in from another machine, say),
+    so that the next read finds them there.
     """
     columns = list(columns or COLUMNS)
     schema = pa.schema([SCHEMA.field(c) for c in columns])
@@ -271,19 +272,28 @@ def read_table(directory: str | os.PathLike, columns: list[str] | None = None) -
     files = store_files.data_files(fs, root)
     live = set(files) - store_files.replaced_files(fs, root, files)
     parts = []
-    if indexed(fs) and set(columns) <= set(SUMMARY_COLUMNS) and live:
+    from_index = indexed(fs) and set(columns) <= set(SUMMARY_COLUMNS) and bool(live)
+    if from_index:
         index = store_index.read(root, schema)
         index = index.filter(pc.is_in(index[store_index.FILE], value_set=pa.array(list(live), pa.string())))
         live -= set(pc.unique(index[store_index.FILE]).to_pylist())
         parts.append(index.select(columns))
     # Whole files, so that a foreign one is foreign whichever columns are asked for; a compacted
-    # file (ours, conformed when it was written) only for the columns asked.
+    # file (ours, conformed when it was written) only for the columns asked, or those the index keeps.
     ours = sorted(f for f in live if f.startswith(store_files.COMPACTED + "/"))
-    for _, table in store_files.read_files(fs, root, ours, schema):
-        parts.append(table)
-    for _, table in store_files.read_files(fs, root, sorted(live - set(ours)), SCHEMA):
-        parts.append(table.select(columns))
+    unknown = store_files.read_files(fs, root, ours, SUMMARY_SCHEMA if from_index else schema)
+    unknown += [(relative, table.select(SUMMARY_COLUMNS if from_index else columns))
+                for relative, table in store_files.read_files(fs, root, sorted(live - set(ours)), SCHEMA)]
+    parts += [table.select(columns) for _, table in unknown]
+    if from_index and unknown:
+        store_index.adopt(root, index_entries(unknown), SUMMARY_SCHEMA)
     return pa.concat_tables([schema.empty_table(), *parts])
+
+
+def index_entries(tables: list[tuple[str, pa.Table]]) -> pa.Table:
+    """Index entries of whole files: their summary columns and the file that holds each row."""
+    return pa.concat_tables([table.append_column(store_index.FILE, pa.array([relative] * table.num_rows, pa.string()))
+                             for relative, table in tables])
 
 
 def load(directory: str | os.PathLike = "outputs/results", columns: list[str] | None = None):
