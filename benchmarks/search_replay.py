@@ -58,12 +58,12 @@ def load_grid(store: Path, grid: list[str]):
     """(the space, params -> config_hash for every combination, config_hash -> Config, machine)."""
     import itertools
 
+    from tests.conftest import compose
     from xeonsweep.config import settings
     from xeonsweep.errors import UserError
     from xeonsweep.machine.facts import cpu_info
     from xeonsweep.search import space as spaces
     from xeonsweep.store import results
-    from tests.conftest import compose
 
     space = spaces.parse(grid)
     frame = results.load(store, results.SUMMARY_COLUMNS)

@@ -90,8 +90,8 @@ def make_search(tmp_path, *dims: str, extra: tuple = ()) -> Search:
                            "~search.sampler.multivariate", "~search.sampler.constant_liar",
                            "~search.sampler.n_startup_trials"),
      "search.objective=['sps', 'p99_ms']: CmaEsSampler optimises one objective only; use search=tpe, gp or random"),
-    (("batch_size=1,2",), ("+search.sampler.bogus=1",), "search.sampler (optuna.samplers.TPESampler): "
-                                                        "TPESampler.__init__() got an unexpected keyword argument 'bogus'"),
+    (("batch_size=1,2",), ("+search.sampler.bogus=1",),
+     "search.sampler (optuna.samplers.TPESampler): TPESampler.__init__() got an unexpected keyword argument 'bogus'"),
     (("batch_size=choice(0,2)",), (), "batch_size=0 is not valid; valid: an integer >= 1"),
     (("batch_size=1,2",), ("search.min_cosine=2",), "search.min_cosine=2 is not valid; valid: a number from 0 to 1"),
     (("batch_size=1,2",), ("benchmark.repeats=2",), "benchmark.repeats=2: a search measures each config once"),

@@ -107,7 +107,8 @@ def test_a_search_killed_with_kill_9_and_run_again_measures_no_config_twice(swee
 
 
 BAD = [
-    (["search=tpe", "batch_size=1,2", "search.bogus=1"], "search.bogus is not a setting; valid: batch, budget_s, id, max_p99_ms"),
+    (["search=tpe", "batch_size=1,2", "search.bogus=1"],
+     "search.bogus is not a setting; valid: batch, budget_s, id, max_p99_ms"),
     (["search=annealing", "batch_size=1,2"], "search=annealing is not an option; valid: gp, none, random, tpe"),
     (["search=tpe"], "search: the space has nothing to search"),
     (["search=tpe", "batch_size=1,2", "search.objective=peak_qps"],
