@@ -365,7 +365,7 @@ class Search:
         return measure.measure_batch(
             plan.jobs, self.sweep_dir, first, self.machine, self.store,
             finished=lambda job, summary: self.progress.finished(next(count), describe(job), summary),
-            label=describe, status=self.progress.status)
+            label=describe, status=self.progress.status, note=self.progress.note)
 
     def _tell(self, batch: Batch, rows: list[dict]) -> None:
         scored = scoring.score(self._rows(), self.options.columns)
@@ -429,7 +429,7 @@ class Search:
         measure.measure_batch(plan.jobs, self.sweep_dir, first, self.machine, self.store,
                               finished=lambda job, summary: self.progress.finished(next(count), self._describe(job),
                                                                                    summary),
-                              label=self._describe, status=self.progress.status)
+                              label=self._describe, status=self.progress.status, note=self.progress.note)
 
 
 def settings_store(run: dict) -> str:

@@ -20,14 +20,15 @@ from xeonsweep.sweep.planning import Job
 
 def measure_batch(jobs: list[Job], sweep_dir: Path, first_index: int, machine: str, store: str,
                   finished: Callable[[Job, dict], None], label: Callable[[Job], str],
-                  status: Callable[[str], None]) -> list[dict]:
+                  status: Callable[[str], None], note: Callable[[str], None]) -> list[dict]:
     """Measure `jobs` (all of one sweep_id, the reference first) and return their rows from the store."""
     from xeonsweep.config.settings import scenario_name
 
     if all(scenario_name(job.run) == "offline" for job in jobs):
         from xeonsweep.blocks import live
 
-        live.measure_in_blocks(jobs, sweep_dir, first_index, machine, finished=finished, label=label, status=status)
+        live.measure_in_blocks(jobs, sweep_dir, first_index, machine, finished=finished, label=label, status=status,
+                               note=note)
     else:
         _measure_fresh(jobs, sweep_dir, first_index, machine, finished, label, status)
     return rows_of(store, jobs[0].run["sweep_id"])
