@@ -273,3 +273,79 @@ def test_optuna_treats_an_infeasible_trial_as_infeasible(tmp_path):
     trial = study.ask({"x": CategoricalDistribution([1, 2])})
     studies.tell(study, trial, [5.0], {"min_cosine": -0.2}, source="measured")
     assert study.best_trial.values == [5.0]
+
+
+# -- the loop, with a made-up machine (no process) --------------------------------------------
+class Quiet:
+    """The sweep's progress, silent."""
+
+    def __init__(self):
+        self.console = self
+        self.lines = []
+
+    def print(self, text, **_):
+        self.lines.append(str(text))
+
+    def finished(self, *args):
+        pass
+
+    def status(self, text):
+        pass
+
+    def note(self, text):
+        self.lines.append(text)
+
+
+def made_up_measure(speed):
+    """measure_batch on a made-up machine: `speed(run)` SPS in every round, rows written to the store."""
+    from xeonsweep.search import measure as measuring
+
+    batches = []
+
+    def measure_batch(jobs, sweep_dir, first_index, machine, store, finished, label, status, note):
+        batches.append(jobs)  # each batch ten minutes after the last
+        began = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=10 * len(batches))
+        for k, job in enumerate(jobs):
+            run, sps = job.run, speed(job.run)
+            times = [began.timestamp() + 10 * r + k for r in range(6)]
+            row = {"run_key": settings.run_key(run, machine), "config_hash": settings.config_hash(run),
+                   "sweep_id": run["sweep_id"], "machine": machine, "overrides": " ".join(job.overrides),
+                   "started_at": began + timedelta(seconds=k), "finished_at": began + timedelta(seconds=60 + k),
+                   "status": "ok", "model": "tiny", "batch_size": run["batch_size"], "sps": sps,
+                   "block_sps": [sps] * 6, "block_start_unix_s": times, "measure_group": 0,
+                   "latency_ms_p99": 1000 * run["batch_size"] / sps, "cosine_similarity": 1.0, "measurement": "blocks"}
+            row.update(feasible.columns(run, row))
+            results.write_row(row, store, run["sweep_id"])
+        return measuring.rows_of(store, jobs[0].run["sweep_id"])
+
+    return measure_batch
+
+
+def test_the_loop_measures_each_config_once_and_stops_when_patience_runs_out(tmp_path, monkeypatch):
+    from xeonsweep.search import measure as measuring
+
+    # Faster with the batch up to 8, slower beyond; batch 32 breaks the latency limit.
+    speeds = {1: 100.0, 2: 180.0, 4: 300.0, 8: 330.0, 16: 320.0, 32: 310.0}
+    monkeypatch.setattr(measuring, "measure_batch", made_up_measure(lambda run: speeds[run["batch_size"]]))
+    search = make_search(tmp_path, "batch_size=choice(1,2,4,8,16,32)",
+                         extra=("search.batch=2", "search.patience=1", "search.max_p99_ms=100", "search.n_trials=null"))
+    search.progress = Quiet()
+    search.open()
+    while not search._stop():
+        search._one_batch()
+    rows = sorted(search._rows(), key=lambda r: (r["started_at"], r["trial"]))
+    # Each batch: its reference (the baseline, then the incumbent) first, then the configs new to the study.
+    batches = [(r["trial"], r["batch_size"], bool(r["measure_reference"])) for r in rows]
+    assert batches == [(0, 1, True), (1, 2, False),
+                       (1, 2, True), (2, 4, False), (5, 8, False),
+                       (5, 8, True), (8, 16, False), (9, 32, False)]
+    told = [(t.number, t.params["batch_size"], t.user_attrs["source"]) for t in search.study.trials]
+    assert [t for t in told if t[2] == "known"] == [(3, 2, "known"), (4, 4, "known"), (6, 8, "known"),
+                                                    (7, 8, "known")]  # asked again: told, not measured
+    assert search.stopped_by == "search.patience=1: no batch beat the incumbent for 1 batches"
+    found = answer.compute(rows, ("sps",), search.study, search.dimension_names)
+    assert found.labels[found.best.trial] == "batch_size=8" and found.best.values == [pytest.approx(330.0)]
+    assert found.chained == pytest.approx(3.3) and found.speedup is None
+    assert [(r["batch_size"], r["constraint"]) for r in rows if r["feasible"] is False] == [
+        (32, "max_p99_ms=100: p99 latency 103.226 ms")]
+    assert found.importances == {"batch_size": 1.0}
