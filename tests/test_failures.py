@@ -60,13 +60,15 @@ def test_timeout_kills_every_instance_while_the_parent_lives(tmp_path, cache_dir
     """run_cpu's instances run in sessions of their own: a process-group kill misses them.
     This instance also ignores SIGTERM and has no parent-death signal, so only a kill of
     the whole tree, checked here while the parent (this test) is still alive, stops it."""
+    from xeonsweep.config.run import Run
     from xeonsweep.launch import child as launch
+    from xeonsweep.machine.facts import cpu_info
 
     run = compose_run("model=hang_alone", "runtime=run_cpu", f"cache.dir={cache_dir}", *FAST[1:], searchpath=FAULTS)
     run["sweep_id"] = "timeout-test"
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    outcome = launch.execute(run, run_dir, str(cache_dir), timeout_s=6)
+    outcome = launch.execute(Run.from_settings(run, cpu_info()), run_dir, str(cache_dir), timeout_s=6)
     left = processes_mentioning(str(run_dir))
     for proc in left:
         proc.kill()  # do not leave a hung instance behind, whatever the result

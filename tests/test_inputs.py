@@ -8,6 +8,7 @@ import pytest
 
 from xeonsweep.models import fidelity
 
+from xeonsweep.config import model_inputs
 from xeonsweep.models import inputs
 
 from xeonsweep.models import build as models
@@ -46,7 +47,7 @@ def test_an_image_models_input_is_the_same_seeded_tensor_as_before(compose_run):
     batch = inputs.generate(model, 2, 7)
     assert list(batch) == ["input"]
     assert torch.equal(batch["input"], torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(7)))
-    assert models.not_applicable(model) == {}
+    assert model_inputs.not_applicable(model) == {}
 
 
 def test_declared_inputs_have_their_dtypes_fills_and_seq_len(compose_run):
@@ -58,9 +59,9 @@ def test_declared_inputs_have_their_dtypes_fills_and_seq_len(compose_run):
     assert all(t.dtype == torch.int64 and t.shape == (3, 384) for t in batch.values())
     assert 0 <= int(batch["input_ids"].min()) and int(batch["input_ids"].max()) < 30522
     assert batch["attention_mask"].eq(1).all() and batch["token_type_ids"].eq(0).all()
-    assert inputs.symbolic_dims(model) == {"input_ids": [1], "attention_mask": [1], "token_type_ids": [1]}
+    assert model_inputs.symbolic_dims(model) == {"input_ids": [1], "attention_mask": [1], "token_type_ids": [1]}
     assert inputs.generate(model, 1, 0, {"seq_len": 5})["input_ids"].shape == (1, 5)
-    assert "channels_last" in models.not_applicable(model)
+    assert "channels_last" in model_inputs.not_applicable(model)
 
 
 def test_sweeping_seq_len_changes_what_is_measured_and_the_keys(compose_run):

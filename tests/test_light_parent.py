@@ -16,9 +16,13 @@ from xeonsweep.launch import child as launch
 from xeonsweep.store import rows
 from xeonsweep.store import results
 from xeonsweep.sweep import task as app
+from xeonsweep.sweep import driver, launchers
+from xeonsweep.store import record
+from xeonsweep.config import run
+from xeonsweep.launch import process
 from xeonsweep.blocks import live
 from xeonsweep.stats import confidence
-from xeonsweep.blocks import channel
+from xeonsweep.launch import channel
 from xeonsweep.cli import CONF
 from xeonsweep.machine.facts import cpu_info
 from xeonsweep.deploy import recipe, run_script, infer_script

@@ -14,6 +14,7 @@ from optuna.trial import TrialState
 
 from tests.conftest import compose
 from xeonsweep.config import settings
+from xeonsweep.config.run import Run
 from xeonsweep.errors import UserError
 from xeonsweep.search import answer, options, space, values
 from xeonsweep.search.driver import Search
@@ -137,13 +138,12 @@ def test_settings_that_do_not_apply_fold_and_combinations_that_cannot_run_are_re
 
 # -- warm start and resume --------------------------------------------------------------------
 def store_row(search: Search, params: dict, sps: float, when: datetime, cosine: float = 1.0) -> dict:
-    run = settings.normalize(search.compose(search.space.overrides(params)))
-    run = {**run, "sweep_id": "earlier", "repeat": 0}
-    keys = {"run_key": settings.run_key(run, search.machine), "config_hash": settings.config_hash(run),
+    run = Run.from_settings(search.compose(search.space.overrides(params)), search.cpu).repeated(0, "earlier")
+    keys = {"run_key": run.run_key(search.machine), "config_hash": run.config_hash,
             "sweep_id": "earlier", "machine": search.machine, "overrides": " ".join(search.space.overrides(params))}
     return {**keys, "started_at": when, "finished_at": when + timedelta(seconds=5), "status": "ok", "model": "tiny",
-            "batch_size": run["batch_size"], "sps": sps, "cosine_similarity": cosine,
-            "config_json": json.dumps(run, sort_keys=True)}
+            "batch_size": run.batch_size, "sps": sps, "cosine_similarity": cosine,
+            "config_json": json.dumps(run.settings, sort_keys=True)}
 
 
 def test_warm_start_adds_the_stores_configs_and_the_first_asks_avoid_them(tmp_path):
@@ -308,13 +308,13 @@ def made_up_measure(speed):
         for k, job in enumerate(jobs):
             run, sps = job.run, speed(job.run)
             times = [began.timestamp() + 10 * r + k for r in range(6)]
-            row = {"run_key": settings.run_key(run, machine), "config_hash": settings.config_hash(run),
+            row = {"run_key": run.run_key(machine), "config_hash": run.config_hash,
                    "sweep_id": run["sweep_id"], "machine": machine, "overrides": " ".join(job.overrides),
                    "started_at": began + timedelta(seconds=k), "finished_at": began + timedelta(seconds=60 + k),
                    "status": "ok", "model": "tiny", "batch_size": run["batch_size"], "sps": sps,
                    "block_sps": [sps] * 6, "block_start_unix_s": times, "measure_group": 0,
                    "latency_ms_p99": 1000 * run["batch_size"] / sps, "cosine_similarity": 1.0, "measurement": "blocks"}
-            row.update(feasible.columns(run, row))
+            row.update(feasible.columns(run.settings, row))
             results.write_row(row, store, run["sweep_id"])
         return measuring.rows_of(store, jobs[0].run["sweep_id"])
 

@@ -138,17 +138,22 @@ def test_how_finely_blocks_measure_stays_out_of_the_fingerprint(run):
 
 
 def test_the_ladder_measures_in_blocks_with_its_old_fingerprints(compose_run):
+    from xeonsweep.config.run import Run
     from xeonsweep.sweep.planning import in_blocks
 
     ladder = compose_run("experiment=ladder", "step=baseline")
     plain = compose_run()
+    served = compose_run("experiment=ladder", "step=baseline", "scenario=server")
     assert settings.config_hash(ladder) == "1dae896778808dbe"  # as on ef1ff36
-    basic = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
-    assert in_blocks(ladder, basic)
-    assert not in_blocks(plain, basic)  # the default stays one fresh process per run
-    assert not in_blocks(ladder, "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher")
-    assert not in_blocks(changed(ladder, "benchmark.repeats", 2), basic)  # fresh repeats, as asked
-    assert not in_blocks({**ladder, "scenario": {"name": "server"}}, basic)
+
+    def blocks(run, in_process=True):
+        return in_blocks(Run.from_settings(run, CPU), in_process)
+
+    assert blocks(ladder)
+    assert not blocks(plain)  # the default stays one fresh process per run
+    assert not blocks(ladder, in_process=False)  # a Submitit or cluster job is one run
+    assert not blocks(changed(ladder, "benchmark.repeats", 2))  # fresh repeats, as asked
+    assert not blocks(served)
 
 
 @pytest.mark.parametrize("overrides, fingerprint", [

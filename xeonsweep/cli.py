@@ -16,14 +16,20 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 import hydra
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from xeonsweep.errors import UserError
+from xeonsweep.errors import UserError, one_line
 
+if TYPE_CHECKING:
+    from xeonsweep.config.run import Run
+
+from xeonsweep.config import paths
+from xeonsweep.config.composition import override_error
 from xeonsweep.config.paths import CONF
 
 # Every subcommand, in this one place: main() dispatches on it, and a mistyped one is answered from it.
@@ -96,23 +102,8 @@ def _config_dirs(config_dir: str | None, config_name: str, searchpath: tuple[str
             _, repo = loader._parse_overrides_and_create_caching_repo(config_name, list(searchpath))
     except (HydraException, OmegaConfBaseException) as exc:
         raise UserError(one_line(exc)) from None
-    folders = (_folder(source) for source in repo.get_sources() if source.provider not in ("hydra", "schema"))
+    folders = (paths.source_folder(s.scheme(), s.path) for s in repo.get_sources() if s.provider not in ("hydra", "schema"))
     return tuple(folder for folder in folders if folder is not None)
-
-
-def _folder(source) -> Path | None:
-    """The folder of a file:// or pkg:// config source."""
-    if source.scheme() == "file":
-        return Path(source.path)
-    if source.scheme() == "pkg":
-        from importlib import resources
-
-        try:
-            folder = resources.files(source.path)
-        except (ImportError, TypeError):
-            return None
-        return folder if isinstance(folder, Path) else None
-    return None
 
 
 def group_options(group: str, dirs: list[Path] = (CONF,)) -> list[str]:
@@ -132,10 +123,6 @@ def known_settings() -> list[str]:
 def override_args(args: list[str]) -> list[str]:
     """The overrides among the arguments (not flags such as -m, --cfg or --config-dir and their values)."""
     return parse_command_line(args).overrides
-
-
-def one_line(exc: Exception) -> str:
-    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
 
 
 def override_values(override) -> list[str]:
@@ -199,69 +186,54 @@ def compose(args: list[str], multirun: bool = False) -> DictConfig:
         raise UserError(_composition_error(exc, args, multirun)) from None
 
 
-def job_composition_error(exc: Exception, overrides: list[str]) -> UserError:
-    """A sweep job's composition error (the sweeper composes each job) as one line, as a single run's is."""
-    args = sys.argv[1:]
-    flags = hydra_order(args)[: len(args) - len(override_args(args))]
-    return UserError(_composition_error(exc, [a for a in flags if a not in ("-m", "--multirun")] + overrides, False))
-
-
 def _composition_error(exc: Exception, args: list[str], multirun: bool) -> str:
-    """Hydra's "Could not override 'model.seq_len'. To append to your config use +model.seq_len=..." suggests
-    the wrong fix (a key the chosen option does not have): name the option and its keys instead."""
-    import re
-
-    match = re.match(r"Could not override '([^']+\.[^'.]+)'", str(exc))
-    if match is None:
-        return one_line(exc)
-    key = match[1]
-    cfg = compose([a for a in args if not a.startswith(f"{key}=")], multirun)
-    node = OmegaConf.select(cfg, key.rpartition(".")[0])
-    if not isinstance(node, DictConfig):
-        return one_line(exc)
-    head = key.split(".")[0]
-    choice = cfg.hydra.runtime.choices.get(head)
-    return f"{key} is not a setting{f' of {head}={choice}' if choice else ''}; valid: {', '.join(sorted(node))}"
+    """One line for Hydra's composition error (config.composition)."""
+    return override_error(exc, lambda key: compose([a for a in args if not a.startswith(f"{key}=")], multirun))
 
 
-def check_single_run(args: list[str]) -> None:
-    """A single run is validated here, before Hydra creates any output folder."""
+def check_single_run(args: list[str]) -> "Run":
+    """A single run is planned (validated once) here, before Hydra creates any output folder."""
     from xeonsweep.config import settings
     from xeonsweep.machine.facts import cpu_info
+    from xeonsweep.sweep.planning import plan_single
 
     from xeonsweep.config.yaml_keys import check_config
 
     cfg = compose(args)
     check_config(cfg, config_dirs(args))
-    run = settings.to_settings(cfg)
-    if (run.get("search") or {}).get("sampler"):
+    asked = settings.to_settings(cfg)
+    if (asked.get("search") or {}).get("sampler"):
         raise UserError(f"search={cfg.hydra.runtime.choices.get('search')} searches a sweep's space: add -m and give "
                         "settings several values, e.g. -m search=tpe 'batch_size=choice(1,2,4,8)'")
-    settings.validate(run, cpu_info())
-    settings.refuse_not_applicable(run)
-    settings.check_before_run(run)
+    return plan_single(asked, cpu_info())
 
 
-def check_command_line(args: list[str]) -> None:
-    """Everything that can be refused before Hydra starts: a sweep's jobs are checked by the sweeper."""
+def check_command_line(args: list[str]) -> "Run | None":
+    """Everything that can be refused before Hydra starts (a sweep's jobs are checked by the sweeper);
+    a single run comes back planned, for the task function."""
     parsed = parse_command_line(args)
     check_overrides(args)
     if parsed.help or parsed.hydra_help or parsed.cfg or parsed.info or parsed.shell_completion:
-        return
+        return None
     if parsed.multirun:
         compose(args, multirun=True)  # what Hydra composes first: its errors as one line, not six
-    else:
-        check_single_run(args)
+        return None
+    return check_single_run(args)
 
 
-@hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")
-def _hydra_main(cfg: DictConfig) -> dict:
-    from xeonsweep.sweep.task import run_job
+def _hydra_main(planned: "Run | None" = None) -> Callable[[], Any]:
+    """Hydra's entry point; its task function gets the single run planned from the command line."""
+    @hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")
+    def task(cfg: DictConfig) -> dict:
+        from xeonsweep.sweep.task import run_job
 
-    return run_job(cfg)
+        return run_job(cfg, planned)
+
+    return task
 
 
 def run_main(args: list[str]) -> int:
+    planned = None
     try:
         return _run(args)
     except KeyboardInterrupt:
@@ -269,14 +241,15 @@ def run_main(args: list[str]) -> int:
 
 
 def _run(args: list[str]) -> int:
+    planned = None
     try:
-        check_command_line(args)
+        planned = check_command_line(args)
         args = hydra_order(args)
     except UserError as exc:
         print(f"xeonsweep: {exc}", file=sys.stderr)
         return 2
     sys.argv = [sys.argv[0], *args]
-    _hydra_main()
+    _hydra_main(planned)()
     from xeonsweep.sweep.task import last_status
 
     # A single run that failed, timed out or missed its SLO is a failed command (after its one-line status).

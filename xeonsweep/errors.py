@@ -22,3 +22,8 @@ class JobLost(RuntimeError):
     The launchers return it for that job alone; its run is missing from the store and the
     next invocation runs it.
     """
+
+
+def one_line(exc: Exception) -> str:
+    """A library's multi-line message (Hydra's, the YAML parser's) folded into the one line a user gets."""
+    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip())

@@ -25,6 +25,9 @@ STOCK_OBJECT_STORE_MEMORY = 78643200
 
 
 class RayLauncher(stock.RayLauncher):
+    runs_here = False  # jobs run on the Ray cluster's nodes (xeonsweep.sweep.launchers)
+    in_process = False
+
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         refs = self._submit(job_overrides, initial_job_idx)
         return [collect(ref, idx, overrides)

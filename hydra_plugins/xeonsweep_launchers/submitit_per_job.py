@@ -94,10 +94,16 @@ def _state(job: Any) -> str:
 
 
 class LocalLauncher(PerJobMixin, stock.LocalLauncher):
-    pass
+    # What the sweep needs to know (xeonsweep.sweep.launchers): jobs run on this machine, one at a
+    # time, each in a process of its own.
+    runs_here = True
+    in_process = False
 
 
 class SlurmLauncher(PerJobMixin, stock.SlurmLauncher):
+    runs_here = False  # jobs run on the cluster's nodes
+    in_process = False
+
     def setup(self, **kwargs: Any) -> None:
         """Before anything is submitted: with no Slurm to answer, every run would end "lost with its job"."""
         super().setup(**kwargs)

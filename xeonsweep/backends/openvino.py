@@ -14,7 +14,7 @@ from pathlib import Path
 
 from xeonsweep.models import cache
 
-from xeonsweep.models import inputs
+from xeonsweep.config import model_inputs
 from xeonsweep.backends.base import Backend, Prepared, RunContext
 from xeonsweep.backends.onnxruntime import feed_by_name
 from xeonsweep.config.components import check_choice
@@ -49,8 +49,8 @@ class OpenVino(Backend):
         ov_model = core.read_model(str(ir_path))
         model_cfg = ctx.run["model"]
         names = [port.get_any_name() for port in ov_model.inputs]
-        if inputs.declared(model_cfg):  # static shapes run faster
-            shapes = {s.name: [ctx.batch_size, *inputs.shape(s, model_cfg)] for s in inputs.specs(model_cfg)}
+        if model_inputs.declared(model_cfg):  # static shapes run faster
+            shapes = {s.name: [ctx.batch_size, *model_inputs.shape(s, model_cfg)] for s in model_inputs.specs(model_cfg)}
             ov_model.reshape({name: shapes[name] for name in names})
         else:
             ov_model.reshape([ctx.batch_size, *model_cfg["input_shape"]])
@@ -112,11 +112,11 @@ class OpenVino(Backend):
             if self.source == "onnx":
                 onnx_path, _ = onnx_file(load_model, run, ctx.cache_dir)
                 ov_model = ov.convert_model(str(onnx_path))
-            elif inputs.declared(run["model"]):
+            elif model_inputs.declared(run["model"]):
                 example = export_example(run["model"])
                 types = {"float32": ov.Type.f32, "int64": ov.Type.i64, "bool": ov.Type.boolean}
                 ports = [(s.name, ov.PartialShape([-1] * (1 + len(s.dims))), types[s.dtype])
-                         for s in inputs.specs(run["model"])]  # every dimension dynamic, dtypes kept
+                         for s in model_inputs.specs(run["model"])]  # every dimension dynamic, dtypes kept
                 ov_model = ov.convert_model(load_model(), example_input=example, input=ports)
             else:
                 import torch

@@ -25,7 +25,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Callable
 
-from xeonsweep.blocks.channel import Channel
+from xeonsweep.launch.channel import Channel
 from xeonsweep.blocks.member import Live
 from xeonsweep.launch import child as launch
 from xeonsweep.launch.child import Outcome

@@ -32,7 +32,7 @@ from xeonsweep.blocks.journal import Journal
 from xeonsweep.blocks.member import Live
 from xeonsweep.blocks.rounds import RoundLoop
 from xeonsweep.launch.child import Outcome
-from xeonsweep.sweep.planning import Job
+from xeonsweep.config.run import Job
 
 
 class Sweep:
@@ -113,27 +113,30 @@ def measure_in_blocks(jobs: list[Job], sweep_dir: Path, first_index: int, machin
     rows at once, as in a fresh sweep. Blocks are journaled in the store as they
     are measured; an earlier sweep's, for these configs, are gone on from (`note` says so).
     """
-    from xeonsweep.sweep import task as app
+    from xeonsweep.config.paths import absolute
+    from xeonsweep.store import record
     from xeonsweep.machine.facts import cpu_info
     from xeonsweep.blocks.probe import Probe
 
+    def keys(job: Job) -> dict:
+        return record.identity(job.run, machine, " ".join(job.overrides))
+
     def write(job: Job, outcome: Outcome, started: datetime) -> None:
-        keys = app.run_keys(job.run, machine, " ".join(job.overrides))
-        finished(job, app.record(job.run, keys, outcome, started, app.absolute(job.run["results"]["dir"])))
+        finished(job, record.record(job.run, keys(job), outcome, started))
 
     runnable, run_dirs = [], []
     for index, job in enumerate(jobs, start=first_index):
         if job.incompatible:
-            write(job, Outcome("skipped", job.incompatible, method="blocks"), datetime.now(timezone.utc))
+            finished(job, record.skipped(job.run, keys(job), method="blocks"))
         else:
             runnable.append(job)
             run_dirs.append(sweep_dir / str(index))
     if runnable:
-        journal = Journal.of_store(app.absolute(runnable[0].run["results"]["dir"]))
+        journal = Journal.of_store(absolute(runnable[0].run.results_dir))
         continuing = journal.continuing([job.run_key for job in runnable]) if journal else None
         if continuing:
             note(f"xeonsweep: {continuing}")
         with Probe(cpu_info()) as probe:
-            Sweep(runnable, run_dirs, lambda run: app.absolute(run["cache"]["dir"]),
+            Sweep(runnable, run_dirs, lambda run: absolute(run.cache_dir),
                   lambda live: write(live.job, live.outcome, live.started_at), label, status,
                   probe=probe.measure, journal=journal).run()

@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from xeonsweep.launch.child import PASS_THROUGH, WORKER_SCRIPT
+from xeonsweep.launch.child import WORKER_SCRIPT
+from xeonsweep.launch.process import die_with_parent, passed_through_env
 from xeonsweep.machine.facts import CpuInfo, cpu_info, process_cpu_s, wait_until_idle
-from xeonsweep.worker.main import die_with_parent
 
 TIMEOUT_S = 120.0
 NATIVE_BF16 = ("avx512_bf16", "amx_bf16")
@@ -56,7 +56,7 @@ class Probe:
         started = time.time()
         try:
             if self.proc is None:
-                env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ} | {"PYTHONUNBUFFERED": "1"}
+                env = passed_through_env() | {"PYTHONUNBUFFERED": "1"}
                 self.stderr = tempfile.TemporaryFile(mode="w+")
                 # `-m` puts the working folder first on sys.path: the worker entry's folder shadows nothing
                 # (and exists in any install), where the user's folder or a checkout might.

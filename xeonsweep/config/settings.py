@@ -16,13 +16,11 @@ from typing import Any
 
 from xeonsweep.config import components
 
-from xeonsweep.models import inputs
+from xeonsweep.config import model_inputs as inputs
 
 from xeonsweep.config import instances
 
 from xeonsweep.machine import memory_limit
-
-from xeonsweep.models import build as models
 from xeonsweep.config.environments import interpreter_for, venv_dir
 from xeonsweep.errors import Incompatible, UserError
 from xeonsweep.machine.facts import CpuInfo, find_library
@@ -100,8 +98,11 @@ def run_key(run: dict, machine: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def validate(run: dict, cpu: CpuInfo) -> None:
-    """Raise UserError for a bad value, Incompatible for settings that cannot go together."""
+def validate(run: dict, cpu: CpuInfo) -> tuple[Any, Any]:
+    """Raise UserError for a bad value, Incompatible for settings that cannot go together.
+
+    Returns the run's backend and quantizer, built on the way (config.run.Run keeps them).
+    """
     _check_int(run, "batch_size", 1)
     _check_int(run, "workers", 1)
     _check_int(run, "seed", 0)
@@ -132,12 +133,18 @@ def validate(run: dict, cpu: CpuInfo) -> None:
     allocator_library(run["allocator"])
     _check_workers(run, cpu)
     _check_scenario(run)
+    return check_components(run)
+
+
+def check_components(run: dict) -> tuple[Any, Any]:
+    """The run's (backend, quantizer), built from their config; Incompatible when either cannot run it."""
     backend = components.build("backend", run["backend"])
     quantizer = components.build("quantization", run["quantization"])
     for component in (backend, quantizer):
         reason = component.incompatibility(run) if component else None
         if reason:
             raise Incompatible(reason)
+    return backend, quantizer
 
 
 def check_cluster(cluster: Any) -> None:
@@ -157,15 +164,16 @@ def _check_blocks(bench: dict) -> None:
     memory = bench.get("live_memory_mb")
     if memory is not None and (not isinstance(memory, (int, float)) or isinstance(memory, bool) or memory <= 0):
         raise UserError(f"benchmark.live_memory_mb={memory} is not valid; valid: null or a number of MB > 0")
-def not_applicable(run: dict) -> dict[str, str]:
-    """Settings this run ignores -> why. Asks the backend (Backend.ignores) and the model.
+def not_applicable(run: dict, backend: Any = None) -> dict[str, str]:
+    """Settings this run ignores -> why. Asks the backend (Backend.ignores; built here unless
+    given) and the model.
 
     Such settings are refused for a single run; in a sweep they are set to their
     "not asked" value (normalize), so configs that differ only in them run once, and
     the row records them as not applicable (null) rather than a value that did nothing.
     """
     found: dict[str, str] = {}
-    backend = components.build("backend", run["backend"])
+    backend = backend if backend is not None else components.build("backend", run["backend"])
     for name, why in (getattr(backend, "ignores", None) or {}).items():
         found[name] = f"backend={run['backend']['name']} {why}"
     found.update(_model_not_applicable(run))
@@ -174,21 +182,21 @@ def not_applicable(run: dict) -> dict[str, str]:
 
 def _model_not_applicable(run: dict) -> dict[str, str]:
     """Settings the model ignores (channels_last on a model whose inputs are not all 4-D images)."""
-    return models.not_applicable(run["model"])
+    return inputs.not_applicable(run["model"])
 
 
-def refuse_not_applicable(run: dict) -> None:
+def refuse_not_applicable(run: dict, ignored: dict[str, str] | None = None) -> None:
     """A single run asked for something its backend ignores: one line, before it starts."""
-    for name, why in not_applicable(run).items():
+    for name, why in (not_applicable(run) if ignored is None else ignored).items():
         default = IGNORABLE.get(name)
         if run.get(name) != default:
             shown = json.dumps(run.get(name))
             raise UserError(f"{name}={shown} does not apply: {why}; leave {name}={json.dumps(default)}")
 
 
-def normalize(run: dict) -> dict:
+def normalize(run: dict, ignored: dict[str, str] | None = None) -> dict:
     """The run with the settings it ignores at their "not asked" value (same fingerprint as never set)."""
-    ignored = not_applicable(run)
+    ignored = not_applicable(run) if ignored is None else ignored
     return {**run, **{name: IGNORABLE.get(name) for name in ignored}}
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from xeonsweep.errors import UserError
-from xeonsweep.models import inputs as model_inputs
+from xeonsweep.config import model_inputs
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # The template of each backend implementation, and whether it builds the torch model.

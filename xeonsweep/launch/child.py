@@ -14,57 +14,34 @@ non-editable install has none).
 from __future__ import annotations
 
 import json
-import os
 import re
 import resource
 import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from xeonsweep.config import instances as instance_plans
+from xeonsweep.config.run import Run
 from xeonsweep.machine import memory_limit
-from xeonsweep.config.environments import interpreter_for, venv_dir
-from xeonsweep.machine.facts import cpu_info
+from xeonsweep.config.environments import venv_dir
 from xeonsweep.stats.measure import window_problem
-from xeonsweep.config.settings import allocator_library
-from xeonsweep.worker.main import die_with_parent
+from xeonsweep.store.outcome import Outcome
+# KILL_GRACE_S: live workers (xeonsweep.blocks.live) read it here, with kill_tree.
+from xeonsweep.launch.process import KILL_GRACE_S, die_with_parent, kill_tree, passed_through_env  # noqa: F401
 
 WORKER_SCRIPT = Path(__file__).resolve().parents[1] / "worker" / "entry" / "xeonsweep_worker.py"
-# Inherited as they are; everything else the child gets is set here on purpose.
-# LD_LIBRARY_PATH: module environments on clusters (`module load ...`) put libraries there.
-PASS_THROUGH = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TERM", "TZ", "PYTHONPATH",
-                "LD_LIBRARY_PATH")
-KILL_GRACE_S = 5.0
 STDERR_TAIL_LINES = 15
 
 
-@dataclass
-class Outcome:
-    status: str
-    reason: str | None
-    instances: list[dict] = field(default_factory=list)
-    child_env: dict = field(default_factory=dict)
-    interpreter: str = ""
-    parent_cpu_s: float | None = None  # the parent's CPU time while it waited: the harness's cost
-    child_cpu_s: float | None = None
-    # Live workers (xeonsweep.blocks.live): instances are then the ready reports, measured in blocks.
-    method: str = "fresh"
-    blocks: list[dict] = field(default_factory=list)
-    schedule: dict = field(default_factory=dict)  # group, rounds, target, idle CPU ...
-    probes: list[dict] = field(default_factory=list)
-    planned_instances: int | None = None  # what xeonsweep asked run_cpu for
-    instances_started: int | None = None  # worker processes that really started
-
-
-def child_environment(run: dict, interpreter: Path) -> dict:
+def child_environment(planned: Run) -> dict:
     """The variables this run sets, and so records (without the pass-through ones)."""
-    env: dict[str, str] = {"PYTHONUNBUFFERED": "1", "VIRTUAL_ENV": str(venv_dir(interpreter))}
-    library = allocator_library(run["allocator"])
-    if library:
-        env["LD_PRELOAD"] = library
+    run = planned.settings
+    env: dict[str, str] = {"PYTHONUNBUFFERED": "1", "VIRTUAL_ENV": str(venv_dir(planned.interpreter))}
+    if planned.allocator_library:
+        env["LD_PRELOAD"] = planned.allocator_library
     if run["allocator"].get("malloc_conf"):
         env["MALLOC_CONF"] = run["allocator"]["malloc_conf"]
     if run["thp"]:
@@ -76,12 +53,11 @@ def child_environment(run: dict, interpreter: Path) -> dict:
 
 
 def child_command(run: dict, interpreter: Path, spec: Path, out_dir: Path,
-                  plan: instance_plans.InstancePlan | None = None) -> list[str]:
+                  plan: instance_plans.InstancePlan) -> list[str]:
     worker = [str(WORKER_SCRIPT), str(spec), str(out_dir)]
     runtime = run["runtime"]
     if runtime["name"] == "python":
         return [str(interpreter), *worker]
-    plan = plan or instance_plans.plan(run, cpu_info())
     cmd = [str(interpreter), "-m", "torch.backends.xeon.run_cpu", "--use-default-allocator"]
     # The allocator is ours to choose (LD_PRELOAD above); run_cpu would otherwise add its own.
     if not runtime.get("intel_openmp"):
@@ -96,46 +72,6 @@ def child_command(run: dict, interpreter: Path, spec: Path, out_dir: Path,
         cmd += ["--disable-numactl", "--disable-taskset"]
     cmd += ["--log-path", str(out_dir / "instances")]
     return cmd + worker
-
-
-def kill_tree(proc: subprocess.Popen | int, grace_s: float = KILL_GRACE_S) -> None:
-    """Stop a process and all its descendants, whatever session or group they are in.
-
-    The descendants are collected before any signal, since a killed parent's
-    children are re-parented away from it; then SIGTERM, `grace_s` to exit,
-    SIGKILL to whatever is left (and to anything started in the meantime).
-    Reaps `proc` when it is a Popen.
-    """
-    import psutil
-
-    pid = proc if isinstance(proc, int) else proc.pid
-    try:
-        root = psutil.Process(pid)
-        tree = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        tree = []
-    for target in tree:
-        try:
-            target.terminate()
-        except psutil.NoSuchProcess:
-            pass
-    _, alive = psutil.wait_procs(tree, timeout=grace_s)
-    for target in list(alive):
-        try:
-            alive += [c for c in target.children(recursive=True) if c not in alive]
-        except psutil.NoSuchProcess:
-            pass
-    for target in alive:
-        try:
-            target.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(alive, timeout=grace_s)
-    if not isinstance(proc, int):
-        try:
-            proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 @dataclass
@@ -153,31 +89,29 @@ class Child:
     cgroup: "memory_limit.MemoryCgroup | None" = None  # benchmark.memory_limit_mb: entered before exec
 
 
-def prepare(run: dict, run_dir: Path, cache_dir: str, live: dict | None = None) -> Child | Outcome:
+def prepare(run: Run, run_dir: Path, cache_dir: str, live: dict | None = None) -> Child | Outcome:
     """The child's environment, spec and command; an Outcome when it cannot start at all.
 
     `live` (a socket path and a token) makes the worker a live one: it sets up,
     reports ready on that socket and times blocks when asked.
     """
-    interpreter = interpreter_for(run)
+    interpreter = run.interpreter
     if not interpreter.exists():
-        setup = run["backend"].get("setup") or "make setup"
-        return Outcome("failed", f"interpreter {interpreter} not found; create it with `{setup}`")
-    env_set = child_environment(run, interpreter)
-    env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ} | env_set
+        return Outcome("failed", f"interpreter {interpreter} not found; create it with `{run.setup_command}`")
+    env_set = child_environment(run)
+    env = passed_through_env() | env_set
     run_dir = Path(run_dir).absolute()  # the child's working folder is run_dir itself, not the sweep's
     out_dir = run_dir / "child"
     shutil.rmtree(out_dir, ignore_errors=True)  # a reused run folder must not feed old results back
     out_dir.mkdir(parents=True)
     spec = run_dir / "spec.json"
-    plan = instance_plans.plan(run, cpu_info())
-    instances = plan.count
-    spec.write_text(json.dumps({"run": with_absolute_paths(run), "instances": instances,
+    instances = run.instances.count
+    spec.write_text(json.dumps({"run": with_absolute_paths(run.settings), "instances": instances,
                                 "cache_dir": str(Path(cache_dir).absolute()), "live": live}))
-    argv = child_command(run, interpreter, spec, out_dir, plan)
+    argv = child_command(run.settings, interpreter, spec, out_dir, run.instances)
     (run_dir / "command.txt").write_text(" ".join(argv) + "\n")
     child = Child(argv, env, env_set, interpreter, out_dir, run_dir / "stderr.txt", instances, run_dir)
-    limit_mb = run["benchmark"].get("memory_limit_mb")
+    limit_mb = run.memory_limit_mb
     if limit_mb:
         controller = memory_limit.writable_controller()
         if controller is None:
@@ -216,7 +150,7 @@ def start(child: Child) -> subprocess.Popen:
         )
 
 
-def release(child: Child, outcome: Outcome, run: dict) -> Outcome:
+def release(child: Child, outcome: Outcome, run: Run) -> Outcome:
     """After the child is gone: its cgroup removed, and an out-of-memory kill named from its counters."""
     outcome.child_env, outcome.interpreter, outcome.planned_instances = child.env_set, str(child.interpreter), child.instances
     if child.cgroup is None:
@@ -224,14 +158,14 @@ def release(child: Child, outcome: Outcome, run: dict) -> Outcome:
     kills = child.cgroup.oom_kills()
     child.cgroup.remove()
     if kills and outcome.status in ("failed", "timeout"):
-        limit_mb = run["benchmark"].get("memory_limit_mb")
+        limit_mb = run.memory_limit_mb
         outcome.status = "failed"
         outcome.reason = (f"out of memory: over benchmark.memory_limit_mb={limit_mb}, the cgroup's OOM killer "
                           f"stopped {kills} process(es); {outcome.reason}")
     return outcome
 
 
-def execute(run: dict, run_dir: Path, cache_dir: str, timeout_s: float) -> Outcome:
+def execute(run: Run, run_dir: Path, cache_dir: str, timeout_s: float) -> Outcome:
     """Run the child for `run`, wait, and read what its instances wrote."""
     child = prepare(run, run_dir, cache_dir)
     if isinstance(child, Outcome):

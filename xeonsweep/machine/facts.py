@@ -6,6 +6,7 @@ Both the parent (validation, rows for runs that never started) and the worker
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import platform
@@ -92,9 +93,14 @@ def cpu_info(path: str | None = None) -> CpuInfo:
     """This CPU, or the one recorded in $XEONSWEEP_CPUINFO (a saved /proc/cpuinfo).
 
     The variable lets tests, and what-if checks, see how xeonsweep treats a CPU
-    it is not running on (an AMX Xeon, an AVX2-only machine).
+    it is not running on (an AMX Xeon, an AVX2-only machine). Each file is read
+    once per process: the CPU does not change under a running sweep.
     """
-    path = path or os.environ.get("XEONSWEEP_CPUINFO") or "/proc/cpuinfo"
+    return _read_cpuinfo(path or os.environ.get("XEONSWEEP_CPUINFO") or "/proc/cpuinfo")
+
+
+@functools.cache
+def _read_cpuinfo(path: str) -> CpuInfo:
     return parse_cpuinfo(Path(path).read_text())
 
 

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from xeonsweep.models import cache
 
+from xeonsweep.config import model_inputs
 from xeonsweep.models import inputs
 from xeonsweep.models.build import model_key, weights_file
 from xeonsweep.machine.versions import versions
@@ -28,13 +29,13 @@ def library_versions(*names: str) -> dict:
 
 
 def artifact_key(run: dict, *parts: Any) -> str:
-    return cache.key(model_key(run["model"], run["seed"]), inputs.key_part(run["model"]), *parts)
+    return cache.key(model_key(run["model"], run["seed"]), model_inputs.key_part(run["model"]), *parts)
 
 
 def export_example(model_cfg: dict) -> dict:
     """Inputs to trace with: batch 2 and symbolic dimensions of at least 2 (torch.export
     specialises a dimension of size 1)."""
-    sizes = {d: max(2, model_cfg[d]) for spec in inputs.specs(model_cfg) for d in spec.dims if isinstance(d, str)}
+    sizes = {d: max(2, model_cfg[d]) for spec in model_inputs.specs(model_cfg) for d in spec.dims if isinstance(d, str)}
     return inputs.generate(model_cfg, 2, 0, sizes)
 
 
@@ -66,7 +67,7 @@ def onnx_file(load_model: Callable[[], Any], run: dict, cache_dir: str) -> tuple
     model_cfg = run["model"]
 
     def export(folder: Path) -> None:
-        if not inputs.declared(model_cfg):  # an image model, exported as before
+        if not model_inputs.declared(model_cfg):  # an image model, exported as before
             # batch 2: torch.export specialises a dimension of size 1
             example = torch.randn(2, *model_cfg["input_shape"])
             batch = torch.export.Dim("batch", min=1, max=4096)
@@ -77,7 +78,7 @@ def onnx_file(load_model: Callable[[], Any], run: dict, cache_dir: str) -> tuple
             return
         example = export_example(model_cfg)
         dynamic = {name: {p: torch.export.Dim.DYNAMIC for p in (0, *positions)}
-                   for name, positions in inputs.symbolic_dims(model_cfg).items()}
+                   for name, positions in model_inputs.symbolic_dims(model_cfg).items()}
         torch.onnx.export(
             load_model(), (), str(folder / "model.onnx"), kwargs=example, input_names=list(example),
             dynamic_shapes=dynamic, dynamo=True, external_data=True,

@@ -2,7 +2,6 @@
 
 Random weights are drawn once per model config and seed and kept in the cache,
 so every run (whatever its torch version or environment) times the same weights.
-`not_applicable` (no torch) names the run settings that do not apply to a model.
 """
 
 from __future__ import annotations
@@ -24,14 +23,6 @@ def weights_file(model_cfg: dict, seed: int, cache_dir: str) -> Path:
     if model_cfg.get("weights"):
         return Path(model_cfg["weights"])
     return cache.path(cache_dir, "weights", model_key(model_cfg, seed), "state_dict.pt")
-
-
-def not_applicable(model_cfg: dict) -> dict[str, str]:
-    """Settings that do not apply to this model, with the reason: {name: reason}."""
-    if inputs.all_images(model_cfg):
-        return {}
-    return {"channels_last": f"model={model_cfg.get('name')} has inputs that are not all 4-D images "
-                             f"({inputs.describe(model_cfg)})"}
 
 
 def build_model(model_cfg: dict, seed: int, cache_dir: str) -> Any:

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from xeonsweep.models import cache
 
+from xeonsweep.config import model_inputs
 from xeonsweep.models import inputs
 from xeonsweep.models.build import model_key
 
@@ -41,7 +42,7 @@ def reference_key(run: dict) -> str:
     file rewritten in place is a new reference), the seeded input (batch, and the image shape or the
     declared inputs with seq_len), and `env`."""
     model = run["model"]
-    shape = inputs.key_part(model) if inputs.declared(model) else list(model["input_shape"])
+    shape = model_inputs.key_part(model) if model_inputs.declared(model) else list(model["input_shape"])
     return cache.key(model_key(model, run["seed"]), run["batch_size"], shape,
                      dict(sorted((str(k), str(v)) for k, v in (run.get("env") or {}).items())),
                      file_digest(model.get("weights")))

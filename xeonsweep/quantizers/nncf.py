@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from xeonsweep.config import model_inputs
 from xeonsweep.models import inputs
 from xeonsweep.config.components import check_choice
 from xeonsweep.errors import UserError
@@ -37,9 +38,9 @@ class Nncf(Quantizer):
 
     def incompatibility(self, run: dict) -> str | None:
         model = run["model"]
-        if self.token_file() and not any(s.dtype == "int64" for s in inputs.specs(model)):
+        if self.token_file() and not any(s.dtype == "int64" for s in model_inputs.specs(model)):
             return f"quantization.options.data={self.data} holds token ids; model={model['name']} has no int64 input"
-        if self.data and not self.token_file() and inputs.declared(model):
+        if self.data and not self.token_file() and model_inputs.declared(model):
             return f"quantization.options.data={self.data} is a folder of images; model={model['name']} declares its inputs"
         return super().incompatibility(run)
 
@@ -84,7 +85,7 @@ class Nncf(Quantizer):
         if tokens.ndim != 2 or tokens.dtype.kind not in "iu":
             raise UserError(f"quantization.options.data={self.data} holds {tokens.dtype} {list(tokens.shape)}; "
                             "valid: integer token ids of shape (samples, seq_len)")
-        target = next(s for s in inputs.specs(model_cfg) if s.dtype == "int64")
+        target = next(s for s in model_inputs.specs(model_cfg) if s.dtype == "int64")
         sizes = {d: tokens.shape[1] for d in target.dims if isinstance(d, str)}
         found = []
         for i, row in enumerate(tokens[: self.calibration_size]):
@@ -98,11 +99,11 @@ class Nncf(Quantizer):
 
         preset = nncf.QuantizationPreset.PERFORMANCE if self.preset == "performance" else nncf.QuantizationPreset.MIXED
         model_cfg = ctx.run["model"]
-        if inputs.declared(model_cfg):
+        if model_inputs.declared(model_cfg):
             names = {port.get_any_name() for port in model.inputs}  # the export drops inputs the model never reads
             samples = [{n: a for n, a in sample.items() if n in names} for sample in self.declared_samples(model_cfg)]
         else:
             samples = self.samples(model_cfg["input_shape"])
         quantized = nncf.quantize(model, nncf.Dataset(samples), preset=preset, subset_size=len(samples))
         return quantized, {"calibration_samples": len(samples),
-                           "calibration_data": self.data or ("generated inputs" if inputs.declared(model_cfg) else "random")}
+                           "calibration_data": self.data or ("generated inputs" if model_inputs.declared(model_cfg) else "random")}

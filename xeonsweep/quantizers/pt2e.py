@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xeonsweep.config import model_inputs
 from xeonsweep.models import inputs
 from xeonsweep.config.components import check_choice
 from xeonsweep.errors import UserError
@@ -62,7 +63,7 @@ class Pt2e(Quantizer):
         """torch.export with the run's inputs: keyword arguments when the model declares them."""
         import torch
 
-        if inputs.declared(run["model"]):
+        if model_inputs.declared(run["model"]):
             return torch.export.export(model, (), kwargs=example, strict=self.strict_export)
         return torch.export.export(model, tuple(example.values()), strict=self.strict_export)
 

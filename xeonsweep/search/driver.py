@@ -29,7 +29,8 @@ from typing import Any
 from optuna.trial import TrialState
 
 from xeonsweep.config import settings
-from xeonsweep.errors import Incompatible, UserError
+from xeonsweep.config.run import Job, Run
+from xeonsweep.errors import UserError
 from xeonsweep.machine.facts import cpu_info
 from xeonsweep.search import (
     answer as answers,
@@ -115,20 +116,19 @@ class Search:
                 if folded.refused:
                     said = folded.reason.startswith(dimension.key)
                     raise UserError(folded.reason if said else f"{dimension.override(value)}: {folded.reason}")
-        settings.check_before_run(settings.normalize(self.base))
+        settings.check_before_run(Run.from_settings(self.base, self.cpu).settings)
 
     def fold(self, params: dict) -> Folded:
+        """The config a candidate is (planned as a sweep plans a job), or why it cannot run."""
         overrides = tuple(self.space.overrides(params))
         if overrides not in self._folded:
-            run = self.compose(list(overrides))
             try:
-                settings.validate(run, self.cpu)
-            except Incompatible as exc:
-                self._folded[overrides] = Folded(None, str(exc))
+                run = Run.from_settings(self.compose(list(overrides)), self.cpu)
             except UserError as exc:
                 self._folded[overrides] = Folded(None, str(exc), refused=True)
             else:
-                self._folded[overrides] = Folded(settings.config_hash(settings.normalize(run)))
+                self._folded[overrides] = Folded(None, run.incompatible) if run.incompatible \
+                    else Folded(run.config_hash)
         return self._folded[overrides]
 
     # -- the search ----------------------------------------------------------------------
@@ -404,7 +404,7 @@ class Search:
         earlier = [o for o in scored.values() if o.values is not None and o.feasible and o.trial < s.trial]
         return not any(answers.dominates(o.values, s.values, self.options.directions) for o in earlier)
 
-    def _describe(self, job: planning.Job) -> str:
+    def _describe(self, job: Job) -> str:
         role = " (reference)" if "search.reference=true" in job.overrides else ""
         return planning.describe(job.overrides, set(self.dimension_names)) + role
 
@@ -433,7 +433,7 @@ class Search:
 
 
 def settings_store(run: dict) -> str:
-    from xeonsweep.sweep.task import absolute
+    from xeonsweep.config.paths import absolute
 
     store = str(run["results"]["dir"])
     if "://" in store:

@@ -14,17 +14,15 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+from xeonsweep.config.run import Job
 from xeonsweep.store import results
-from xeonsweep.sweep.planning import Job
 
 
 def measure_batch(jobs: list[Job], sweep_dir: Path, first_index: int, machine: str, store: str,
                   finished: Callable[[Job, dict], None], label: Callable[[Job], str],
                   status: Callable[[str], None], note: Callable[[str], None]) -> list[dict]:
     """Measure `jobs` (all of one sweep_id, the reference first) and return their rows from the store."""
-    from xeonsweep.config.settings import scenario_name
-
-    if all(scenario_name(job.run) == "offline" for job in jobs):
+    if all(job.run.scenario == "offline" for job in jobs):
         from xeonsweep.blocks import live
 
         live.measure_in_blocks(jobs, sweep_dir, first_index, machine, finished=finished, label=label, status=status,
@@ -43,19 +41,18 @@ def _measure_fresh(jobs: list[Job], sweep_dir: Path, first_index: int, machine: 
                    finished: Callable[[Job, dict], None], label: Callable[[Job], str],
                    status: Callable[[str], None]) -> None:
     """One fresh child per job (LoadGen scenarios), one after another, each row written when it ends."""
+    from xeonsweep.config.paths import absolute
     from xeonsweep.launch import child as launch
-    from xeonsweep.sweep import task as app
+    from xeonsweep.store import record
 
     for index, job in enumerate(jobs, start=first_index):
-        keys = app.run_keys(job.run, machine, " ".join(job.overrides))
-        store = app.absolute(job.run["results"]["dir"])
-        started = datetime.now(timezone.utc)
+        keys = record.identity(job.run, machine, " ".join(job.overrides))
         if job.incompatible:
-            outcome = launch.Outcome("skipped", job.incompatible)
-        else:
-            status(f"measuring {label(job)}")
-            run_dir = sweep_dir / str(index)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            outcome = launch.execute(job.run, run_dir, app.absolute(job.run["cache"]["dir"]),
-                                     job.run["benchmark"]["timeout_s"])
-        finished(job, app.record(job.run, keys, outcome, started, store))
+            finished(job, record.skipped(job.run, keys))
+            continue
+        status(f"measuring {label(job)}")
+        run_dir = sweep_dir / str(index)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        started = datetime.now(timezone.utc)
+        outcome = launch.execute(job.run, run_dir, absolute(job.run.cache_dir), job.run.timeout_s)
+        finished(job, record.record(job.run, keys, outcome, started))

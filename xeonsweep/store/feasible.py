@@ -49,7 +49,8 @@ def breaches(row: dict, search: dict) -> list[str]:
 
 
 def columns(run: dict, row: dict) -> dict:
-    """The search columns of a row: empty outside a search; feasibility only for a measured row."""
+    """The search columns of a row (`run`: its settings): empty outside a search; feasibility only for a
+    measured row."""
     search = run.get("search") or {}
     if search.get("trial") is None:
         return {}

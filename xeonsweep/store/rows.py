@@ -8,20 +8,21 @@ from datetime import datetime
 
 from xeonsweep import __version__
 
-from xeonsweep.models import inputs
+from xeonsweep.config import model_inputs as inputs
 
-from xeonsweep.config import settings
+from xeonsweep.config.run import Run
 from xeonsweep.store import feasible
-from xeonsweep.launch.child import Outcome
+from xeonsweep.store.outcome import Outcome
 from xeonsweep.machine.facts import host_facts
 from xeonsweep.stats.confidence import estimate
 from xeonsweep.stats.measure import combined_sps, latency_stats, percentile
 
 
-def config_columns(run: dict) -> dict:
+def config_columns(planned: Run) -> dict:
+    run = planned.settings
     backend, quantization, runtime = run["backend"], run["quantization"], run["runtime"]
     ladder = run.get("ladder") or {}
-    ignored = settings.not_applicable(run)
+    ignored = planned.not_applicable
     return {
         "ladder_step": ladder.get("step"),
         "ladder_position": ladder.get("position"),
@@ -187,7 +188,7 @@ def block_columns(ready: list[dict], blocks: list[dict], schedule: dict, probes:
     }
 
 
-def build_row(run: dict, keys: dict, outcome: Outcome, started: datetime, finished: datetime) -> dict:
+def build_row(run: Run, keys: dict, outcome: Outcome, started: datetime, finished: datetime) -> dict:
     row = {
         **keys,
         "started_at": started,
@@ -209,13 +210,13 @@ def build_row(run: dict, keys: dict, outcome: Outcome, started: datetime, finish
         # A live config that did not reach its confidence target says so (its row is still ok).
         **({"reason": outcome.schedule["verdict"]} if outcome.schedule.get("verdict") else {}),
         "instances_started": outcome.instances_started,
-        "memory_limit_mb": run["benchmark"].get("memory_limit_mb"),
+        "memory_limit_mb": run.memory_limit_mb,
     }
     if outcome.planned_instances is not None:  # runtime.mode: the instances xeonsweep computed for it
         row["workers"] = outcome.planned_instances
     if outcome.status == "ok" and outcome.method == "blocks":
         row.update(block_columns(outcome.instances, outcome.blocks, outcome.schedule, outcome.probes))
     elif outcome.status == "ok":
-        row.update(measurement_columns(outcome.instances, run["batch_size"]))
-    row.update(feasible.columns(run, row))  # a search's row: its trial, and whether it met the limits
+        row.update(measurement_columns(outcome.instances, run.batch_size))
+    row.update(feasible.columns(run.settings, row))  # a search's row: its trial, and whether it met the limits
     return row

@@ -6,61 +6,50 @@ the whole sweep with nothing written.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Callable, Sequence
 
 from xeonsweep.store import results
 
 from xeonsweep.config import settings
-from xeonsweep.errors import Incompatible
+from xeonsweep.config.run import Job, Run
 from xeonsweep.machine.facts import CpuInfo
 
 
-# Launchers that run jobs on this machine: runs go one at a time (never two
-# benchmarks side by side) and the sweeper skips finished runs itself.
-LOCAL_LAUNCHERS = ("BasicLauncher", "submitit_launcher.LocalLauncher", "submitit_per_job.LocalLauncher")
+def new_sweep_id() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
-def runs_here(launcher_target: str) -> bool:
-    return launcher_target.endswith(LOCAL_LAUNCHERS)
+def asks_for_blocks(run: Run, in_process: bool) -> bool:
+    """benchmark.method=blocks where blocks can be: in the sweeper's own process (a launcher that
+    runs jobs `in_process`; a Submitit or cluster job is one run) and for the offline scenario."""
+    return in_process and run.method == "blocks" and run.scenario == "offline"
 
 
-def in_blocks(run: dict, launcher_target: str) -> bool:
-    """Measured by live workers in interleaved blocks (xeonsweep.blocks.live) rather than one fresh process per run.
-
-    Only in this very process (the basic launcher: a Submitit or cluster job is
-    one run), for the offline scenario, and without fresh-process repeats.
-    """
-    bench = run["benchmark"]
-    return (launcher_target.endswith("BasicLauncher") and bench.get("method", "fresh") == "blocks"
-            and bench["repeats"] == 1 and (run.get("scenario") or {}).get("name", "offline") == "offline")
+def in_blocks(run: Run, in_process: bool) -> bool:
+    """Measured by live workers in interleaved blocks (xeonsweep.blocks.live) rather than one fresh
+    process per run: where blocks can be, and without fresh-process repeats."""
+    return asks_for_blocks(run, in_process) and run.repeats == 1
 
 
-def fresh_repeats_note(jobs: list["Job"], launcher_target: str) -> str | None:
+def fresh_repeats_note(jobs: list["Job"], in_process: bool) -> str | None:
     """One line when configs that asked for blocks run as fresh-process repeats, because of benchmark.repeats > 1."""
-    repeated = [job for job in jobs if job.run["benchmark"]["repeats"] > 1 and not in_blocks(job.run, launcher_target)
-                and in_blocks({**job.run, "benchmark": {**job.run["benchmark"], "repeats": 1}}, launcher_target)]
+    repeated = [job for job in jobs if job.run.repeats > 1 and asks_for_blocks(job.run, in_process)]
     if not repeated:
         return None
-    repeats = max(job.run["benchmark"]["repeats"] for job in repeated)
+    repeats = max(job.run.repeats for job in repeated)
     return (f"benchmark.repeats={repeats} asks for independent fresh-process repeats: {len(repeated)} run(s) with "
             "benchmark.method=blocks run one fresh process each instead (blocks need benchmark.repeats=1)")
 
 
-def split_by_method(jobs: list["Job"], launcher_target: str) -> tuple[list["Job"], list["Job"]]:
+def split_by_method(jobs: list["Job"], in_process: bool) -> tuple[list["Job"], list["Job"]]:
     """(jobs run one fresh process each through the launcher, jobs measured in blocks by live workers)."""
     fresh, blocks = [], []
     for job in jobs:
-        (blocks if in_blocks(job.run, launcher_target) else fresh).append(job)
+        (blocks if in_blocks(job.run, in_process) else fresh).append(job)
     return fresh, blocks
-
-
-@dataclass
-class Job:
-    overrides: list[str]
-    run: dict
-    incompatible: str | None = None
-    run_key: str = ""
 
 
 @dataclass
@@ -99,15 +88,21 @@ def varying_keys(jobs: list[Job]) -> set[str]:
     return {k for k, v in values.items() if len(v) > 1 and (k == "repeat" or not bookkeeping(k))}
 
 
-def _check_once(run: dict, checked: set[str]) -> None:
+def _check_once(run: Run, checked: set[str]) -> None:
     """Folders and the model's module, once per distinct value (they need the disk or a subprocess)."""
-    from xeonsweep.config.environments import interpreter_for
-
-    key = repr((run["results"]["dir"], run["cache"]["dir"], run["model"].get("factory", {}).get("_target_"),
-                str(interpreter_for(run))))
+    key = repr((run.results_dir, run.cache_dir, run["model"].get("factory", {}).get("_target_"), str(run.interpreter)))
     if key not in checked:
-        settings.check_before_run(run)
+        settings.check_before_run(run.settings)
         checked.add(key)
+
+
+def plan_single(asked: dict, cpu: CpuInfo) -> Run:
+    """A single run: a plan of one job, refused with one line if its settings cannot go together,
+    or if it asks for a setting that does not apply to it."""
+    run = Run.from_settings(asked, cpu, refuse_incompatible=True)
+    settings.refuse_not_applicable(asked, run.not_applicable)
+    settings.check_before_run(run.settings)
+    return run
 
 
 def plan_sweep(
@@ -120,7 +115,8 @@ def plan_sweep(
 ) -> Plan:
     """Validate every job, expand repeats (interleaved), drop runs the store has done.
 
-    `compose` turns a job's overrides into its settings dict. `machine` is the machine
+    `compose` turns a job's overrides into its settings dict (settings.to_settings), which
+    becomes the job's Run, validated and normalised once. `machine` is the machine
     label the runs' rows will have (default: this CPU's; for a cluster, the nodes').
     `store` is None when that is unknown (a cluster launcher without cluster.machine):
     nodes then check for themselves.
@@ -130,19 +126,13 @@ def plan_sweep(
     seen: dict[str, Job] = {}
     checked: set[str] = set()
     for overrides in job_overrides:
-        run = compose(overrides)
+        run = Run.from_settings(compose(overrides), cpu)  # UserError propagates: the sweep stops here
         job = Job(list(overrides), run)
-        try:
-            settings.validate(run, cpu)  # UserError propagates: the sweep stops here
-        except Incompatible as exc:
-            job.incompatible = str(exc)
-        if not job.incompatible:
-            job.run = run = settings.normalize(run)
-            fingerprint = settings.config_hash(run)
-            if fingerprint in seen:  # differs from an earlier job only in settings the backend ignores
-                plan.merged.append((job, seen[fingerprint]))
+        if not run.incompatible:
+            if run.config_hash in seen:  # differs from an earlier job only in settings the backend ignores
+                plan.merged.append((job, seen[run.config_hash]))
                 continue
-            seen[fingerprint] = job
+            seen[run.config_hash] = job
         _check_once(run, checked)
         validated.append(job)
 
@@ -150,17 +140,17 @@ def plan_sweep(
         results.clean_temp_files(store)
     done = results.finished_keys(store) if store else set()
     machine = machine or settings.machine_label(cpu)
-    rounds = max(j.run["benchmark"]["repeats"] for j in validated) if validated else 0
+    rounds = max(j.run.repeats for j in validated) if validated else 0
     # Interleave: every config once, then every config again, so a slow minute
     # of the machine is spread over configs instead of landing on one.
     for repeat in range(rounds):
         for base in validated:
-            if repeat >= base.run["benchmark"]["repeats"]:
+            if repeat >= base.run.repeats:
                 continue
-            run = {**base.run, "repeat": repeat, "sweep_id": sweep_id}
-            job = Job([*base.overrides, f"repeat={repeat}", f"sweep_id={sweep_id}"], run, base.incompatible)
-            job.run_key = settings.run_key(run, machine)
-            if job.run_key in done and not run["results"]["rerun"]:
+            run = base.run.repeated(repeat, sweep_id)
+            job = Job([*base.overrides, f"repeat={repeat}", f"sweep_id={sweep_id}"], run)
+            job.run_key = run.run_key(machine)
+            if job.run_key in done and not run.rerun:
                 plan.already_done.append(job)
             else:
                 plan.jobs.append(job)

@@ -1,30 +1,33 @@
 """The Hydra task function: one job of a sweep, or a single run.
 
-It validates the job's settings, skips it when the store already has an `ok`
-row for it, runs it in a child process and writes its row. It runs in the
-parent process (basic launcher) or on a cluster node (submitit, ray), and
-never imports torch.
+It takes the job's Run as planning built it (a sweep in this process, or the
+command line for a single run) or, on a cluster node that only has the Hydra
+config, builds it there once; skips it when the store already has an `ok` row
+for it, runs it in a child process and writes its row (xeonsweep.store.record).
+It runs in the parent process (basic launcher) or on a cluster node (submitit,
+ray), and never imports torch.
 """
 
 from __future__ import annotations
 
 import sys
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Mapping
 
 from omegaconf import DictConfig
 
 from xeonsweep.launch import child as launch
 
-from xeonsweep.store import results
-
-from xeonsweep.store import rows
-from xeonsweep.store.verdict import verdict
+from xeonsweep.store import record, results
 
 from xeonsweep.config import settings
+from xeonsweep.config.paths import absolute
+from xeonsweep.config.run import Run
 from xeonsweep.errors import Incompatible, UserError
+from xeonsweep.store.outcome import Outcome
 from xeonsweep.sweep.host_lock import host_lock
+from xeonsweep.sweep.planning import new_sweep_id
 from xeonsweep.machine.facts import cpu_info
 
 
@@ -34,17 +37,6 @@ _last: dict = {}  # the last single run's summary, for the command's exit status
 def last_status() -> str | None:
     """The last single run's status, or INVALID when it was measured but missed its SLO."""
     return _last.get("verdict") or _last.get("status")
-
-
-def new_sweep_id() -> str:
-    return datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-
-
-def absolute(path: str) -> str:
-    """A local path relative to where xeonsweep was started; URIs (s3://...) as they are."""
-    from hydra.utils import to_absolute_path
-
-    return path if "://" in path else to_absolute_path(path)
 
 
 def in_sweep() -> bool:
@@ -58,9 +50,9 @@ def store_checked_by_sweeper() -> bool:
     """A sweep on this machine dropped finished runs before launching; a node or a single run looks itself."""
     from hydra.core.hydra_config import HydraConfig
 
-    from xeonsweep.sweep.planning import runs_here
+    from xeonsweep.sweep import launchers
 
-    return in_sweep() and runs_here(HydraConfig.get().launcher._target_)
+    return in_sweep() and launchers.of_target(HydraConfig.get().launcher._target_).runs_here
 
 
 def job_dir() -> Path:
@@ -69,16 +61,34 @@ def job_dir() -> Path:
     return Path(HydraConfig.get().runtime.output_dir)
 
 
-def job_overrides() -> str:
+def job_overrides() -> list[str]:
     from hydra.core.hydra_config import HydraConfig
 
-    return " ".join(HydraConfig.get().overrides.task)
+    return list(HydraConfig.get().overrides.task)
 
 
-def run_job(cfg: DictConfig) -> dict:
-    """Task function: returns a short summary (status, sps, reason) for the sweeper."""
+class PlannedJobs:
+    """The task function for a launcher that runs jobs in the sweeper's own process: each job
+    gets the Run that planning built for it (found by the job's overrides)."""
+
+    def __init__(self, runs: Mapping[tuple[str, ...], Run]) -> None:
+        self.runs = dict(runs)
+
+    def __call__(self, cfg: DictConfig) -> dict:
+        return run_job(cfg, self.runs.get(tuple(job_overrides())))
+
+
+def run_job(cfg: DictConfig, planned: Run | None = None) -> dict:
+    """Task function: returns a short summary (status, sps, reason) for the sweeper.
+
+    `planned`: the run as planning built it; without it (a job on a cluster node), the Run is
+    built from `cfg` here.
+    """
+    cpu = cpu_info()
     try:
-        summary = run_settings(settings.to_settings(cfg))
+        asked = settings.to_settings(cfg)
+        run = planned if planned is not None and planned.describes(asked) else Run.from_settings(asked, cpu)
+        summary = run_planned(run, settings.machine_label(cpu))
     except UserError as exc:
         # Bad input for a single run: one line, no traceback (a sweep checked it before starting).
         print(f"xeonsweep: {exc}", file=sys.stderr)
@@ -91,55 +101,33 @@ def run_job(cfg: DictConfig) -> dict:
     return summary
 
 
-def run_settings(run: dict) -> dict:
-    cpu = cpu_info()
-    run["sweep_id"] = run.get("sweep_id") or new_sweep_id()
-    run = settings.normalize(run)  # settings the backend ignores: as the sweeper planned them
-    keys = run_keys(run, settings.machine_label(cpu), job_overrides())
-    store = absolute(run["results"]["dir"])
-    started = datetime.now(timezone.utc)
-    try:
-        settings.validate(run, cpu)
-    except Incompatible as exc:
+def run_planned(run: Run, machine: str) -> dict:
+    """Skip, run or record `run` on `machine` (its label); its summary."""
+    if not run.sweep_id:  # a single run is a sweep of its own
+        run = run.repeated(run.repeat, new_sweep_id())
+    keys = record.identity(run, machine, " ".join(job_overrides()))
+    if run.incompatible:
         if not in_sweep():
-            raise
-        outcome = launch.Outcome("skipped", str(exc))
-        return record(run, keys, outcome, started, store)
-    done = not run["results"]["rerun"] and not store_checked_by_sweeper() and keys["run_key"] in results.finished_keys(store)
+            raise Incompatible(run.incompatible)
+        return record.skipped(run, keys)
+    done = not run.rerun and not store_checked_by_sweeper() and keys["run_key"] in results.finished_keys(
+        absolute(run.results_dir))
     if done:
         return {"status": "done", "sps": None, "reason": "already in the store", "run_key": keys["run_key"]}
+    started = datetime.now(timezone.utc)
     try:
         # One measurement at a time on this host: a single run, a run on a node, or (already held by
         # the sweeper, so this is a no-op) each run of a sweep here.
-        with host_lock(lock_owner(run), wait=run.get("lock", {}).get("wait", True)):
+        with host_lock(lock_owner(run), wait=run.lock_wait):
             started = datetime.now(timezone.utc)
-            outcome = launch.execute(run, job_dir(), absolute(run["cache"]["dir"]), run["benchmark"]["timeout_s"])
+            outcome = launch.execute(run, job_dir(), absolute(run.cache_dir), run.timeout_s)
     except UserError as exc:
         if not in_sweep():
             raise
-        outcome = launch.Outcome("failed", str(exc))  # lock.wait=false on a busy node: a row saying so
-    return record(run, keys, outcome, started, store)
+        outcome = Outcome("failed", str(exc))  # lock.wait=false on a busy node: a row saying so
+    return record.record(run, keys, outcome, started)
 
 
-def run_keys(run: dict, machine: str, overrides: str) -> dict:
-    """The identity columns of a run's row."""
-    return {
-        "run_key": settings.run_key(run, machine),
-        "config_hash": settings.config_hash(run),
-        "sweep_id": run["sweep_id"],
-        "machine": machine,
-        "overrides": overrides,
-    }
-
-
-def lock_owner(run: dict) -> str:
+def lock_owner(run: Run) -> str:
     kind = "sweep" if in_sweep() else "run"
-    return f"{kind} {run['sweep_id']} ({job_overrides() or 'defaults'})"
-
-
-def record(run: dict, keys: dict, outcome: launch.Outcome, started: datetime, store: str) -> dict:
-    row = rows.build_row(run, keys, outcome, started, datetime.now(timezone.utc))
-    results.write_row(row, store, run["sweep_id"])
-    word, reason = verdict(row)  # INVALID, and why, for a LoadGen run that missed its SLO
-    return {"status": row["status"], "verdict": word, "sps": row.get("sps"), "reason": reason, "run_key": keys["run_key"],
-            "ci_half_width_pct": row.get("ci_half_width_pct"), "target_met": row.get("target_met")}
+    return f"{kind} {run.sweep_id} ({' '.join(job_overrides()) or 'defaults'})"

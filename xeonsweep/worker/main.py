@@ -12,11 +12,9 @@ fails still writes its instance file, like a fresh run.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import json
 import os
-import signal
 import sys
 import time
 import traceback
@@ -25,16 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from xeonsweep.errors import Skip
+from xeonsweep.launch.process import die_with_parent
 
 BARRIER_TIMEOUT_S = 600.0
-
-
-def die_with_parent() -> None:
-    """Ask the kernel to kill this process if its parent dies (a killed sweep leaves no orphans)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 def write_json(path: Path, payload: dict) -> None:
@@ -167,7 +158,7 @@ def serve(spec: dict, out_dir: Path) -> None:
     """
     from xeonsweep.models import fidelity
     from xeonsweep.worker.applied import applied_facts
-    from xeonsweep.blocks.channel import Channel
+    from xeonsweep.launch.channel import Channel
     from xeonsweep.stats.measure import serve_blocks
 
     ready = set_up(spec)
