@@ -201,7 +201,11 @@ def check_single_run(args: list[str]) -> "Run":
 
     cfg = compose(args)
     check_config(cfg, config_dirs(args))
-    return plan_single(settings.to_settings(cfg), cpu_info())
+    asked = settings.to_settings(cfg)
+    if (asked.get("search") or {}).get("sampler"):
+        raise UserError(f"search={cfg.hydra.runtime.choices.get('search')} searches a sweep's space: add -m and give "
+                        "settings several values, e.g. -m search=tpe 'batch_size=choice(1,2,4,8)'")
+    return plan_single(asked, cpu_info())
 
 
 def check_command_line(args: list[str]) -> "Run | None":

@@ -8,6 +8,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from xeonsweep.search import hook
 from xeonsweep.sweep.driver import Driver
 
 
@@ -29,6 +30,9 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
         loader, config = self.hydra_context.config_loader, self.config
         driver = Driver(config, self.launcher, lambda overrides: loader.load_sweep_config(config, overrides),
                         self.max_batch_size)
+        if hook.searching(config):  # search=tpe, gp, random: the search asks for configs, not the grid
+            # The driver's composition of a job's settings (its YAML files checked) serves the search's candidates.
+            return hook.hand_over(config, driver._settings, [*self._parse_config(), *arguments])
         return driver.sweep(self._job_overrides(arguments), arguments)
 
     def _job_overrides(self, arguments: List[str]) -> List[List[str]]:

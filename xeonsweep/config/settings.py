@@ -36,7 +36,8 @@ IGNORABLE = {"channels_last": False, "thp": False}
 SWEEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 # Keys that do not change what is measured: left out of the fingerprint.
-NOT_MEASURED = ("results", "sweep_id", "cache", "repeat", "lock", "cluster")
+# `search`: how a config was chosen (issue 19), not what it is.
+NOT_MEASURED = ("results", "sweep_id", "cache", "repeat", "lock", "cluster", "search")
 NOT_MEASURED_BENCHMARK = ("timeout_s", "repeats", "method", "block_s", "block_warmup_s", "target_ci_pct",
                           "min_rounds", "budget_s", "live_memory_mb", "goal", "equivalence_pct")
 GOALS = ("precision", "rank", "best")  # benchmark.goal: what a block sweep measures until (stats.goals)

@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"xeonsweep: {exc}", file=sys.stderr)
         return 2
-    from xeonsweep.report import machines, serving as report_serving
+    from xeonsweep.report import machines, search as report_search, serving as report_serving
 
     side_by_side = machines.by_machine(summary, frame, prices)
     machine_note = machines.cost_note(str(args.prices)) if prices is not None else machines.NO_PRICES_NOTE
@@ -358,6 +358,11 @@ def main(argv: list[str] | None = None) -> int:
     if serving and args.by == "config" and prices is None:
         print(serving[0].read_text())
     written = write(summary, Path(args.out), frame) + serving
+    for lines, png in report_search.sections(frame, args.store, Path(args.out)):
+        print("\n".join(lines))
+        with open(written[0], "a") as markdown:  # report.md: the answer too
+            markdown.write("\n```\n" + "\n".join(lines) + f"\n```\n\n![{png.stem}]({png.name})\n")
+        written.append(png)
     written += machines.write(side_by_side, Path(args.out), machine_note)
     if args.html:
         from xeonsweep.report import page

@@ -29,7 +29,9 @@ Schema history (bump SCHEMA_VERSION on any change, note it here):
      round pair), goal and equivalence_pct (benchmark.goal, benchmark.equivalence_pct), stopped_by
      (why measuring ended: settled, dropped, budget), speedup, speedup_low, speedup_high (paired, over
      speedup_reference, the run_key of the group's common config), probe_mem_gbps (the probe's
-     memory-bandwidth kernel). issue 20 (deploy): artifact_path (what the model was loaded from).
+     memory-bandwidth kernel). issue 19 (search): search_id, trial (the Optuna trial a row measured),
+     feasible and constraint (whether the row met the search's limits, and which it broke; null outside
+     a search). issue 20 (deploy): artifact_path (what the model was loaded from).
 """
 
 
@@ -195,6 +197,11 @@ SCHEMA = pa.schema(
         ("speedup_high", _float),
         ("speedup_reference", _str),
         ("probe_mem_gbps", pa.list_(_float)),
+        # issue 19 (search): which search and trial measured the row, and whether it met its limits
+        ("search_id", _str),
+        ("trial", _int),
+        ("feasible", _bool),
+        ("constraint", _str),           # the limits it broke, each with its figure ("; " between them)
     ]
 )
 

@@ -11,6 +11,7 @@ from xeonsweep import __version__
 from xeonsweep.config import model_inputs as inputs
 
 from xeonsweep.config.run import Run
+from xeonsweep.store import feasible
 from xeonsweep.store.outcome import Outcome
 from xeonsweep.machine.facts import host_facts
 from xeonsweep.stats.confidence import estimate
@@ -221,4 +222,5 @@ def build_row(run: Run, keys: dict, outcome: Outcome, started: datetime, finishe
         row.update(block_columns(outcome.instances, outcome.blocks, outcome.schedule, outcome.probes))
     elif outcome.status == "ok":
         row.update(measurement_columns(outcome.instances, run.batch_size))
+    row.update(feasible.columns(run.settings, row))  # a search's row: its trial, and whether it met the limits
     return row

@@ -1,0 +1,58 @@
+"""Measuring one batch of a search: jobs in, rows out.
+
+`measure_batch` is the search's only way to measure. Offline, a batch's jobs (the reference
+first) are measured by live workers in interleaved rounds (blocks.live.measure_in_blocks:
+set up once, one config timing at a time, the reference in every memory group); when the
+block sweep races (`benchmark.goal=best`), only the call below changes. Server rows (peak QPS
+through LoadGen) are one fresh child per config, as a server sweep runs them. Rows are read
+back from the store: what the search tells Optuna is what the store holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from xeonsweep.config.run import Job
+from xeonsweep.store import results
+
+
+def measure_batch(jobs: list[Job], sweep_dir: Path, first_index: int, machine: str, store: str,
+                  finished: Callable[[Job, dict], None], label: Callable[[Job], str],
+                  status: Callable[[str], None], note: Callable[[str], None]) -> list[dict]:
+    """Measure `jobs` (all of one sweep_id, the reference first) and return their rows from the store."""
+    if all(job.run.scenario == "offline" for job in jobs):
+        from xeonsweep.blocks import live
+
+        live.measure_in_blocks(jobs, sweep_dir, first_index, machine, finished=finished, label=label, status=status,
+                               note=note)
+    else:
+        _measure_fresh(jobs, sweep_dir, first_index, machine, finished, label, status)
+    return rows_of(store, jobs[0].run["sweep_id"])
+
+
+def rows_of(store: str, sweep_id: str) -> list[dict]:
+    frame = results.load(store, results.SUMMARY_COLUMNS)
+    return frame[frame["sweep_id"] == sweep_id].to_dict("records")
+
+
+def _measure_fresh(jobs: list[Job], sweep_dir: Path, first_index: int, machine: str,
+                   finished: Callable[[Job, dict], None], label: Callable[[Job], str],
+                   status: Callable[[str], None]) -> None:
+    """One fresh child per job (LoadGen scenarios), one after another, each row written when it ends."""
+    from xeonsweep.config.paths import absolute
+    from xeonsweep.launch import child as launch
+    from xeonsweep.store import record
+
+    for index, job in enumerate(jobs, start=first_index):
+        keys = record.identity(job.run, machine, " ".join(job.overrides))
+        if job.incompatible:
+            finished(job, record.skipped(job.run, keys))
+            continue
+        status(f"measuring {label(job)}")
+        run_dir = sweep_dir / str(index)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        started = datetime.now(timezone.utc)
+        outcome = launch.execute(job.run, run_dir, absolute(job.run.cache_dir), job.run.timeout_s)
+        finished(job, record.record(job.run, keys, outcome, started))

@@ -1,0 +1,114 @@
+"""What each measured trial of a search scored, from the search's rows alone (pure).
+
+Absolute SPS shifts between the minutes of two batches; the ratio of two configs timed in
+the same rounds keeps (stats.paired). So each batch is measured with a common reference (the
+baseline in the first batch, the incumbent after) and a candidate's SPS is told as the
+reference's value times the candidate's paired speedup over it (the median per-round ratio):
+every value is on the scale of the baseline's first batch, with the paired precision of each
+link. The reference of the first batch is anchored at its own SPS. A batch whose reference
+failed leaves its candidates at their own SPS.
+
+The second objective (p99 ms, peak RSS) and peak QPS (server rows, one fresh run each) are the
+row's own figures. The report reads the same rows and gets the same values.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from xeonsweep.stats import paired
+from xeonsweep.stats.confidence import Estimate
+
+MARGIN_PCT = 2.0  # paired verdicts: within 2% is the same speed
+
+
+@dataclass
+class Scored:
+    trial: int
+    config_hash: str
+    batch: str                         # the row's sweep_id
+    values: list[float] | None         # None: the row failed (status, reason)
+    feasible: bool | None
+    constraint: str | None
+    status: str
+    reason: str | None
+    finished_at: object
+    reference_trial: int | None = None
+    versus_reference: Estimate | None = None  # paired speedup over the batch's reference
+    verdict: str = "open"                       # ... faster, slower, equivalent or open
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def paired_speedup(row: dict, reference: dict) -> Estimate | None:
+    """row over reference, block by block in the same round (stats.paired).
+
+    The reference is timed first in every round, so a block belongs to the round of the last
+    reference block that started before it: blocks pair by when they ran, not by their place in
+    the lists (a batch killed and run again goes on from its journaled blocks, and a killed round
+    may have left the reference one block ahead).
+    """
+    starts = [float(t) for t in _listed(reference.get("block_start_unix_s"))]
+    ref_sps = [float(b) for b in _listed(reference.get("block_sps"))]
+    if not starts or len(starts) != len(ref_sps):
+        return None
+    order = sorted(range(len(starts)), key=starts.__getitem__)
+    ref_starts = [starts[i] for i in order]
+    by_round_ref = {r: ref_sps[i] for r, i in enumerate(order)}
+    by_round = {}
+    for start, sps in zip(_listed(row.get("block_start_unix_s")), _listed(row.get("block_sps"))):
+        r = bisect.bisect_right(ref_starts, float(start)) - 1
+        if r >= 0 and r not in by_round:
+            by_round[r] = float(sps)
+    return paired.speedup(by_round, by_round_ref)
+
+
+def _listed(value) -> list:
+    return [] if value is None else list(value)
+
+
+def score(rows: Iterable[dict], columns: list[str]) -> dict[int, Scored]:
+    """Each trial's values, in the order batches were measured; a trial keeps its first value."""
+    batches: dict[str, list[dict]] = {}
+    for row in sorted(rows, key=lambda r: (r["started_at"], r["trial"])):
+        batches.setdefault(row["sweep_id"], []).append(row)
+    anchors: dict[str, float] = {}  # config_hash -> its value, once known
+    scored: dict[int, Scored] = {}
+    for batch in batches.values():
+        for s in _score_batch(batch, columns, anchors):
+            if s.trial not in scored:
+                scored[s.trial] = s
+            if s.values is not None:
+                anchors.setdefault(s.config_hash, s.values[0])
+    return scored
+
+
+def _score_batch(batch: list[dict], columns: list[str], anchors: dict[str, float]) -> list[Scored]:
+    references = {r.get("measure_group"): r for r in batch
+                  if r.get("measure_reference") and r["status"] == "ok"}
+    out = []
+    for row in batch:
+        ref = references.get(row.get("measure_group"))
+        s = Scored(int(row["trial"]), row["config_hash"], row["sweep_id"], None, row.get("feasible"),
+                   row.get("constraint"), row["status"], row.get("reason"), row.get("finished_at"))
+        if row["status"] == "ok" and not _missing(row.get(columns[0])):
+            first = float(row[columns[0]])
+            if columns[0] == "sps" and ref is not None:
+                anchor = anchors.get(ref["config_hash"], float(ref["sps"]))
+                if row is ref:
+                    first = anchor
+                else:
+                    s.reference_trial = int(ref["trial"])
+                    s.versus_reference = paired_speedup(row, ref)
+                    s.verdict = paired.verdict(s.versus_reference, MARGIN_PCT)
+                    if s.versus_reference is not None:
+                        first = anchor * s.versus_reference.median
+            rest = [float(row[c]) if not _missing(row.get(c)) else math.inf for c in columns[1:]]
+            s.values = [first, *rest]
+        out.append(s)
+    return out
