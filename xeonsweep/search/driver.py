@@ -97,10 +97,14 @@ class Search:
 
     # -- before anything runs ------------------------------------------------------------
     def _measuring_overrides(self) -> list[str]:
-        """Offline candidates are measured in blocks, with enough rounds for a paired interval."""
+        """Offline candidates are measured in blocks, with enough rounds for a paired interval, and raced
+        (benchmark.goal=best: a candidate wholly behind the batch's leader is dropped and its child released)
+        unless the sweep asked for goal=rank."""
         if settings.scenario_name(self.base) != "offline":
             return []
         extra = ["benchmark.method=blocks"]
+        if self.base["benchmark"].get("goal", "precision") == "precision":
+            extra.append("benchmark.goal=best")
         if int(self.base["benchmark"].get("min_rounds", 1)) < PAIRED_ROUNDS:
             extra.append(f"benchmark.min_rounds={PAIRED_ROUNDS}")
         return extra

@@ -2,8 +2,9 @@
 
 `measure_batch` is the search's only way to measure. Offline, a batch's jobs (the reference
 first) are measured by live workers in interleaved rounds (blocks.live.measure_in_blocks:
-set up once, one config timing at a time, the reference in every memory group); when the
-block sweep races (`benchmark.goal=best`), only the call below changes. Server rows (peak QPS
+set up once, one config timing at a time, the reference in every memory group), racing
+(`benchmark.goal=best`, set by the search driver): a candidate wholly behind the leader is
+dropped with its row saying so, and its child released. Server rows (peak QPS
 through LoadGen) are one fresh child per config, as a server sweep runs them. Rows are read
 back from the store: what the search tells Optuna is what the store holds.
 """
