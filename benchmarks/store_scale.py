@@ -24,11 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from xeonsweep.store import compaction  # noqa: E402
-
 from xeonsweep.report import tables as report
-
-from xeonsweep.store import results
+from xeonsweep.store import (
+    compaction,  # noqa: E402
+    results,
+)
 
 BACKENDS = ("eager", "compile", "ipex", "onnxruntime", "openvino")
 

@@ -132,8 +132,8 @@ def test_pt2e_from_the_cache_compiles_like_the_run_that_quantized(tmp_path):
 
 
 def test_nncf_int8_on_random_and_on_image_calibration(sweep, tmp_path):
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     images = tmp_path / "images"
     images.mkdir()

@@ -185,10 +185,10 @@ def test_a_cluster_sweep_told_the_nodes_machine_skips_runs_done_there(tmp_path, 
     """cluster.machine: the submitting host computes the nodes' run keys and submits only what is missing."""
     import copy
 
-    from xeonsweep.sweep import planning
-    from xeonsweep.store import results
     from xeonsweep.config import settings
     from xeonsweep.machine.facts import cpu_info
+    from xeonsweep.store import results
+    from xeonsweep.sweep import planning
 
     run = compose_run("model=tiny")
     nodes = "Intel(R) Xeon(R) Platinum 8488C (48 cores)"

@@ -5,9 +5,8 @@ import random
 import pytest
 
 from xeonsweep.stats import paired
-from xeonsweep.stats.confidence import estimate
+from xeonsweep.stats.confidence import Rounds, estimate
 from xeonsweep.stats.goals import PairedRounds, schedule
-from xeonsweep.stats.confidence import Rounds
 
 
 class Clock:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from xeonsweep.sweep import host_lock
-from xeonsweep.errors import UserError
 from tests.conftest import ROOT
+from xeonsweep.errors import UserError
+from xeonsweep.sweep import host_lock
 
 HOLD = """
 import sys, time

@@ -6,16 +6,10 @@ import copy
 import numpy as np
 import pytest
 
-from xeonsweep.models import fidelity
-
-from xeonsweep.config import model_inputs
-from xeonsweep.models import inputs
-
-from xeonsweep.models import build as models
-
-from xeonsweep.config import settings
-from xeonsweep.models.artifacts import artifact_key
+from xeonsweep.config import model_inputs, settings
 from xeonsweep.errors import UserError
+from xeonsweep.models import build as models, fidelity, inputs
+from xeonsweep.models.artifacts import artifact_key
 
 # Computed on ef1ff36, before models could declare inputs: rows and artifacts made
 # then must still be found.

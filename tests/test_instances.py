@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FAST, ROOT, compose
-from xeonsweep.config import instances
-from xeonsweep.launch import child as launch
-from xeonsweep.config import settings
+from xeonsweep.config import instances, settings
 from xeonsweep.errors import UserError
+from xeonsweep.launch import child as launch
 from xeonsweep.machine.facts import CpuInfo, cpu_info, numa_nodes
 
 SPR = cpu_info(str(ROOT / "tests/data/cpuinfo-sapphire-rapids.txt"))

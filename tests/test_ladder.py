@@ -5,8 +5,8 @@ import re
 import pytest
 from omegaconf import OmegaConf
 
-from xeonsweep.config import settings
 from xeonsweep.cli import CONF
+from xeonsweep.config import settings
 from xeonsweep.machine.facts import cpu_info
 
 LADDER = OmegaConf.load(CONF / "experiment" / "ladder.yaml").hydra.sweeper.params.step.split(",")

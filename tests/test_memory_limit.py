@@ -3,8 +3,8 @@
 import pytest
 
 from tests.conftest import FAST, ROOT
-from xeonsweep.machine import memory_limit
 from xeonsweep.config import settings
+from xeonsweep.machine import memory_limit
 
 needs_cgroup = pytest.mark.skipif(memory_limit.writable_controller() is None,
                                   reason="no writable cgroup memory controller on this machine")

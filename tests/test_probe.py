@@ -9,8 +9,8 @@ import psutil
 import pytest
 
 from tests.conftest import ROOT
-from xeonsweep.machine.facts import CpuInfo, cpu_info
 from xeonsweep.blocks.probe import Probe, has_native_bf16, run_probe
+from xeonsweep.machine.facts import CpuInfo, cpu_info
 
 
 @pytest.mark.slow

@@ -13,8 +13,7 @@ import pytest
 from tests.conftest import FAST
 from xeonsweep import cli
 from xeonsweep.backends import openvino
-from xeonsweep.config import settings
-from xeonsweep.config import yaml_keys
+from xeonsweep.config import settings, yaml_keys
 from xeonsweep.errors import Incompatible, UserError
 from xeonsweep.machine import doctor
 from xeonsweep.machine.facts import CpuInfo

@@ -45,8 +45,8 @@ def test_incompatible_settings_are_a_sweeps_skipped_row_and_a_single_runs_refusa
 
 def test_launchers_say_what_they_can_do():
     from hydra._internal.core_plugins.basic_launcher import BasicLauncher
-    from hydra_plugins.xeonsweep_launchers import submitit_per_job
 
+    from hydra_plugins.xeonsweep_launchers import submitit_per_job
     from xeonsweep.sweep.launchers import Capabilities, of_class, of_target
 
     assert of_class(BasicLauncher) == Capabilities(runs_here=True, in_process=True)

@@ -136,7 +136,6 @@ def test_report_ranks_configs_by_peak_qps_under_the_slo_and_plots_latency_agains
     from datetime import datetime, timezone
 
     from xeonsweep.report import serving as report_serving
-
     from xeonsweep.store import results
 
     def add(n, batch, scenario, **cols):

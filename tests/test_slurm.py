@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FAST, ROOT
-from xeonsweep.machine.facts import cpu_info
 from xeonsweep.config.settings import machine_label
+from xeonsweep.machine.facts import cpu_info
 
 pytestmark = pytest.mark.slow
 

@@ -15,10 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import ROOT
-from xeonsweep.store import compaction
-from xeonsweep.store import results
-from xeonsweep.store import files as store_files
-from xeonsweep.store import index as store_index
+from xeonsweep.store import compaction, files as store_files, index as store_index, results
 
 
 def row(key, status="ok", **extra):

@@ -15,8 +15,9 @@ import functools
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import hydra
 from hydra.errors import HydraException
@@ -191,13 +192,12 @@ def _composition_error(exc: Exception, args: list[str], multirun: bool) -> str:
     return override_error(exc, lambda key: compose([a for a in args if not a.startswith(f"{key}=")], multirun))
 
 
-def check_single_run(args: list[str]) -> "Run":
+def check_single_run(args: list[str]) -> Run:
     """A single run is planned (validated once) here, before Hydra creates any output folder."""
     from xeonsweep.config import settings
+    from xeonsweep.config.yaml_keys import check_config
     from xeonsweep.machine.facts import cpu_info
     from xeonsweep.sweep.planning import plan_single
-
-    from xeonsweep.config.yaml_keys import check_config
 
     cfg = compose(args)
     check_config(cfg, config_dirs(args))
@@ -208,7 +208,7 @@ def check_single_run(args: list[str]) -> "Run":
     return plan_single(asked, cpu_info())
 
 
-def check_command_line(args: list[str]) -> "Run | None":
+def check_command_line(args: list[str]) -> Run | None:
     """Everything that can be refused before Hydra starts (a sweep's jobs are checked by the sweeper);
     a single run comes back planned, for the task function."""
     parsed = parse_command_line(args)
@@ -221,7 +221,7 @@ def check_command_line(args: list[str]) -> "Run | None":
     return check_single_run(args)
 
 
-def _hydra_main(planned: "Run | None" = None) -> Callable[[], Any]:
+def _hydra_main(planned: Run | None = None) -> Callable[[], Any]:
     """Hydra's entry point; its task function gets the single run planned from the command line."""
     @hydra.main(config_path=str(CONF), config_name="config", version_base="1.3")
     def task(cfg: DictConfig) -> dict:

@@ -10,8 +10,9 @@ stock launcher submits them (hydra_ray_launcher/_core.py).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, List, Sequence
+from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
 from hydra_plugins.hydra_ray_launcher import ray_launcher as stock
@@ -33,7 +34,7 @@ class RayLauncher(stock.RayLauncher):
         return [collect(ref, idx, overrides)
                 for idx, (ref, overrides) in enumerate(zip(refs, job_overrides), start=initial_job_idx)]
 
-    def _submit(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> List[Any]:
+    def _submit(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[Any]:
         """Start every job on Ray; their object refs, in order."""
         from hydra.core.singleton import Singleton
         from hydra.core.utils import configure_log, setup_globals

@@ -2,7 +2,7 @@
 then xeonsweep's sweep driver (xeonsweep.sweep.driver) plans, launches and reports."""
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
@@ -17,15 +17,15 @@ class XeonSweeperConf:
     _target_: str = "hydra_plugins.xeonsweep_sweeper.xeonsweep_sweeper.XeonSweeper"
     # Jobs handed to the launcher at once. null: one at a time for a launcher that runs jobs
     # on this machine (so runs never overlap and progress is per run), all at once otherwise.
-    max_batch_size: Optional[int] = None
-    params: Optional[Dict[str, str]] = None
+    max_batch_size: int | None = None
+    params: dict[str, str] | None = None
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="xeonsweep", node=XeonSweeperConf, provider="xeonsweep")
 
 
 class XeonSweeper(BasicSweeper):  # noqa: D101
-    def sweep(self, arguments: List[str]) -> Any:
+    def sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None and self.launcher is not None and self.hydra_context is not None
         loader, config = self.hydra_context.config_loader, self.config
         driver = Driver(config, self.launcher, lambda overrides: loader.load_sweep_config(config, overrides),
@@ -35,7 +35,7 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
             return hook.hand_over(config, driver._settings, [*self._parse_config(), *arguments])
         return driver.sweep(self._job_overrides(arguments), arguments)
 
-    def _job_overrides(self, arguments: List[str]) -> List[List[str]]:
+    def _job_overrides(self, arguments: list[str]) -> list[list[str]]:
         """Every job's overrides: Hydra's basic expansion of params and command line."""
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         overrides = parser.parse_overrides([*self._parse_config(), *arguments])

@@ -14,8 +14,9 @@ and so never pays for building a model it would not use.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from xeonsweep.models import inputs
 from xeonsweep.models.fidelity import tensors

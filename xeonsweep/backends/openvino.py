@@ -12,13 +12,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from xeonsweep.models import cache
-
-from xeonsweep.config import model_inputs
 from xeonsweep.backends.base import Backend, Prepared, RunContext
 from xeonsweep.backends.onnxruntime import feed_by_name
+from xeonsweep.config import model_inputs
 from xeonsweep.config.components import check_choice
 from xeonsweep.machine.known_issues import FATAL_ALLOCATOR_WHY, fatal_allocator
+from xeonsweep.models import cache
 
 HINTS = {"latency": "LATENCY", "throughput": "THROUGHPUT", "cumulative_throughput": "CUMULATIVE_THROUGHPUT"}
 PRECISIONS = {"fp32": "f32", "bf16": "bf16"}

@@ -22,12 +22,12 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Callable
 
-from xeonsweep.launch.channel import Channel
 from xeonsweep.blocks.member import Live
 from xeonsweep.launch import child as launch
+from xeonsweep.launch.channel import Channel
 from xeonsweep.launch.child import Outcome
 from xeonsweep.machine.facts import wait_until_idle
 from xeonsweep.stats.measure import combined_sps, window_problem
@@ -60,7 +60,7 @@ class Children:
         self.listener: Listener | None = None
         self.started: list[Live] = []
 
-    def __enter__(self) -> "Children":
+    def __enter__(self) -> Children:
         self.listener = Listener()
         return self
 

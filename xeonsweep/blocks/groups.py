@@ -12,7 +12,7 @@ and is measured in every later group, so that groups are comparable.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from xeonsweep.blocks.member import Live
 from xeonsweep.machine.facts import available_memory_mb

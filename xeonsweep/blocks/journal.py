@@ -28,7 +28,7 @@ class Journal:
         self.folder = folder
 
     @classmethod
-    def of_store(cls, store: str) -> "Journal | None":
+    def of_store(cls, store: str) -> Journal | None:
         if "://" in store:
             return None
         return cls(Path(store) / FOLDER / socket.gethostname())

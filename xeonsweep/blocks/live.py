@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from xeonsweep.blocks.children import Children, completed
 from xeonsweep.blocks.groups import MemoryGroups
 from xeonsweep.blocks.journal import Journal
 from xeonsweep.blocks.member import Live
 from xeonsweep.blocks.rounds import RoundLoop
-from xeonsweep.launch.child import Outcome
 from xeonsweep.config.run import Job
+from xeonsweep.launch.child import Outcome
 
 
 class Sweep:
@@ -113,10 +113,10 @@ def measure_in_blocks(jobs: list[Job], sweep_dir: Path, first_index: int, machin
     rows at once, as in a fresh sweep. Blocks are journaled in the store as they
     are measured; an earlier sweep's, for these configs, are gone on from (`note` says so).
     """
-    from xeonsweep.config.paths import absolute
-    from xeonsweep.store import record
-    from xeonsweep.machine.facts import cpu_info
     from xeonsweep.blocks.probe import Probe
+    from xeonsweep.config.paths import absolute
+    from xeonsweep.machine.facts import cpu_info
+    from xeonsweep.store import record
 
     def keys(job: Job) -> dict:
         return record.identity(job.run, machine, " ".join(job.overrides))

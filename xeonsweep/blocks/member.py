@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from xeonsweep.launch.channel import Channel
+from xeonsweep.config.run import Job
 from xeonsweep.launch import child as launch
+from xeonsweep.launch.channel import Channel
 from xeonsweep.launch.child import Outcome
 from xeonsweep.machine.facts import process_cpu_s
-from xeonsweep.config.run import Job
 
 
 @dataclass(eq=False)

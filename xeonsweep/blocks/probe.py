@@ -122,7 +122,7 @@ class Probe:
         proc.stdout.close()
         self.stderr.close()
 
-    def __enter__(self) -> "Probe":
+    def __enter__(self) -> Probe:
         return self
 
     def __exit__(self, *exc) -> None:

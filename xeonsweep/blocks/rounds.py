@@ -16,7 +16,7 @@ budget's, and its figures go into the group's rows.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from xeonsweep.blocks.children import Children
 from xeonsweep.blocks.member import Live

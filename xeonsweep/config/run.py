@@ -34,7 +34,7 @@ class Run:
     incompatible: str | None = None  # why the settings cannot go together: a sweep records a skipped row
 
     @classmethod
-    def from_settings(cls, asked: dict, cpu: CpuInfo, refuse_incompatible: bool = False) -> "Run":
+    def from_settings(cls, asked: dict, cpu: CpuInfo, refuse_incompatible: bool = False) -> Run:
         """Validate `asked` (a composed config as plain containers, see settings.to_settings) and
         normalise it. UserError for a bad value; settings that cannot go together give a Run that
         says so (`incompatible`), or raise Incompatible with `refuse_incompatible` (a single run)."""
@@ -61,7 +61,7 @@ class Run:
         """Whether `asked` (a composed config, as plain containers) is this run's config."""
         return settings.normalize(asked, self.not_applicable) == self.settings
 
-    def repeated(self, repeat: int, sweep_id: str) -> "Run":
+    def repeated(self, repeat: int, sweep_id: str) -> Run:
         """This run as repeat `repeat` of sweep `sweep_id` (neither changes the fingerprint)."""
         return dataclasses.replace(self, settings={**self.settings, "repeat": repeat, "sweep_id": sweep_id})
 

@@ -14,15 +14,10 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from xeonsweep.config import components
-
-from xeonsweep.config import model_inputs as inputs
-
-from xeonsweep.config import instances
-
-from xeonsweep.machine import memory_limit
+from xeonsweep.config import components, instances, model_inputs as inputs
 from xeonsweep.config.environments import interpreter_for, venv_dir
 from xeonsweep.errors import Incompatible, UserError
+from xeonsweep.machine import memory_limit
 from xeonsweep.machine.facts import CpuInfo, find_library
 
 PRECISIONS = ("fp32", "bf16")

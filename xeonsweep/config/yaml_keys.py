@@ -16,13 +16,13 @@ from typing import Any
 
 import yaml
 
+from xeonsweep.config.paths import CONF
 from xeonsweep.errors import UserError
 
-from xeonsweep.config.paths import CONF
 OPEN = {"hydra", "defaults", "env"}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _yaml(path: Path) -> tuple[bool, Any]:
     """(is it a global-package file, its content)."""
     text = path.read_text()

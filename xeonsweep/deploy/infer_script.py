@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from xeonsweep.errors import UserError
 from xeonsweep.config import model_inputs
+from xeonsweep.errors import UserError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # The template of each backend implementation, and whether it builds the torch model.

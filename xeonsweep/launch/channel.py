@@ -17,7 +17,7 @@ class Channel:
         self.reader = sock.makefile("rb")
 
     @classmethod
-    def connect(cls, path: str) -> "Channel":
+    def connect(cls, path: str) -> Channel:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(path)
         return cls(sock)

@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xeonsweep.config import instances as instance_plans
-from xeonsweep.config.run import Run
-from xeonsweep.machine import memory_limit
 from xeonsweep.config.environments import venv_dir
-from xeonsweep.stats.measure import window_problem
-from xeonsweep.store.outcome import Outcome
+from xeonsweep.config.run import Run
+
 # KILL_GRACE_S: live workers (xeonsweep.blocks.live) read it here, with kill_tree.
 from xeonsweep.launch.process import KILL_GRACE_S, die_with_parent, kill_tree, passed_through_env  # noqa: F401
+from xeonsweep.machine import memory_limit
+from xeonsweep.stats.measure import window_problem
+from xeonsweep.store.outcome import Outcome
 
 WORKER_SCRIPT = Path(__file__).resolve().parents[1] / "worker" / "entry" / "xeonsweep_worker.py"
 STDERR_TAIL_LINES = 15
@@ -86,7 +87,7 @@ class Child:
     stderr_path: Path
     instances: int
     run_dir: Path  # absolute: the child's working folder
-    cgroup: "memory_limit.MemoryCgroup | None" = None  # benchmark.memory_limit_mb: entered before exec
+    cgroup: memory_limit.MemoryCgroup | None = None  # benchmark.memory_limit_mb: entered before exec
 
 
 def prepare(run: Run, run_dir: Path, cache_dir: str, live: dict | None = None) -> Child | Outcome:

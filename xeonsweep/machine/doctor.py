@@ -13,8 +13,8 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from xeonsweep.machine.known_issues import FATAL_ALLOCATOR_WHY
 from xeonsweep.machine.facts import ISA_FLAGS, CpuInfo, cpu_info, find_library, numa_nodes, thp_mode
+from xeonsweep.machine.known_issues import FATAL_ALLOCATOR_WHY
 from xeonsweep.machine.versions import versions
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -112,7 +112,7 @@ class MemoryCgroup:
         self._procs = str(path / "cgroup.procs").encode()
 
     @classmethod
-    def create(cls, controller: Controller, limit_bytes: int, tag: str = "run") -> "MemoryCgroup":
+    def create(cls, controller: Controller, limit_bytes: int, tag: str = "run") -> MemoryCgroup:
         path = controller.parent / f"xeonsweep-{tag}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         path.mkdir()
         cgroup = cls(controller, path)

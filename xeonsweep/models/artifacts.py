@@ -8,16 +8,14 @@ of the step. A second sweep finds the file and skips the export.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
-
-from xeonsweep.models import cache
+from typing import Any
 
 from xeonsweep.config import model_inputs
-from xeonsweep.models import inputs
-from xeonsweep.models.build import model_key, weights_file
 from xeonsweep.machine.versions import versions
-
+from xeonsweep.models import cache, inputs
+from xeonsweep.models.build import model_key, weights_file
 
 # backend_details keys naming the file a backend loaded, the most derived first (an int8 IR
 # or graph was made from the export or weights before it).

@@ -9,9 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from xeonsweep.models import cache
-
-from xeonsweep.models import inputs
+from xeonsweep.models import cache, inputs
 
 
 def model_key(model_cfg: dict, seed: int) -> str:

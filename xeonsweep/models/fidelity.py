@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
-
-from xeonsweep.models import cache
+from typing import Any
 
 from xeonsweep.config import model_inputs
-from xeonsweep.models import inputs
+from xeonsweep.models import cache, inputs
 from xeonsweep.models.build import model_key
 
 

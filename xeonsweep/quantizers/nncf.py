@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xeonsweep.config import model_inputs
-from xeonsweep.models import inputs
 from xeonsweep.config.components import check_choice
 from xeonsweep.errors import UserError
+from xeonsweep.models import inputs
 from xeonsweep.quantizers.base import Quantizer
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")

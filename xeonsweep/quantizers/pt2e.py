@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xeonsweep.config import model_inputs
-from xeonsweep.models import inputs
 from xeonsweep.config.components import check_choice
 from xeonsweep.errors import UserError
+from xeonsweep.models import inputs
 from xeonsweep.quantizers.base import VNNI, Quantizer
 
 
@@ -37,8 +37,8 @@ class Pt2e(Quantizer):
         """The quantized graph, from the cache when this model, shape and setting were done before."""
         import torch
 
-        from xeonsweep.models.artifacts import artifact_key, cached, library_versions
         from xeonsweep.backends.base import to_memory_format
+        from xeonsweep.models.artifacts import artifact_key, cached, library_versions
 
         register_inductor_passes()
         reduce_range = self.reduce_range if self.reduce_range is not None else not (VNNI & ctx.isa)

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from xeonsweep.report import timeline
 from xeonsweep.errors import UserError
+from xeonsweep.report import timeline
 from xeonsweep.report.labels import setting_text
 from xeonsweep.report.summary import TABLE, labelled, summarize
 

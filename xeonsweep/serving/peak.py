@@ -24,8 +24,8 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 STEP_DOWN = 0.9
 CONFIRM_TRIES = 4

@@ -40,7 +40,7 @@ class BatchingSUT:
         self.late_s = 0.0                 # after a failure, queries are answered this long after they arrived
         self.thread = threading.Thread(target=self._loop, name="xeonsweep-batcher", daemon=True)
 
-    def start(self) -> "BatchingSUT":
+    def start(self) -> BatchingSUT:
         self.thread.start()
         return self
 

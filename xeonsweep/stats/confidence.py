@@ -23,8 +23,8 @@ import math
 import random
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 LEVEL = 0.95
 RESAMPLES = 2000

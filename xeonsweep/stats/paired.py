@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from xeonsweep.stats.confidence import LEVEL, Estimate
 

@@ -19,19 +19,14 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pyarrow as pa
 
 from xeonsweep.errors import UserError
-from xeonsweep.store import results
-
-from xeonsweep.store import files as store_files
-
-from xeonsweep.store import index as store_index
-
+from xeonsweep.store import files as store_files, index as store_index, results
 
 LOCK = "_compact.lock"  # '_': readers and pyarrow's discovery skip it
 

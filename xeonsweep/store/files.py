@@ -129,9 +129,8 @@ def read_file(fs: pafs.FileSystem, path: str, schema: pa.Schema) -> pa.Table | N
 def read_files(fs: pafs.FileSystem, root: str, relatives: list[str], schema: pa.Schema) -> list[tuple[str, pa.Table]]:
     """Each readable file's rows (foreign ones warned about and left out), read on a few threads:
     decoding a small file is mostly per-column work done without the GIL."""
-    from concurrent.futures import ThreadPoolExecutor
-
     import os
+    from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
         tables = pool.map(lambda relative: read_file(fs, f"{root}/{relative}", schema), relatives)

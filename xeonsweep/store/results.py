@@ -44,11 +44,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
-from xeonsweep.store import files as store_files
-
-from xeonsweep.store import index as store_index
 from xeonsweep.machine.facts import ISA_FLAGS
-
+from xeonsweep.store import files as store_files, index as store_index
 
 SCHEMA_VERSION = 6
 

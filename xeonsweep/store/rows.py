@@ -7,15 +7,13 @@ import statistics
 from datetime import datetime
 
 from xeonsweep import __version__
-
 from xeonsweep.config import model_inputs as inputs
-
 from xeonsweep.config.run import Run
-from xeonsweep.store import feasible
-from xeonsweep.store.outcome import Outcome
 from xeonsweep.machine.facts import host_facts
 from xeonsweep.stats.confidence import estimate
 from xeonsweep.stats.measure import combined_sps, latency_stats, percentile
+from xeonsweep.store import feasible
+from xeonsweep.store.outcome import Outcome
 
 
 def config_columns(planned: Run) -> dict:

@@ -8,7 +8,7 @@ one-line status, the sweep's progress line and the report all say it this way.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 INVALID = "INVALID"
 

@@ -15,22 +15,21 @@ import contextlib
 import itertools
 import logging
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, List
+from typing import Any
 
 from hydra.core.utils import JobStatus
 from omegaconf import DictConfig, OmegaConf
-
-from xeonsweep.machine import doctor
-
-from xeonsweep.sweep import launchers, planning
 
 from xeonsweep.config import settings
 from xeonsweep.config.paths import absolute, config_dirs_of
 from xeonsweep.config.run import Job
 from xeonsweep.errors import JobLost, UserError
-from xeonsweep.sweep.host_lock import host_lock
+from xeonsweep.machine import doctor
 from xeonsweep.machine.facts import cpu_info
+from xeonsweep.sweep import launchers, planning
+from xeonsweep.sweep.host_lock import host_lock
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +42,12 @@ class Driver:
     """One sweep: `compose` turns a job's overrides into its Hydra config; `launcher` is the
     configured launcher, set up by Hydra."""
 
-    def __init__(self, config: DictConfig, launcher: Any, compose: Callable[[List[str]], DictConfig],
+    def __init__(self, config: DictConfig, launcher: Any, compose: Callable[[list[str]], DictConfig],
                  max_batch_size: int | None = None) -> None:
         self.config, self.launcher, self.compose, self.max_batch_size = config, launcher, compose, max_batch_size
         self.can = launchers.of_class(type(launcher))
 
-    def sweep(self, job_overrides: List[List[str]], arguments: List[str]) -> Any:
+    def sweep(self, job_overrides: list[list[str]], arguments: list[str]) -> Any:
         """Plan the jobs (every job's overrides), run them, report; `arguments` name the sweep."""
         store = absolute(str(self.config.results.dir))  # a bad value (null) is refused in planning
         sweep_id = self.config.get("sweep_id") or planning.new_sweep_id()
@@ -82,7 +81,7 @@ class Driver:
             sys.exit(1)  # a bug (traceback above) or runs lost with their job: not a clean sweep
         return returns
 
-    def _hand_over(self, jobs: List[Job]) -> None:
+    def _hand_over(self, jobs: list[Job]) -> None:
         """Jobs run in this process get the Run planned for them (a job elsewhere builds its own)."""
         from xeonsweep.sweep.task import PlannedJobs
 
@@ -90,7 +89,7 @@ class Driver:
             self.launcher.task_function = PlannedJobs({tuple(job.overrides): job.run for job in jobs})
 
     @contextlib.contextmanager
-    def _host_lock(self, sweep_id: str, arguments: List[str]) -> Iterator[None]:
+    def _host_lock(self, sweep_id: str, arguments: list[str]) -> Iterator[None]:
         """Runs in this very process measure one after another: hold the host lock for the whole
         sweep. Jobs in processes of their own (submitit, a cluster node) take it themselves, and a
         sweeper that only submits never holds it."""
@@ -117,7 +116,7 @@ class Driver:
         logging.getLogger("hydra._internal.core_plugins.basic_launcher").setLevel(logging.WARNING)
         return machine
 
-    def _run(self, jobs: List[Job], batch_size: int, progress: Any, varying: set) -> tuple:
+    def _run(self, jobs: list[Job], batch_size: int, progress: Any, varying: set) -> tuple:
         """Hand the jobs to the launcher batch by batch; a batch lost with its job does not stop the rest."""
         returns, errors, lost = [], 0, 0
         for start in range(0, len(jobs), batch_size):
@@ -141,7 +140,7 @@ class Driver:
             returns.append(results)
         return returns, errors, lost
 
-    def _run_in_blocks(self, jobs: List[Job], progress: Any, varying: set, done: int, machine: str) -> None:
+    def _run_in_blocks(self, jobs: list[Job], progress: Any, varying: set, done: int, machine: str) -> None:
         """Live workers in this process: each config set up once, then timed in interleaved blocks."""
         if not jobs:
             return
@@ -154,7 +153,7 @@ class Driver:
             label=lambda job: planning.describe(job.overrides, varying), status=progress.status, note=progress.note,
         )
 
-    def _settings(self, overrides: List[str]) -> dict:
+    def _settings(self, overrides: list[str]) -> dict:
         """A job's settings, every YAML file it is composed from checked (conf/, --config-dir, hydra.searchpath);
         a job that does not compose is refused in one line, as a single run is."""
         from hydra.errors import HydraException

@@ -7,15 +7,14 @@ the whole sweep with nothing written.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Sequence
-
-from xeonsweep.store import results
 
 from xeonsweep.config import settings
 from xeonsweep.config.run import Job, Run
 from xeonsweep.machine.facts import CpuInfo
+from xeonsweep.store import results
 
 
 def new_sweep_id() -> str:
@@ -34,7 +33,7 @@ def in_blocks(run: Run, in_process: bool) -> bool:
     return asks_for_blocks(run, in_process) and run.repeats == 1
 
 
-def fresh_repeats_note(jobs: list["Job"], in_process: bool) -> str | None:
+def fresh_repeats_note(jobs: list[Job], in_process: bool) -> str | None:
     """One line when configs that asked for blocks run as fresh-process repeats, because of benchmark.repeats > 1."""
     repeated = [job for job in jobs if job.run.repeats > 1 and asks_for_blocks(job.run, in_process)]
     if not repeated:
@@ -44,7 +43,7 @@ def fresh_repeats_note(jobs: list["Job"], in_process: bool) -> str | None:
             "benchmark.method=blocks run one fresh process each instead (blocks need benchmark.repeats=1)")
 
 
-def split_by_method(jobs: list["Job"], in_process: bool) -> tuple[list["Job"], list["Job"]]:
+def split_by_method(jobs: list[Job], in_process: bool) -> tuple[list[Job], list[Job]]:
     """(jobs run one fresh process each through the launcher, jobs measured in blocks by live workers)."""
     fresh, blocks = [], []
     for job in jobs:

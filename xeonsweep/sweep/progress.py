@@ -28,7 +28,7 @@ class SweepProgress:
         )
         self.task = self.bar.add_task("", total=total)
 
-    def __enter__(self) -> "SweepProgress":
+    def __enter__(self) -> SweepProgress:
         self.bar.start()
         return self
 

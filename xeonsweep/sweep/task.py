@@ -11,25 +11,22 @@ ray), and never imports torch.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping
 
 from omegaconf import DictConfig
-
-from xeonsweep.launch import child as launch
-
-from xeonsweep.store import record, results
 
 from xeonsweep.config import settings
 from xeonsweep.config.paths import absolute
 from xeonsweep.config.run import Run
 from xeonsweep.errors import Incompatible, UserError
+from xeonsweep.launch import child as launch
+from xeonsweep.machine.facts import cpu_info
+from xeonsweep.store import record, results
 from xeonsweep.store.outcome import Outcome
 from xeonsweep.sweep.host_lock import host_lock
 from xeonsweep.sweep.planning import new_sweep_id
-from xeonsweep.machine.facts import cpu_info
-
 
 _last: dict = {}  # the last single run's summary, for the command's exit status
 

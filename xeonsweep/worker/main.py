@@ -88,11 +88,10 @@ class SetUp:
 def set_up(spec: dict) -> SetUp:
     import torch
 
-    from xeonsweep.config import components
-
-    from xeonsweep.models import fidelity
     from xeonsweep.backends.base import RunContext
+    from xeonsweep.config import components
     from xeonsweep.machine.facts import cpu_info
+    from xeonsweep.models import fidelity
     from xeonsweep.models.artifacts import loaded_from
     from xeonsweep.models.build import build_model, make_input
 
@@ -127,9 +126,9 @@ def set_up(spec: dict) -> SetUp:
 
 
 def measure(spec: dict, out_dir: Path) -> dict:
+    from xeonsweep.config.settings import scenario_name
     from xeonsweep.models import fidelity
     from xeonsweep.worker.applied import applied_facts
-    from xeonsweep.config.settings import scenario_name
 
     run = spec["run"]
     ready = set_up(spec)
@@ -156,10 +155,10 @@ def serve(spec: dict, out_dir: Path) -> None:
     peak RSS so far (the sweep budgets memory with it) included. A failed
     set-up raises like a fresh run's, so it is reported the same way.
     """
-    from xeonsweep.models import fidelity
-    from xeonsweep.worker.applied import applied_facts
     from xeonsweep.launch.channel import Channel
+    from xeonsweep.models import fidelity
     from xeonsweep.stats.measure import serve_blocks
+    from xeonsweep.worker.applied import applied_facts
 
     ready = set_up(spec)
     prepared, batch = ready.prepared, ready.batch
