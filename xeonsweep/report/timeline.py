@@ -218,7 +218,9 @@ def plot(frame: pd.DataFrame, out: Path) -> list[Path]:
         if not timed.empty and timed["sps"].min() > 0:
             axes[0].set_yscale("log")
         if timed["config"].nunique() <= 20:
-            axes[0].legend(fontsize=7, ncol=3)
+            longest = max(len(str(c)) for c in timed["config"].unique())
+            # As many columns as fit the panel's width (long labels in three columns push the plot aside).
+            axes[0].legend(fontsize=7, ncol=max(1, min(3, 120 // max(longest, 1))))
         mark_stops(axes[0], stops(rows), t0, legend_ax=axes[1])
         axes[1].set_ylabel("block SPS, % of its config's median")
         axes[1].axhline(100, color="grey", linewidth=0.6)
