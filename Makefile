@@ -4,7 +4,7 @@ VENV := .venv
 IPEX_VENV := .venv-ipex
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-packages test-system-packages ipex-env run lint test test-fast bench bench-ladder bench-rank clean-results
+.PHONY: setup system-packages test-system-packages ipex-env run lint test test-fast bench bench-ladder bench-rank bench-race clean-results
 
 setup: system-packages $(VENV)/.installed
 
@@ -52,8 +52,11 @@ bench: setup ipex-env
 bench-ladder: setup ipex-env   # the whole ladder for resnet50: about half an hour on 2 cores
 	$(PY) benchmarks/ladder.py
 
-bench-rank: setup ipex-env    # the resnet50 ladder twice: does it rank the same way again?
+bench-rank: setup ipex-env    # the resnet50 ladder, two pairs of runs: does it rank the same way again?
 	$(PY) benchmarks/rank_stability.py
+
+bench-race: setup             # which of 12 resnet50 configs is fastest: goal=best against goal=rank
+	$(PY) benchmarks/racing.py
 
 clean-results:
 	rm -rf outputs/results outputs/runs outputs/sweeps

@@ -79,3 +79,21 @@ def write_store(path, machines=(EPYC, XEON)):
         for row in rows_of(machine):
             results.write_row(row, path, row["sweep_id"])
     return path
+
+
+def paired_row(sweep_id, step, position, block_sps, stopped_by="settled", goal="rank", group=0, model="resnet50",
+               machine=EPYC, rounds=None):
+    """A row as a block sweep writes it since schema 6: each block with its round (blocks of the same round pair
+    up), the goal, why measuring stopped; round r's block starts at T0 + 10 r s (plus the config's position)."""
+    rounds = list(rounds or range(1, len(block_sps) + 1))
+    starts = [T0.timestamp() + 10 * r + position for r in rounds]
+    median = sorted(block_sps)[len(block_sps) // 2]
+    return {
+        "run_key": f"{sweep_id}-{step}-{group}-{model}", "config_hash": f"{step}-{model}", "sweep_id": sweep_id,
+        "status": "ok", "machine": machine, "model": model, "ladder_step": step, "ladder_position": position,
+        "batch_size": 8, "started_at": T0, "finished_at": T0 + timedelta(minutes=2), "measurement": "blocks",
+        "sps": median, "sps_ci_low": min(block_sps), "sps_ci_high": max(block_sps), "target_ci_pct": 3.0,
+        "target_met": stopped_by != "budget", "blocks": len(block_sps), "rounds": max(rounds), "measure_group": group,
+        "block_sps": list(block_sps), "block_round": rounds, "block_start_unix_s": starts,
+        "block_end_unix_s": [s + 1 for s in starts], "goal": goal, "equivalence_pct": 2.0, "stopped_by": stopped_by,
+    }

@@ -119,6 +119,20 @@ def test_best_drops_a_clearly_slower_config_and_says_by_how_much():
     assert rounds.verdict(rounds.leader()) is None
 
 
+def test_verdicts_name_configs_by_their_labels():
+    # The round loop names configs "0", "1"...: a verdict must say which config it means, not its index.
+    clock = Clock()
+    speeds = {"0": 100.0, "1": 100.0, "2": 50.0}
+    labels = {"0": "step=baseline", "1": "step=batch8", "2": "step=slow"}
+    rounds = schedule("rank", list(speeds), 3, 3.0, budget_s=10, clock=clock, reference="0", margin_pct=0.0,
+                      labels=labels)
+    drive(rounds, speeds, clock)
+    assert "not told apart from step=baseline" in rounds.verdict("1")
+    race = schedule("best", list(speeds), 3, 3.0, 500, Clock(), reference="0", labels=labels)
+    drive(race, {"0": 100.0, "1": 200.0, "2": 50.0}, race.clock)
+    assert "behind the leader (step=batch8)" in race.verdict("2")
+
+
 def test_nothing_is_decided_before_the_minimum_rounds():
     clock = Clock()
     speeds = {"ref": 100.0, "slow": 10.0}

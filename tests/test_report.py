@@ -168,14 +168,15 @@ def test_report_marks_ties_probe_moves_and_draws_timelines(block_store, tmp_path
     assert "| baseline | 100.0 | 98.0-102.0 (±2.0%) | 97.2-102.8 | - | 1.00x | - | A |" in markdown
     assert "a repeat's SPS is where a second run of the same sweep should find the median" in markdown
     assert "| ipex | 200.0 | 180.0-220.0 (±10.0% !) |" in markdown
-    assert "baseline, batch8 are not distinguishable from each other (tie A" in markdown
-    assert "compile, openvino are not distinguishable from each other (tie B" in markdown
-    assert "ipex on" not in markdown.split("not distinguishable")[0]
+    # Rows without rounds: ties from overlapping unpaired intervals, open (not told apart), never "equivalent".
+    assert "baseline, batch8 are not told apart (tie A: their 95% intervals include equal speed)" in markdown
+    assert "compile, openvino are not told apart (tie B" in markdown
+    assert "ipex on" not in markdown.split("not told apart")[0]
     assert "the machine's own speed moved during the sweep" in markdown
     assert "fp32 probe 100 to 130 GFLOP/s, a range of 30% of its median" in markdown
     assert "bf16 probe 300 to 600 GFLOP/s" in markdown
     assert "its 95% interval is ±10.0% of the median after 3 blocks, above the target of 3%" in markdown
-    assert "not distinguishable" in cli.stdout and "moved during the sweep" in cli.stdout
+    assert "not told apart" in cli.stdout and "moved during the sweep" in cli.stdout
     csv = pd.read_csv(out / "report.csv").set_index("config")
     assert list(csv["tie"].fillna("")) == ["A", "A", "B", "B", ""]
     assert csv.loc["openvino", "sps_ci_high"] == 155.0

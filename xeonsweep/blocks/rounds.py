@@ -59,7 +59,8 @@ class RoundLoop:
         names = {str(i): m for i, m in enumerate(members)}
         reference = next((name for name, m in names.items() if m.reference), None)
         rounds = goals.schedule(self.goal, list(names), self.min_rounds, self.target_pct, budget_s,
-                                self.measuring_clock, reference=reference, margin_pct=self.margin_pct)
+                                self.measuring_clock, reference=reference, margin_pct=self.margin_pct,
+                                labels={name: m.label for name, m in names.items()})
         for name, live in names.items():
             for block in live.blocks:
                 rounds.record(name, block["sps"], block.get("round"))

@@ -5,7 +5,8 @@ figure's div only calls it, so the file opens with no network (nothing is fetche
 CDN, no MathJax, no fonts). The page holds, per machine and model: SPS per config with
 its interval, sorted, ties marked; the speedup over the baseline with its interval;
 p99 latency against throughput with the Pareto front; then the timeline of each sweep
-measured in blocks (block SPS and the machine-speed probe); latency against load of
+measured in blocks (block SPS, where each config stopped being measured and why, and
+the machine-speed probe); latency against load of
 server rows; the per-machine table (best config per model, with cost when prices are
 given); and the rows in a table with a small inline filter.
 """
@@ -136,12 +137,16 @@ def pareto_figure(table: pd.DataFrame, title: str):
     return fig
 
 
+PLOTLY_MARKERS = {"D": "diamond-open", "X": "x", "o": "circle-open"}  # timeline.STOPS' markers in Plotly
+
+
 def timeline_figure(rows: pd.DataFrame, sweep: str):
-    """Block SPS per config and the machine-speed probe on one time axis (None without either)."""
+    """Block SPS per config and the machine-speed probe on one time axis, each config's last block marked with
+    why its measuring stopped (None without blocks or probes)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    timed, found = timeline.blocks(rows), timeline.probes(rows)
+    timed, found, stops = timeline.blocks(rows), timeline.probes(rows), timeline.stops(rows)
     if timed.empty and found.empty:
         return None
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
@@ -150,6 +155,14 @@ def timeline_figure(rows: pd.DataFrame, sweep: str):
         middle = pd.to_datetime((own["start"] + own["end"]) / 2, unit="s", utc=True)
         fig.add_trace(go.Scatter(x=middle, y=own["sps"], mode="lines+markers", name=config, legendgroup="blocks"),
                       row=1, col=1)
+    for word, own in stops.groupby(stops["stopped_by"].map(lambda why: timeline.stop_style(why)[0]), sort=False):
+        _, marker, colour = timeline.stop_style(own["stopped_by"].iloc[0])
+        fig.add_trace(go.Scatter(
+            x=pd.to_datetime(own["end"], unit="s", utc=True), y=own["sps"], mode="markers+text", name=f"{word} (last block)",
+            text=[word] * len(own), textposition="top right", textfont={"size": 9, "color": colour},
+            marker={"symbol": PLOTLY_MARKERS.get(marker, "circle-open"), "size": 11, "color": colour},
+            hovertext=[f"{c}: {word} after round {r}" for c, r in zip(own["config"], own["round"])], hoverinfo="text"),
+            row=1, col=1)
     for kind in ("fp32", "bf16"):
         series = found.dropna(subset=[kind])
         if len(series):
@@ -297,7 +310,7 @@ def timeline_sections(page: Page, rows: pd.DataFrame) -> None:
     figures = [f for f in figures if f is not None]
     if figures:
         page.heading("Sweeps over time")
-        for line in timeline.machine_speed_words(rows):
+        for line in timeline.goal_words(rows) + timeline.machine_speed_words(rows):
             page.text(line)
         for fig in figures:
             page.figure(fig)

@@ -11,8 +11,9 @@ configs' intervals, and taken against the baseline measured in the same memory
 group when there is one. Configs whose intervals overlap are marked as not
 distinguishable (a tie column and a line in words), so nobody reads a ranking
 into noise. Failed and skipped configs stay in the table with their reason.
-Notes say in plain words when the machine's own speed (the probe) moved during
-a sweep, and when configs were measured in memory groups. Written to the
+Notes say in plain words how many configs a block sweep's goal settled, dropped
+or left open, when the machine's own speed (the probe) moved during a sweep, and
+when configs were measured in memory groups. Written to the
 terminal, and to DIR as report.md, report.csv, report.png (bars of SPS labelled
 with the speedup) and one timeline-SWEEP.png per sweep measured in blocks
 (block SPS and probe speed over time); for server rows also serving.md/.csv
@@ -134,7 +135,8 @@ def tie_words(summary: pd.DataFrame) -> list[str]:
 
 
 def notes(summary: pd.DataFrame, frame: pd.DataFrame | None) -> list[str]:
-    """Everything the tables need said in words: ties, the machine's speed, memory groups."""
+    """Everything the tables need said in words: ties, what each sweep's goal settled, the machine's speed, memory
+    groups."""
     lines = tie_words(summary)
     if (summary["measurement"] == "blocks").any():
         lines.append("a repeat's SPS is where a second run of the same sweep should find the median 95% of the "
@@ -142,7 +144,7 @@ def notes(summary: pd.DataFrame, frame: pd.DataFrame | None) -> list[str]:
                      "interval catches a repeat's median only about 83% of the time")
     if frame is not None and not frame.empty:
         rows = labelled(frame)
-        lines += timeline.machine_speed_words(rows) + timeline.memory_group_words(rows)
+        lines += timeline.goal_words(rows) + timeline.machine_speed_words(rows) + timeline.memory_group_words(rows)
     return lines
 
 

@@ -2,9 +2,11 @@
 
 From the rows of sweeps measured in interleaved blocks: plain words on whether
 the machine's own speed (the probe's fixed matmul) moved during each sweep and
-by how much, plain words on memory groups and their common reference, and one
-PNG per sweep drawing block SPS and probe speed on one time axis. Rows need a
-`config` column (the report's labels).
+by how much, plain words on memory groups and their common reference, plain
+words on what the sweep's goal settled, dropped or left open, and one PNG per
+sweep drawing block SPS and probe speed on one time axis, with a mark at each
+config's last block saying why its measuring stopped (its row's `stopped_by`).
+Rows need a `config` column (the report's labels).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import pandas as pd
 
 MOVED = 0.05  # a probe range above this share of its median: the machine's own speed moved
 PROBES = (("fp32", "probe_fp32_gflops"), ("bf16", "probe_bf16_gflops"))
+# Why a config's measuring stopped (a row's stopped_by), as the timeline marks it: word, marker, colour.
+STOPS = {"settled": ("settled", "D", "#2e8b57"), "dropped": ("dropped", "X", "#c44e52")}
+OPEN = ("left open", "o", "#dd8452")  # anything else: the budget ran out before the goal was met
 
 
 def probes(rows: pd.DataFrame) -> pd.DataFrame:
@@ -38,6 +43,28 @@ def blocks(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(lines, columns=["config", "start", "end", "sps"])
 
 
+def stops(rows: pd.DataFrame) -> pd.DataFrame:
+    """One line per block row with a `stopped_by` (schema 6 on): its config, its last block's end, SPS and round,
+    and why measuring it stopped there. A config measured in several memory groups has one per group."""
+    lines = []
+    if "stopped_by" not in rows:
+        return pd.DataFrame(lines, columns=["config", "end", "sps", "round", "stopped_by"])
+    for r in rows[(rows["status"] == "ok") & rows["stopped_by"].notna()].itertuples():
+        ends, sps = _values(r.block_end_unix_s), _values(r.block_sps)
+        if not ends or len(ends) != len(sps):
+            continue
+        last = max(range(len(ends)), key=ends.__getitem__)
+        rounds = _values(getattr(r, "block_round", None))
+        lines.append({"config": r.config, "end": ends[last], "sps": sps[last],
+                      "round": int(rounds[last]) if len(rounds) == len(ends) else None, "stopped_by": r.stopped_by})
+    return pd.DataFrame(lines, columns=["config", "end", "sps", "round", "stopped_by"])
+
+
+def stop_style(stopped_by: str) -> tuple[str, str, str]:
+    """(word, marker, colour) of a stop: settled, dropped, or left open (the budget ran out)."""
+    return STOPS.get(stopped_by, OPEN)
+
+
 def _values(cell) -> list:
     return [] if cell is None or (isinstance(cell, float) and cell != cell) else list(cell)
 
@@ -46,6 +73,26 @@ def _at(cell, i: int):
     values = _values(cell)
     value = values[i] if i < len(values) else None
     return None if value is None or value != value else float(value)
+
+
+def mark_stops(ax, stopped: pd.DataFrame, t0: float, legend_ax=None) -> None:
+    """At each config's last block: a marker and a short label saying why its measuring stopped there
+    (settled, dropped, or left open by the budget, with its round), and a legend of the kinds on `legend_ax`."""
+    from matplotlib.lines import Line2D
+
+    kinds = {}
+    for r in stopped.itertuples():
+        word, marker, colour = stop_style(r.stopped_by)
+        x = (r.end - t0) / 60
+        ax.plot([x], [r.sps], marker=marker, markersize=9, markerfacecolor="none", markeredgecolor=colour,
+                markeredgewidth=1.6, linestyle="none", zorder=5)
+        label = word if r.round is None or r.round != r.round else f"{word} r{int(r.round)}"
+        ax.annotate(label, (x, r.sps), xytext=(5, 4), textcoords="offset points", fontsize=7, color=colour)
+        kinds[word] = Line2D([], [], marker=marker, markerfacecolor="none", markeredgecolor=colour, linestyle="none",
+                             label=f"{word}: last block")
+    if kinds:
+        (legend_ax or ax).legend(handles=list(kinds.values()), loc="upper right", fontsize=7,
+                                 title="measuring stopped", title_fontsize=7)
 
 
 def clock(unix_s: float) -> str:
@@ -106,6 +153,49 @@ def memory_group_words(frame: pd.DataFrame) -> list[str]:
     return lines
 
 
+GOAL_WORDS = {
+    "precision": "settled: its 95% interval within benchmark.target_ci_pct",
+    "rank": "settled: its place told apart from both neighbours, or the same speed within the margin",
+    "best": "settled: the leader, or the same speed as it within the margin; dropped: wholly behind it",
+}
+
+
+def config_stops(rows: pd.DataFrame) -> dict[str, str]:
+    """config -> settled, dropped or open: a config measured in several memory groups is open if any of its rows
+    is, else dropped if any is."""
+    found = {}
+    for config, own in rows.groupby("config", sort=False):
+        words = {stop_style(s)[0] for s in own["stopped_by"]}
+        found[config] = "left open" if OPEN[0] in words else ("dropped" if "dropped" in words else "settled")
+    return found
+
+
+def goal_words(frame: pd.DataFrame) -> list[str]:
+    """Per block sweep with a goal (schema 6 on): how many configs it settled, dropped, or left open, and which."""
+    if "stopped_by" not in frame:
+        return []
+    lines = []
+    measured = frame[(frame["status"] == "ok") & frame["stopped_by"].notna()]
+    for (sweep, machine, model), rows in measured.groupby(["sweep_id", "machine", "model"], sort=False):
+        goal = rows["goal"].dropna().iloc[0] if rows["goal"].notna().any() else "precision"
+        margin = rows["equivalence_pct"].dropna()
+        found = config_stops(rows)
+        parts = []
+        for word in ("settled", "dropped", "left open"):
+            names = [c for c, w in found.items() if w == word]
+            if names:
+                named = "" if word == "settled" else f" ({', '.join(names)})"
+                parts.append(f"{len(names)} {word}{named}")
+        budget = "; the budget (benchmark.budget_s) ran out before the goal was met" \
+            if "left open" in found.values() else ""
+        gloss = GOAL_WORDS.get(goal, "")
+        lines.append(f"sweep {sweep}, {model} on {machine}: benchmark.goal={goal}"
+                     + (f" (margin {margin.iloc[0]:g}%)" if goal != "precision" and len(margin) else "")
+                     + f": of {len(found)} configs, " + ", ".join(parts) + budget
+                     + (f" ({gloss})" if gloss else "") + ".")
+    return lines
+
+
 def plot(frame: pd.DataFrame, out: Path) -> list[Path]:
     """One PNG per sweep with blocks or probes: block SPS per config (and relative to its median), probe speed."""
     import matplotlib
@@ -128,7 +218,10 @@ def plot(frame: pd.DataFrame, out: Path) -> list[Path]:
         if not timed.empty and timed["sps"].min() > 0:
             axes[0].set_yscale("log")
         if timed["config"].nunique() <= 20:
-            axes[0].legend(fontsize=7, ncol=3)
+            longest = max(len(str(c)) for c in timed["config"].unique())
+            # As many columns as fit the panel's width (long labels in three columns push the plot aside).
+            axes[0].legend(fontsize=7, ncol=max(1, min(3, 120 // max(longest, 1))))
+        mark_stops(axes[0], stops(rows), t0, legend_ax=axes[1])
         axes[1].set_ylabel("block SPS, % of its config's median")
         axes[1].axhline(100, color="grey", linewidth=0.6)
         for kind, color in (("fp32", "#4878a8"), ("bf16", "#c44e52")):

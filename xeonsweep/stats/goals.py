@@ -34,6 +34,7 @@ class PairedRounds(Rounds):
     by_round: dict[str, dict[int, float]] = field(default_factory=dict)
     dropped: dict[str, tuple[int, paired.Comparison]] = field(default_factory=dict)  # best: when, how far behind
     resting: set[str] = field(default_factory=set)  # rank: settled, not measured this round
+    labels: dict[str, str] = field(default_factory=dict)  # what the verdicts call each config (default: its name)
     _compared: dict[tuple[str, str], paired.Comparison] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -138,6 +139,9 @@ class PairedRounds(Rounds):
         self.done += 1
         return batch
 
+    def _label(self, name: str) -> str:
+        return self.labels.get(name, name)
+
     def verdict(self, name: str) -> str | None:
         """Why `name` stopped being measured or what was left open, in words; None when settled."""
         if name in self.dropped:
@@ -145,7 +149,7 @@ class PairedRounds(Rounds):
             r = versus.ratio
             leader = self.leader()
             return (f"dropped after {when} rounds: {(1 - r.median) * 100:.1f}% behind the leader"
-                    f"{f' ({leader})' if leader else ''} (paired 95% interval {r.low:.3f}-{r.high:.3f}x, "
+                    f"{f' ({self._label(leader)})' if leader else ''} (paired 95% interval {r.low:.3f}-{r.high:.3f}x, "
                     f"margin {self.margin_pct:g}%)")
         if self.met(name):
             return None
@@ -153,14 +157,15 @@ class PairedRounds(Rounds):
         if self.goal == "best":
             return f"race left open after {self.done} rounds: not yet told apart from the leader; {why}"
         open_against = [o for o in self.neighbours(name) if not self.compare(name, o).settled]
-        return (f"rank left open after {self.done} rounds: not told apart from {', '.join(open_against)} "
+        return (f"rank left open after {self.done} rounds: not told apart from "
+                f"{', '.join(map(self._label, open_against))} "
                 f"(margin {self.margin_pct:g}%); {why}")
 
 
 def schedule(goal: str, names: list[str], min_rounds: int, target_pct: float, budget_s: float, clock,
-             reference: str | None = None, margin_pct: float = 2.0) -> Rounds:
-    """The rounds of a block sweep for `goal` (one of GOALS)."""
+             reference: str | None = None, margin_pct: float = 2.0, labels: dict[str, str] | None = None) -> Rounds:
+    """The rounds of a block sweep for `goal` (one of GOALS); `labels`: what verdicts call each name."""
     if goal == "precision":
         return Rounds(names, min_rounds, target_pct, budget_s, clock)
     return PairedRounds(names, min_rounds, target_pct, budget_s, clock, reference=reference,
-                        margin_pct=margin_pct, goal=goal)
+                        margin_pct=margin_pct, goal=goal, labels=dict(labels or {}))
