@@ -158,7 +158,7 @@ def test_blocks_with_repeats_run_fresh_repeats_and_say_so_in_one_line(sweep):
 
     result = sweep("-m", *FAST, "benchmark.method=blocks", "benchmark.repeats=2")
     assert result.returncode == 0, result.stderr
-    notes = [l for l in result.stderr.splitlines() if "fresh-process repeats" in l]
+    notes = [line for line in result.stderr.splitlines() if "fresh-process repeats" in line]
     assert notes == ["xeonsweep: benchmark.repeats=2 asks for independent fresh-process repeats: 2 run(s) with "
                      "benchmark.method=blocks run one fresh process each instead (blocks need benchmark.repeats=1)"]
     frame = sweep.rows()

@@ -37,9 +37,10 @@ def test_truncated_and_foreign_files_are_skipped_with_one_line_each(tmp_path, ca
     assert list(results.load(tmp_path)["run_key"]) == ["a"]
     lines = warnings_in(capsys.readouterr().err)
     assert len(lines) == 3
-    assert any("broken.parquet" in l and "not a readable Parquet file" in l for l in lines)
-    assert any("pandas.parquet" in l and "column sps is" in l and "cannot be cast to double" in l for l in lines)
-    assert any("other.parquet" in l and "no run_key column" in l for l in lines)
+    assert any("broken.parquet" in line and "not a readable Parquet file" in line for line in lines)
+    assert any("pandas.parquet" in line and "column sps is" in line and "cannot be cast to double" in line
+               for line in lines)
+    assert any("other.parquet" in line and "no run_key column" in line for line in lines)
 
     assert results.finished_keys(tmp_path) == {"a"}
     assert len(warnings_in(capsys.readouterr().err)) == 3

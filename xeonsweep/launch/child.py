@@ -262,7 +262,7 @@ def exit_description(returncode: int, stderr: str) -> str:
 
 def stderr_tail(path: Path) -> str:
     try:
-        lines = [l for l in path.read_text(errors="replace").splitlines() if l.strip()]
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
         return ""
     return ("\n" + "\n".join(lines[-STDERR_TAIL_LINES:])) if lines else ""
