@@ -57,7 +57,8 @@ def test_no_wait_fails_at_once_naming_the_holder(lock_file):
         assert time.monotonic() - started < 5
         message = str(error.value)
         assert "\n" not in message
-        assert f"held by sweep-A (pid {first.pid} on " in message and "since " in message and "lock.wait=true" in message
+        assert (f"held by sweep-A (pid {first.pid} on " in message and "since " in message
+                and "lock.wait=true" in message)
     finally:
         first.kill()
         first.wait()
