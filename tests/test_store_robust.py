@@ -58,7 +58,8 @@ def test_report_and_resume_go_on_past_a_broken_file(tmp_path):
 
 
 def test_a_pandas_file_whose_columns_cast_is_not_foreign(tmp_path, capsys):
-    pd.DataFrame({"run_key": ["p"], "status": ["ok"], "sps": [3], "batch_size": [8]}).to_parquet(tmp_path / "mine.parquet")
+    mine = pd.DataFrame({"run_key": ["p"], "status": ["ok"], "sps": [3], "batch_size": [8]})
+    mine.to_parquet(tmp_path / "mine.parquet")
     frame = results.load(tmp_path)
     assert frame["sps"].tolist() == [3.0] and frame["model"].isna().all()
     assert not warnings_in(capsys.readouterr().err)
@@ -94,7 +95,8 @@ def test_a_store_that_mixes_versions_reads_every_column(tmp_path):
         by_key = frame.set_index("run_key")
         assert by_key.loc["new", "not_applicable"] == "thp: ignored"
         assert pd.isna(by_key.loc["old", "not_applicable"])
-        assert by_key.loc["old", "schema_version"] == 1 and by_key.loc["new", "schema_version"] == results.SCHEMA_VERSION
+        assert (by_key.loc["old", "schema_version"] == 1
+                and by_key.loc["new", "schema_version"] == results.SCHEMA_VERSION)
     assert results.finished_keys(tmp_path) == {"old", "new"}
     compaction.compact(tmp_path)
     frame = pd.read_parquet(tmp_path)
