@@ -37,11 +37,14 @@ test-system-packages:
 lint: setup
 	$(PY) -m ruff check .
 
+# Lint first: it takes a second, and a style slip should not wait for the whole suite.
 test: setup test-system-packages ipex-env
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q -ra
 
 # The inner loop: everything that starts no process (tests/conftest.py refuses one here).
 test-fast: setup
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q -ra -m "not slow"
 
 # Benchmarks print ratios measured side by side; tests never assert speed.

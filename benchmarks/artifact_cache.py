@@ -46,7 +46,8 @@ def cold_and_warm(name: str, overrides: list[str], args, tmp: Path):
         cwd=ROOT, capture_output=True, text=True,
     )
     if result.returncode != 0:
-        raise SystemExit(f"{name}: xeonsweep exited {result.returncode}\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+        raise SystemExit(f"{name}: xeonsweep exited {result.returncode}\n"
+                         f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
     from xeonsweep.store.results import load
 
     rows = load(folder / "results").sort_values("warmup")
@@ -54,7 +55,8 @@ def cold_and_warm(name: str, overrides: list[str], args, tmp: Path):
         raise SystemExit(f"{name}: {list(rows['status'])}: {list(rows['reason'])}")
     cold, warm = rows.iloc[0], rows.iloc[1]
     if (bool(cold["artifact_cached"]), bool(warm["artifact_cached"])) != (False, True):
-        raise SystemExit(f"{name}: artifact_cached {cold['artifact_cached']}, {warm['artifact_cached']}: not one cold, one warm")
+        raise SystemExit(f"{name}: artifact_cached {cold['artifact_cached']}, {warm['artifact_cached']}: "
+                         "not one cold, one warm")
     return cold, warm
 
 

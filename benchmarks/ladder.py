@@ -64,7 +64,8 @@ def theoretical_flops() -> tuple[float, str]:
     mhz = max(float(m) for m in re.findall(r"cpu MHz\s*:\s*([\d.]+)", Path("/proc/cpuinfo").read_text()))
     lanes = 16 if cpu.has("avx512f") else 8 if cpu.has("avx2") else 4
     per_cycle = 2 * 2 * lanes  # 2 FMA units x (multiply + add) x fp32 lanes
-    return cpu.physical_cores * mhz * 1e6 * per_cycle, f"{cpu.physical_cores} cores x {mhz:.0f} MHz x {per_cycle} FLOP/cycle"
+    return (cpu.physical_cores * mhz * 1e6 * per_cycle,
+            f"{cpu.physical_cores} cores x {mhz:.0f} MHz x {per_cycle} FLOP/cycle")
 
 
 def main() -> None:
@@ -85,7 +86,8 @@ def main() -> None:
     print(f"\n{'step':15} {'SPS':>9} {'speedup':>8}  status")
     for _, r in summary.iterrows():
         sps = f"{r['sps_median']:.1f}" if r["sps_median"] == r["sps_median"] else "-"
-        print(f"{r['config']:15} {sps:>9} {r['speedup']:>7.2f}x  {r['status']}{': ' + r['reason'] if r['reason'] else ''}")
+        print(f"{r['config']:15} {sps:>9} {r['speedup']:>7.2f}x  "
+              f"{r['status']}{': ' + r['reason'] if r['reason'] else ''}")
     best = summary.loc[summary["sps_median"].idxmax()]
     print(f"\nbest step: {best['config']}, {best['speedup']:.2f}x the baseline")
 
@@ -94,7 +96,8 @@ def main() -> None:
     peak = max(measured, theory)
     per_sample = flops_per_sample()
     limit = peak / per_sample
-    print(f"fp32 peak: {peak / 1e9:.0f} GFLOP/s (matmul measured {measured / 1e9:.0f}, theoretical {theory / 1e9:.0f}: {how})")
+    print(f"fp32 peak: {peak / 1e9:.0f} GFLOP/s (matmul measured {measured / 1e9:.0f}, "
+          f"theoretical {theory / 1e9:.0f}: {how})")
     print(f"resnet50: {per_sample / 1e9:.2f} GFLOP per sample -> fp32 limit {limit:.1f} SPS")
     ok = frame[frame["status"] == "ok"]
     fp32 = ok[ok["applied_precision"].isin(["fp32", "f32"])]

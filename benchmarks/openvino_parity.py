@@ -41,7 +41,8 @@ def xeonsweep_run(args, hint: str, tmp: Path, n: int) -> dict:
         raise SystemExit(f"xeonsweep {hint}: {row['status']}: {row['reason']}")
     details = json.loads(row["backend_details"])
     return {"sps": float(row["sps"]), "ir": details["ir"], "threads": int(row["torch_threads"]),
-            "precision": details["precision_hint"], "requests": details.get("ov_requests"), "streams": details.get("ov_streams")}
+            "precision": details["precision_hint"], "requests": details.get("ov_requests"),
+            "streams": details.get("ov_streams")}
 
 
 def benchmark_app(args, hint: str, ir: str, precision: str) -> float:
@@ -50,7 +51,8 @@ def benchmark_app(args, hint: str, ir: str, precision: str) -> float:
     # benchmark_app refuses -nthreads with a hint; both use every physical core by default.
     command = [str(tool), "-m", ir, "-d", "CPU", "-hint", hint, "-shape", shape, "-t", str(args.seconds),
                "-infer_precision", precision]
-    out = subprocess.run(command, capture_output=True, text=True, check=True, env=os.environ | {"PYTHONUNBUFFERED": "1"}).stdout
+    out = subprocess.run(command, capture_output=True, text=True, check=True,
+                         env=os.environ | {"PYTHONUNBUFFERED": "1"}).stdout
     found = re.search(r"Throughput:\s+([0-9.]+)\s+FPS", out)
     if not found:
         raise SystemExit("benchmark_app printed no throughput:\n" + out[-2000:])
@@ -86,8 +88,10 @@ def main() -> None:
     for hint in HINTS:
         mine, app = statistics.median(ours[hint]), statistics.median(theirs[hint])
         print(f"hint={hint:10} xeonsweep {mine:8.1f} samples/s  benchmark_app {app:8.1f} FPS  "
-              f"ratio {mine / app:.3f}  (goal >= 0.95; streams {facts[hint]['streams']}, requests {facts[hint]['requests']}; "
-              f"rounds: xeonsweep {[round(x, 1) for x in ours[hint]]}, benchmark_app {[round(x, 1) for x in theirs[hint]]})")
+              f"ratio {mine / app:.3f}  (goal >= 0.95; streams {facts[hint]['streams']}, "
+              f"requests {facts[hint]['requests']}; "
+              f"rounds: xeonsweep {[round(x, 1) for x in ours[hint]]}, "
+              f"benchmark_app {[round(x, 1) for x in theirs[hint]]})")
 
 
 if __name__ == "__main__":

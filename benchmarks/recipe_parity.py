@@ -57,7 +57,8 @@ def recipe_run(args, folder: Path) -> float:
     """The recipe's run.sh from outside the repository, with this environment's Python first on PATH."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     out = subprocess.run(["sh", str(folder / "run.sh"), "--seconds", str(args.seconds), "--warmup", str(WARMUP),
-                          "--iterations", "10"], cwd=folder.parent, env=env, capture_output=True, text=True, check=True).stdout
+                          "--iterations", "10"],
+                         cwd=folder.parent, env=env, capture_output=True, text=True, check=True).stdout
     line = next((line for line in out.splitlines() if line.startswith("RESULT ")), None)
     if line is None:
         raise SystemExit(f"{folder}/run.sh printed no RESULT line:\n" + out[-2000:])
@@ -90,7 +91,8 @@ def main() -> None:
           f"{args.rounds} alternated rounds")
     for name in BACKENDS:
         mine, theirs = statistics.median(recipe[name]), statistics.median(ours[name])
-        print(f"{name:14} recipe {mine:8.1f}  xeonsweep {theirs:8.1f} samples/s  recipe / xeonsweep {mine / theirs:.3f}  "
+        print(f"{name:14} recipe {mine:8.1f}  xeonsweep {theirs:8.1f} samples/s  "
+              f"recipe / xeonsweep {mine / theirs:.3f}  "
               f"(goal 0.95 to 1.05; rounds: recipe {[round(x, 1) for x in recipe[name]]}, "
               f"xeonsweep {[round(x, 1) for x in ours[name]]})")
 

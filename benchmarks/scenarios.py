@@ -56,12 +56,14 @@ def peak_of(served: dict) -> float | None:
 
 def served_line(name: str, offline: dict, served: dict, runs: list[dict], slo_ms: float) -> str:
     if peak_of(served):
-        return (f"{name}: offline {offline['sps']:.1f} samples/s; peak {served['peak_qps']:.1f} QPS with p99 <= {slo_ms:g} ms "
+        return (f"{name}: offline {offline['sps']:.1f} samples/s; "
+                f"peak {served['peak_qps']:.1f} QPS with p99 <= {slo_ms:g} ms "
                 f"(p99 there {served['latency_ms_p99']:.1f} ms, mean batch {served['mean_batch']:.2f}); offline / peak "
                 f"{offline['sps'] / served['peak_qps']:.2f}x; {len(runs)} find-peak steps")
     tried = [r for r in runs if r.get("target_qps")]
     lowest = min((r["target_qps"] for r in tried), default=float("nan"))
-    steps = ", ".join(f"{r['target_qps']:g} QPS: p99 {r.get('latency_ms', {}).get('p99', float('nan')):.0f} ms" for r in tried)
+    steps = ", ".join(f"{r['target_qps']:g} QPS: p99 {r.get('latency_ms', {}).get('p99', float('nan')):.0f} ms"
+                      for r in tried)
     return (f"{name}: offline {offline['sps']:.1f} samples/s; no QPS met p99 <= {slo_ms:g} ms down to {lowest:g} QPS "
             f"({steps}); offline / peak more than {offline['sps'] / lowest:.0f}x; {served['loadgen_reason']}")
 
@@ -83,11 +85,13 @@ def main() -> None:
     began = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         for n, (name, overrides) in enumerate(CONFIGS.items()):
-            offline = row(args, [*overrides, f"benchmark.min_duration_s={args.offline_seconds}"], Path(tmp), f"offline-{n}")
+            offline = row(args, [*overrides, f"benchmark.min_duration_s={args.offline_seconds}"], Path(tmp),
+                          f"offline-{n}")
             start = max(1.0, round(offline["sps"] * args.start_fraction, 1))
-            served = row(args, [*overrides, "scenario=server", "scenario.find_peak=true", f"scenario.target_qps={start}",
-                                f"scenario.latency_slo_ms={args.slo_ms}", "scenario.latency_percentile=99",
-                                f"scenario.min_query_count={args.min_queries}", "scenario.min_duration_ms=1000",
+            served = row(args, [*overrides, "scenario=server", "scenario.find_peak=true",
+                                f"scenario.target_qps={start}", f"scenario.latency_slo_ms={args.slo_ms}",
+                                "scenario.latency_percentile=99", f"scenario.min_query_count={args.min_queries}",
+                                "scenario.min_duration_ms=1000",
                                 "benchmark.timeout_s=7200"],  # a slow config's search takes many LoadGen runs
                          Path(tmp), f"server-{n}")
             found[name] = (offline, served)
@@ -96,7 +100,8 @@ def main() -> None:
             print(served_line(name, offline, served, runs, args.slo_ms), flush=True)
     (slow_off, slow_srv), (fast_off, fast_srv) = found.values()
     served_ratio = (f"{peak_of(fast_srv) / peak_of(slow_srv):.2f}x" if peak_of(fast_srv) and peak_of(slow_srv)
-                    else "not defined (" + ", ".join(f"{which} has no peak" for which, srv in (("fast", fast_srv), ("slow", slow_srv))
+                    else "not defined (" + ", ".join(f"{which} has no peak"
+                                                     for which, srv in (("fast", fast_srv), ("slow", slow_srv))
                                                      if not peak_of(srv)) + ")")
     print(f"fast / slow: offline {fast_off['sps'] / slow_off['sps']:.2f}x, served under the SLO {served_ratio}")
     print(f"CPU: {fast_off['cpu_model']} ({fast_off['cpu_physical_cores']} cores)")

@@ -37,7 +37,8 @@ def realistic_row(i: int, rng: random.Random) -> dict:
     """A row shaped like a real one: per-iteration latencies, the resolved config, versions."""
     started = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=30 * i)
     latencies = [rng.gauss(12.0, 1.0) for _ in range(rng.randint(50, 400))]
-    config = {"model": {"name": "resnet50", "input_shape": [3, 224, 224], "factory": {"_target_": "torchvision.models.resnet50"}},
+    config = {"model": {"name": "resnet50", "input_shape": [3, 224, 224],
+                        "factory": {"_target_": "torchvision.models.resnet50"}},
               "batch_size": 8, "seed": i % 5, "benchmark": {"warmup": 10, "iterations": 50}, "padding": "x" * 1500}
     return {
         "run_key": f"{i:016x}", "config_hash": f"{i // 3:016x}", "sweep_id": f"sweep-{i // 1000:04d}",
@@ -111,7 +112,8 @@ def main() -> int:
         after = measure(store)
         for name, goal in (("resume check (finished_keys)", 2.0), ("load summary columns", 5.0)):
             verdict = "ok" if max(before[name], after[name]) < goal else "OVER GOAL"
-            print(f"{name}: {before[name]:.2f} s before, {after[name]:.2f} s after compaction; goal < {goal:g} s: {verdict}")
+            print(f"{name}: {before[name]:.2f} s before, {after[name]:.2f} s after compaction; "
+                  f"goal < {goal:g} s: {verdict}")
     finally:
         if not args.store:
             shutil.rmtree(store, ignore_errors=True)

@@ -52,7 +52,8 @@ def test_eager_bf16_autocast(sweep):
 def test_compile_with_inductor_settings(sweep):
     row = one_row(sweep, "backend=compile", "backend.options.cpp_wrapper=true")
     assert_ok(row)
-    assert json.loads(row["backend_options"]) == {"cpp_wrapper": True, "dynamic": False, "freezing": True, "mode": "default"}
+    assert json.loads(row["backend_options"]) == {"cpp_wrapper": True, "dynamic": False, "freezing": True,
+                                                  "mode": "default"}
     assert row["max_rel_error"] < 1e-3
     assert row["first_call_s"] > 0
 
@@ -66,7 +67,8 @@ def test_onnxruntime_exports_once_and_reuses_the_export(sweep):
     assert details["intra_op_threads"] == first["torch_threads"]
     assert first["max_rel_error"] < 1e-3 and first["top1_agreement"] == 1.0
 
-    again = sweep("backend=onnxruntime", "backend.options.graph_optimization_level=extended", "results.rerun=true", *FAST)
+    again = sweep("backend=onnxruntime", "backend.options.graph_optimization_level=extended", "results.rerun=true",
+                  *FAST)
     assert again.returncode == 0, again.stderr
     rows = sweep.rows().sort_values("finished_at")
     assert rows.iloc[1]["status"] == "ok" and bool(rows.iloc[1]["artifact_cached"]) is True
@@ -104,7 +106,8 @@ def test_pt2e_int8_through_inductor_and_its_cache(sweep):
 
     forced = sweep("backend=compile", "quantization=pt2e", "quantization.options.reduce_range=true", *FAST)
     assert forced.returncode == 0, forced.stderr
-    again = sweep("backend=compile", "quantization=pt2e", "quantization.options.reduce_range=true", "results.rerun=true", *FAST)
+    again = sweep("backend=compile", "quantization=pt2e", "quantization.options.reduce_range=true",
+                  "results.rerun=true", *FAST)
     assert again.returncode == 0, again.stderr
     rows = sweep.rows().sort_values("finished_at")
     assert [json.loads(d)["reduce_range"] for d in rows["backend_details"]][1:] == [True, True]
@@ -188,10 +191,14 @@ def test_missing_ipex_environment_names_the_command(sweep):
 
 
 INCOMPATIBLE = [
-    (["backend=onnxruntime", "quantization=pt2e"], "quantization=pt2e works with backend impl Compile (backend=compile or a variant of it), not backend=onnxruntime"),
-    (["backend=eager", "quantization=nncf"], "quantization=nncf works with backend impl OpenVino (backend=openvino or a variant of it), not backend=eager"),
-    (["backend=ipex", "precision=bf16", "quantization=pt2e"], "quantization=pt2e works with backend impl Compile (backend=compile or a variant of it), not backend=ipex"),
-    (["backend=onnxruntime", "precision=bf16"], "backend=onnxruntime does not support precision=bf16; it supports fp32"),
+    (["backend=onnxruntime", "quantization=pt2e"],
+     "quantization=pt2e works with backend impl Compile (backend=compile or a variant of it), not backend=onnxruntime"),
+    (["backend=eager", "quantization=nncf"],
+     "quantization=nncf works with backend impl OpenVino (backend=openvino or a variant of it), not backend=eager"),
+    (["backend=ipex", "precision=bf16", "quantization=pt2e"],
+     "quantization=pt2e works with backend impl Compile (backend=compile or a variant of it), not backend=ipex"),
+    (["backend=onnxruntime", "precision=bf16"],
+     "backend=onnxruntime does not support precision=bf16; it supports fp32"),
 ]
 
 

@@ -153,7 +153,8 @@ def test_slurm_submission_from_the_config(tmp_path, monkeypatch):
         launcher.launch([["model=tiny", "batch_size=1"], ["model=tiny", "batch_size=8"]], initial_job_idx=0)
     script = scripts[0]
     for line in ("#SBATCH --partition=cpu-spr", "#SBATCH --constraint=sapphirerapids", "#SBATCH --exclusive",
-                 "#SBATCH --nodes=1", "#SBATCH --ntasks-per-node=1", "#SBATCH --time=45", "#SBATCH --array=0-1", "#SBATCH --job-name=xeonsweep"):
+                 "#SBATCH --nodes=1", "#SBATCH --ntasks-per-node=1", "#SBATCH --time=45", "#SBATCH --array=0-1",
+                 "#SBATCH --job-name=xeonsweep"):
         assert line in script, script
 
 
@@ -196,7 +197,8 @@ def test_a_cluster_sweep_told_the_nodes_machine_skips_runs_done_there(tmp_path, 
     results.write_row({"run_key": settings.run_key({**run, "repeat": 0}, nodes), "status": "ok"}, store, "earlier")
 
     def plan(machine):
-        return planning.plan_sweep([["model=tiny"]], lambda _: copy.deepcopy(run), cpu_info(), "now", str(store), machine)
+        return planning.plan_sweep([["model=tiny"]], lambda _: copy.deepcopy(run), cpu_info(), "now", str(store),
+                                   machine)
 
     told = plan(nodes)
     assert len(told.already_done) == 1 and told.jobs == []

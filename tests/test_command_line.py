@@ -105,7 +105,8 @@ def test_multirun_written_after_an_override_is_a_sweep(sweep, tmp_path):
 
 
 # 17: a bare word is a mistyped subcommand.
-@pytest.mark.parametrize("args", [["reprot", "outputs/results"], ["model=tiny", "doctr"], ["-m", "-cd", "conf", "stor"]])
+@pytest.mark.parametrize("args", [["reprot", "outputs/results"], ["model=tiny", "doctr"],
+                                  ["-m", "-cd", "conf", "stor"]])
 def test_a_mistyped_subcommand_names_the_subcommands(user, args):
     word = next(a for a in args if "=" not in a and not a.startswith("-") and a != "conf")
     with pytest.raises(UserError, match=f"^{word} is not a subcommand; valid: {', '.join(cli.SUBCOMMANDS)} "):
@@ -127,7 +128,8 @@ def test_a_mistyped_subcommand_is_one_line(sweep, tmp_path):
 
 
 # 5, 16: a misspelled or unknown key, added with + or not, in a run or a sweep, is one line naming the valid keys.
-BENCHMARK_KEYS = "block_s, block_warmup_s, budget_s, equivalence_pct, goal, iterations, live_memory_mb, memory_limit_mb, method, "
+BENCHMARK_KEYS = ("block_s, block_warmup_s, budget_s, equivalence_pct, goal, iterations, live_memory_mb, "
+                  "memory_limit_mb, method, ")
 
 
 @pytest.mark.parametrize("override", ["benchmark.iteratons=3", "+benchmark.iteratons=3", "++benchmark.iteratons=3"])
@@ -219,7 +221,8 @@ def test_ctrl_c_on_a_sweep_is_one_line(sweep, tmp_path):
             sweeping.kill()
     assert sweeping.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
-    assert err.strip().splitlines()[-1] == "xeonsweep: interrupted; 1 run(s) written, run the same command again to resume"
+    assert err.strip().splitlines()[-1] == ("xeonsweep: interrupted; 1 run(s) written, "
+                                            "run the same command again to resume")
     assert len(sweep.rows()) == 1
     assert not processes_naming(str(tmp_path))
 

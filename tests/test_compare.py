@@ -37,10 +37,10 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def test_slower_faster_same_and_unmatched_configs(tmp_path, capsys):
-    a = store(tmp_path, "a", [block_row("eager", 100, 2), block_row("onnxruntime", 200, 3), block_row("openvino", 300, 3),
-                              block_row("compile", 150, 2)])
-    b = store(tmp_path, "b", [block_row("eager", 80, 2), block_row("onnxruntime", 201, 3), block_row("openvino", 360, 3),
-                              block_row("ipex", 90, 2)])
+    a = store(tmp_path, "a", [block_row("eager", 100, 2), block_row("onnxruntime", 200, 3),
+                              block_row("openvino", 300, 3), block_row("compile", 150, 2)])
+    b = store(tmp_path, "b", [block_row("eager", 80, 2), block_row("onnxruntime", 201, 3),
+                              block_row("openvino", 360, 3), block_row("ipex", 90, 2)])
     code, out, err = run(capsys, a, b)
     assert code == 0, err
     lines = {line.split("│")[2].strip(): line for line in out.splitlines() if line.count("│") > 5}

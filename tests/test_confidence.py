@@ -103,7 +103,10 @@ def test_a_noisy_config_keeps_every_config_measuring_until_it_meets_the_target()
 
 def test_the_budget_stops_the_rounds_and_the_config_says_so():
     clock = FakeClock()
-    alternating = lambda name, i: 50.0 if name == "steady" else (80.0 if i % 2 else 120.0)
+
+    def alternating(name, i):
+        return 50.0 if name == "steady" else (80.0 if i % 2 else 120.0)
+
     rounds = Rounds(["steady", "noisy"], min_rounds=2, target_pct=3, budget_s=7, clock=clock)
     order = run_rounds(rounds, alternating, clock, block_s=1.0)
     # Checked before each round: after 4 rounds (8 s of blocks) the 7 s budget is spent.

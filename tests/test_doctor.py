@@ -52,7 +52,8 @@ def test_thp_mode_of_a_recorded_machine_and_what_never_means(mode, monkeypatch):
 @pytest.mark.slow
 def test_doctor_command_on_a_recorded_cpu():
     env = {"XEONSWEEP_CPUINFO": str(DATA / "cpuinfo-epyc-avx2.txt"), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-m", "xeonsweep", "doctor"], capture_output=True, text=True, env=env, timeout=60)
+    out = subprocess.run([sys.executable, "-m", "xeonsweep", "doctor"], capture_output=True, text=True, env=env,
+                         timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("CPU          AMD EPYC 7R32")
     assert "avx512f no" in out.stdout and "bf16 is emulated" in out.stdout

@@ -57,7 +57,8 @@ def test_no_wait_fails_at_once_naming_the_holder(lock_file):
         assert time.monotonic() - started < 5
         message = str(error.value)
         assert "\n" not in message
-        assert f"held by sweep-A (pid {first.pid} on " in message and "since " in message and "lock.wait=true" in message
+        assert (f"held by sweep-A (pid {first.pid} on " in message and "since " in message
+                and "lock.wait=true" in message)
     finally:
         first.kill()
         first.wait()
@@ -73,7 +74,7 @@ def test_a_waiter_says_who_holds_the_lock_and_runs_after_it(lock_file):
     released = float(first_out.split()[-1])
     got = float(out.split()[1])
     assert got >= released
-    lines = [l for l in err.splitlines() if l.strip()]
+    lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "waiting for the host lock" in lines[0] and "held by sweep-A" in lines[0], err
 
 
@@ -197,7 +198,7 @@ def test_another_user_waits_for_the_lock_root_made_and_holds_then_takes_it(share
     first_out, _ = first.communicate(timeout=60)
     assert second.returncode == 0, err
     assert float(out.split()[1]) >= float(first_out.split()[-1])
-    lines = [l for l in err.splitlines() if l.strip()]
+    lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and f"held by sweep-root (pid {first.pid} on " in lines[0], err
 
 
@@ -230,7 +231,7 @@ def test_a_lock_another_user_cannot_open_is_one_line(shared_lock):
     other = AsNobody("sweep-nobody", 0)
     _, err = other.communicate()
     assert other.returncode == 2, err
-    lines = [l for l in err.splitlines() if l.strip()]
+    lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"xeonsweep: cannot open the host lock {shared_lock}: "
                                                    "Permission denied; ask the owner"), err
 
@@ -243,7 +244,7 @@ def test_two_sweeps_started_together_never_measure_at_the_same_time(tmp_path, ca
     procs = [subprocess.Popen(s.argv("-m", *FAST, "batch_size=1,2"), cwd=ROOT, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for s in sweeps]
     outputs = [p.communicate(timeout=900) for p in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (_, err) in zip(procs, outputs):
         assert proc.returncode == 0, err[-2000:]
     frames = [s.rows() for s in sweeps]
     assert all(len(f) == 2 and (f["status"] == "ok").all() for f in frames)
@@ -254,7 +255,7 @@ def test_two_sweeps_started_together_never_measure_at_the_same_time(tmp_path, ca
     waited = [i for i, (_, err) in enumerate(outputs) if "waiting for the host lock" in err]
     assert len(waited) == 1, outputs
     holder_id = frames[1 - waited[0]]["sweep_id"].iloc[0]
-    line = next(l for l in outputs[waited[0]][1].splitlines() if "waiting for the host lock" in l)
+    line = next(text for text in outputs[waited[0]][1].splitlines() if "waiting for the host lock" in text)
     assert f"held by sweep {holder_id} " in line and "since " in line
 
 
@@ -266,7 +267,7 @@ def test_a_single_run_that_must_not_wait_fails_in_one_line_then_takes_over_a_dea
     wait_until_held(first)
     refused = sweep(*FAST, "lock.wait=false")
     assert refused.returncode == 2
-    lines = [l for l in refused.stderr.splitlines() if l.strip()]
+    lines = [line for line in refused.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "held by sweep-A" in lines[0], refused.stderr
     assert sweep.rows().empty
     os.kill(first.pid, signal.SIGKILL)  # its record stays behind; the kernel dropped its lock
@@ -288,7 +289,7 @@ def test_two_live_worker_sweeps_started_together_never_have_overlapping_blocks(t
     procs = [subprocess.Popen(s.argv("-m", *blocks), cwd=ROOT, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for s in sweeps]
     outputs = [p.communicate(timeout=300) for p in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (_, err) in zip(procs, outputs):
         assert proc.returncode == 0, err[-2000:]
     frames = [pd.read_parquet(s.store) for s in sweeps]
     for frame in frames:

@@ -91,7 +91,8 @@ def settings_cpu():
 
 def test_channels_last_on_a_bert_is_refused_alone_and_dropped_in_a_sweep(compose_run):
     asked = compose_run("model=bert", "channels_last=true")
-    with pytest.raises(UserError, match=r"^channels_last=true does not apply: model=bert has inputs that are not all 4-D"):
+    with pytest.raises(UserError,
+                       match=r"^channels_last=true does not apply: model=bert has inputs that are not all 4-D"):
         settings.refuse_not_applicable(copy.deepcopy(asked))
     in_sweep = settings.normalize(copy.deepcopy(asked))
     settings.validate(in_sweep, settings_cpu())

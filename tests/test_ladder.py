@@ -11,7 +11,8 @@ from xeonsweep.machine.facts import cpu_info
 
 LADDER = OmegaConf.load(CONF / "experiment" / "ladder.yaml").hydra.sweeper.params.step.split(",")
 
-# What each step must resolve to: (backend, precision, allocator, batch, channels_last, thp, workers, runtime, quantization)
+# What each step must resolve to:
+# (backend, precision, allocator, batch, channels_last, thp, workers, runtime, quantization)
 EXPECTED = {
     "baseline": ("eager", "fp32", "system", 1, False, False, 1, "python", "none"),
     "batch8": ("eager", "fp32", "system", 8, False, False, 1, "python", "none"),

@@ -150,7 +150,8 @@ def test_the_idle_measure_sees_a_child_whose_openmp_threads_spin(sweep):
     rows = frame.set_index("policy")
     assert set(rows["status"]) == {"ok"}
     assert rows.loc["passive", "idle_cpu_s"] <= max(0.05, 0.02 * rows.loc["passive", "idle_s"])
-    assert rows.loc["active", "idle_cpu_s"] >= 0.1 * rows.loc["active", "idle_s"]  # a spinning thread: a share of a core
+    # a spinning thread: a share of a core
+    assert rows.loc["active", "idle_cpu_s"] >= 0.1 * rows.loc["active", "idle_s"]
 
 
 def test_blocks_with_repeats_run_fresh_repeats_and_say_so_in_one_line(sweep):
@@ -158,7 +159,7 @@ def test_blocks_with_repeats_run_fresh_repeats_and_say_so_in_one_line(sweep):
 
     result = sweep("-m", *FAST, "benchmark.method=blocks", "benchmark.repeats=2")
     assert result.returncode == 0, result.stderr
-    notes = [l for l in result.stderr.splitlines() if "fresh-process repeats" in l]
+    notes = [line for line in result.stderr.splitlines() if "fresh-process repeats" in line]
     assert notes == ["xeonsweep: benchmark.repeats=2 asks for independent fresh-process repeats: 2 run(s) with "
                      "benchmark.method=blocks run one fresh process each instead (blocks need benchmark.repeats=1)"]
     frame = sweep.rows()

@@ -31,7 +31,8 @@ def test_a_run_over_its_memory_limit_is_failed_out_of_memory(sweep):
     frame = sweep.rows()
     assert len(frame) == 2 and set(frame["status"]) == {"failed"}
     for reason in frame["reason"]:
-        assert reason.startswith("out of memory: over benchmark.memory_limit_mb=120, the cgroup's OOM killer stopped"), reason
+        assert reason.startswith("out of memory: over benchmark.memory_limit_mb=120, "
+                                 "the cgroup's OOM killer stopped"), reason
     assert (frame["memory_limit_mb"] == 120).all()
     assert leftover_cgroups() == before  # each run's cgroup was removed
 

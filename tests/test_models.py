@@ -67,7 +67,8 @@ def test_tiny_bert_runs_on_every_backend_in_fp32_with_the_same_answers(bert_rows
         assert row["top1_agreement"] == 1.0  # logits are (batch, 2 labels)
         assert row["seq_len"] == 16 and pd.isna(row["input_shape"])
         assert row["input_spec"].startswith("input_ids:int64[16]:randint(0,1000) attention_mask:int64[16]:ones")
-    assert ok_rows(bert_rows, backend="ipex", quantization="none").iloc[0]["interpreter"].endswith(".venv-ipex/bin/python")
+    ipex = ok_rows(bert_rows, backend="ipex", quantization="none").iloc[0]
+    assert ipex["interpreter"].endswith(".venv-ipex/bin/python")
 
 
 @pytest.mark.slow
@@ -75,9 +76,11 @@ def test_tiny_bert_quantized_int8_by_pt2e_and_nncf(bert_rows):
     pt2e = ok_rows(bert_rows, backend="compile", quantization="pt2e").iloc[0]
     nncf = ok_rows(bert_rows, quantization="nncf")
     assert pt2e["applied_precision"] == "int8"
-    assert {json.loads(d)["calibration_data"].rsplit("/", 1)[-1] for d in nncf["backend_details"]} == {"generated inputs", "tokens.npy"}
+    assert ({json.loads(d)["calibration_data"].rsplit("/", 1)[-1] for d in nncf["backend_details"]}
+            == {"generated inputs", "tokens.npy"})
     for _, row in [(0, pt2e), *nncf.iterrows()]:
-        assert 0 < row["max_rel_error"] < 0.5 and 0.9 < row["cosine_similarity"] < 1.0  # int8 changes the answer, a little
+        # int8 changes the answer, a little
+        assert 0 < row["max_rel_error"] < 0.5 and 0.9 < row["cosine_similarity"] < 1.0
         # Top-1 agreement was computed on the (batch, 2 labels) logits: a share of the batch's 2
         # argmaxes. Which share is not asserted: near-tied labels of a random tiny BERT may flip under int8.
         assert row["top1_agreement"] in (0.0, 0.5, 1.0), row["top1_agreement"]
@@ -93,7 +96,8 @@ def test_a_combination_a_library_cannot_do_is_a_skipped_row_and_the_sweep_goes_o
 @pytest.mark.slow
 def test_int64_token_ids_reach_onnxruntime_and_openvino_as_int64(bert_rows):
     ort = json.loads(ok_rows(bert_rows, backend="onnxruntime", quantization="none").iloc[0]["backend_details"])
-    assert ort["onnx_inputs"] == {"input_ids": "tensor(int64)", "attention_mask": "tensor(int64)", "token_type_ids": "tensor(int64)"}
+    assert ort["onnx_inputs"] == {"input_ids": "tensor(int64)", "attention_mask": "tensor(int64)",
+                                  "token_type_ids": "tensor(int64)"}
     openvino = bert_rows[(bert_rows["backend"] == "openvino") & (bert_rows["quantization"] != "pt2e")]
     assert len(openvino) == 4 and set(openvino["status"]) == {"ok"}
     sources = set()
@@ -111,7 +115,8 @@ def test_channels_last_on_a_bert(sweep):
                                    "not all 4-D images (input_ids:int64[16]"), alone.stderr
     swept = sweep("-m", "channels_last=false,true", *TINY_BERT)
     assert swept.returncode == 0, swept.stderr
-    assert "1 config(s) ran once with an equal one: they differ only in settings that do not apply" in " ".join(swept.stderr.split())
+    assert ("1 config(s) ran once with an equal one: they differ only in settings that do not apply"
+            in " ".join(swept.stderr.split()))
     rows = sweep.rows()
     assert len(rows) == 1 and rows.iloc[0]["status"] == "ok"  # the two configs ran once
     assert pd.isna(rows.iloc[0]["channels_last"])

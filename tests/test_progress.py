@@ -9,7 +9,8 @@ DIED = ("child exited with status 1 during set-up\nTraceback (most recent call l
 
 def test_a_child_that_died_shows_its_status_and_its_last_words():
     assert reason_lines(DIED) == ["child exited with status 1 during set-up",
-                                  "FileNotFoundError: [Errno 2] No such file or directory: 'outputs/sweeps/0/spec.json'"]
+                                  "FileNotFoundError: [Errno 2] No such file or directory: "
+                                  "'outputs/sweeps/0/spec.json'"]
 
 
 def test_a_one_line_reason_is_shown_once_and_no_reason_not_at_all():

@@ -45,11 +45,16 @@ def row_for(tmp_path, key: str, sps: float, *overrides: str, **columns) -> dict:
         env["THP_MEM_ALLOC_ENABLE"] = "1"
     return {
         "run_key": key, "config_hash": settings.config_hash(run), "sweep_id": "s1", "status": "ok",
-        "started_at": datetime(2026, 1, 1, tzinfo=timezone.utc), "finished_at": datetime(2026, 1, 1, tzinfo=timezone.utc),
-        "model": "tiny", "backend": run["backend"]["name"], "batch_size": run["batch_size"], "allocator": run["allocator"]["name"],
+        "started_at": datetime(2026, 1, 1, tzinfo=timezone.utc),
+        "finished_at": datetime(2026, 1, 1, tzinfo=timezone.utc),
+        "model": "tiny", "backend": run["backend"]["name"], "batch_size": run["batch_size"],
+        "allocator": run["allocator"]["name"],
         "thp": run["thp"], "runtime": runtime, "workers": run["workers"], "scenario": "offline", "sps": sps,
-        "config_json": json.dumps(run), "overrides": " ".join(["model=tiny", *overrides, "results.dir=/x", f"repeat={columns.get('repeat', 0)}", "sweep_id=s1"]),
-        "child_env": json.dumps(env), "applied_allocator": run["allocator"]["name"], "ld_preload": env.get("LD_PRELOAD", ""),
+        "config_json": json.dumps(run),
+        "overrides": " ".join(["model=tiny", *overrides, "results.dir=/x", f"repeat={columns.get('repeat', 0)}",
+                               "sweep_id=s1"]),
+        "child_env": json.dumps(env), "applied_allocator": run["allocator"]["name"],
+        "ld_preload": env.get("LD_PRELOAD", ""),
         "torch_threads": 2 if runtime == "python" else 1, "cpu_affinity": "0,1" if runtime == "python" else "0;1",
         "instances_started": run["workers"], "machine": MACHINE, "hostname": "h", "artifact_path": str(artifact),
         "versions": json.dumps({"torch": "2.14.1", "torchvision": "0.29.1", "numpy": "2.4.6"}), **columns,
@@ -100,7 +105,8 @@ def test_best_is_the_fastest_config_and_writes_the_folder(store, tmp_path, capsy
     assert (out / "artifact" / "state_dict.pt").read_bytes() == b"weights"
     requirements = (out / "requirements.txt").read_text()
     assert "torch==2.14.1" in requirements and "torchvision==0.29.1" in requirements and "numpy==2.4.6" in requirements
-    assert "**SPS: 150.0** samples/s, 95% interval 140.0 to 160.0 (median of 6 blocks" in (out / "README.md").read_text()
+    assert ("**SPS: 150.0** samples/s, 95% interval 140.0 to 160.0 (median of 6 blocks"
+            in (out / "README.md").read_text())
     infer = (out / "infer.py").read_text()
     compile(infer, "infer.py", "exec")
     assert "import xeonsweep" not in infer and "from xeonsweep" not in infer
@@ -116,9 +122,11 @@ def test_run_key_picks_that_run(store, tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--run", "nope"], "--run nope is not a run in {store}; valid: a run_key of its rows, e.g. "),
     (["--run", "bad"], "--run bad has no ok row in {store} (it was failed: boom)"),
-    (["--best", "--where", "backend=openvino"], "--where backend=openvino matches no ok offline row in {store}; valid backend: eager"),
+    (["--best", "--where", "backend=openvino"],
+     "--where backend=openvino matches no ok offline row in {store}; valid backend: eager"),
     (["--best", "--where", "nonsense=1"], "--where nonsense=1 is not valid"),
-    (["--run", "eager1", "--out", "{tmp}/file/recipe"], "--out {tmp}/file/recipe cannot be created: {tmp}/file is a file"),
+    (["--run", "eager1", "--out", "{tmp}/file/recipe"],
+     "--out {tmp}/file/recipe cannot be created: {tmp}/file is a file"),
     (["--run", "eager1", "--out", "{tmp}"], "--out {tmp} already exists and is not an empty folder"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(store, tmp_path, capsys, argv, message):
@@ -135,7 +143,8 @@ def test_bad_input_is_one_line_and_writes_nothing(store, tmp_path, capsys, argv,
 
 def test_not_a_store(tmp_path, capsys):
     assert recipe.main([str(tmp_path), "--run", "x", "--out", str(tmp_path / "r")]) == 2
-    assert capsys.readouterr().err == f"xeonsweep: {tmp_path} is not a results store (no +schema.parquet and no row files in it); valid: a results.dir that xeonsweep wrote\n"
+    assert capsys.readouterr().err == (f"xeonsweep: {tmp_path} is not a results store (no +schema.parquet and no row "
+                                       "files in it); valid: a results.dir that xeonsweep wrote\n")
 
 
 def test_an_artifact_gone_from_the_cache_gets_the_command_that_rebuilds_it(store, tmp_path, capsys):
@@ -145,6 +154,7 @@ def test_an_artifact_gone_from_the_cache_gets_the_command_that_rebuilds_it(store
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is no longer there; rebuild it with `python -m xeonsweep model=tiny " in err
     # The same run again (repeat kept, so the same run_key), into the same store, its artifact made again.
-    assert f"allocator=tcmalloc thp=true repeat=1 results.dir={store} cache.dir={tmp_path / 'cache'} results.rerun=true`" in err
+    assert (f"allocator=tcmalloc thp=true repeat=1 results.dir={store} cache.dir={tmp_path / 'cache'} "
+            "results.rerun=true`" in err)
     assert "sweep_id" not in err and "results.dir=/x" not in err
     assert not (tmp_path / "recipe").exists()

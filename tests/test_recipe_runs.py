@@ -79,6 +79,6 @@ def test_run_sh_applies_what_the_rows_child_had(rows, tmp_path, backend):
         for name in ("MALLOC_CONF", "THP_MEM_ALLOC_ENABLE"):
             assert had["env"].get(name) == child_env.get(name), name
         assert had["threads"] == row["torch_threads"]
-        if child_env.get("THP_MEM_ALLOC_ENABLE") and row["thp_anon_huge_kb"] > 0:  # torch's allocator got huge pages: here too
-            assert had["anon_huge_kb"] > 0
+        if child_env.get("THP_MEM_ALLOC_ENABLE") and row["thp_anon_huge_kb"] > 0:
+            assert had["anon_huge_kb"] > 0  # torch's allocator got huge pages: here too
     assert sorted(had["cpu_affinity"] for had in applied) == sorted(row["cpu_affinity"].split(";"))

@@ -20,7 +20,8 @@ from xeonsweep.machine.facts import CpuInfo
 from xeonsweep.report import tables
 
 CPU = CpuInfo(model="test", logical_cpus=4, physical_cores=4, sockets=1, flags=frozenset({"avx2", "avx512f"}))
-BROKEN_YAML = "name: mine\nfactory:\n  _target_: torchvision.models.resnet18\n  num_classes: [3\ninput_shape: [3, 32, 32]\n"
+BROKEN_YAML = ("name: mine\nfactory:\n  _target_: torchvision.models.resnet18\n  num_classes: [3\n"
+               "input_shape: [3, 32, 32]\n")
 
 
 def run_of(*overrides, searchpath=None):
@@ -63,8 +64,8 @@ def test_a_model_yaml_without_a_name_is_refused(tmp_path):
 def test_openvino_under_an_allocator_it_aborts_under_is_incompatible(allocator):
     with pytest.raises(Incompatible) as refused:
         settings.validate(run_of("model=tiny", "backend=openvino", f"allocator={allocator}"), CPU)
-    assert str(refused.value) == (f"allocator={allocator} cannot run with backend=openvino: {openvino.FATAL_ALLOCATOR_WHY}; "
-                                  "use allocator=system")
+    assert str(refused.value) == (f"allocator={allocator} cannot run with backend=openvino: "
+                                  f"{openvino.FATAL_ALLOCATOR_WHY}; use allocator=system")
     settings.validate(run_of("model=tiny", "step=openvino"), CPU)  # the ladder's step: glibc malloc
     settings.validate(run_of("model=tiny", "backend=onnxruntime", f"allocator={allocator}"), CPU)
     assert any(note.startswith(openvino.FATAL_ALLOCATOR_WHY) for note in doctor.machine_notes(doctor.examine(CPU)))

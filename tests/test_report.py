@@ -67,7 +67,8 @@ def test_baseline_choice(store):
 @pytest.mark.slow
 def test_command_writes_markdown_csv_and_png(store, tmp_path):
     out = tmp_path / "report"
-    cli = subprocess.run([sys.executable, "-m", "xeonsweep", "report", str(store), "--where", "model=resnet50", "--out", str(out)],
+    cli = subprocess.run([sys.executable, "-m", "xeonsweep", "report", str(store), "--where", "model=resnet50",
+                          "--out", str(out)],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert cli.returncode == 0, cli.stderr
     assert "resnet50 on AMD EPYC (2 cores)" in cli.stdout and "resnet50 on Xeon 8488C (4 cores)" in cli.stdout
@@ -87,7 +88,8 @@ def test_command_writes_markdown_csv_and_png(store, tmp_path):
 ])
 @pytest.mark.slow
 def test_bad_report_arguments(store, tmp_path, args, message):
-    cli = subprocess.run([sys.executable, "-m", "xeonsweep.report.tables", str(store), *args, "--out", str(tmp_path / "r")],
+    cli = subprocess.run([sys.executable, "-m", "xeonsweep.report.tables", str(store), *args,
+                          "--out", str(tmp_path / "r")],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert cli.returncode == 2 and cli.stderr.count("\n") == 1 and message in cli.stderr
 
@@ -107,7 +109,8 @@ def test_report_on_a_real_sweep_with_interleaved_repeats(sweep, tmp_path):
     for batch, spread_pct in zip((1, 2), summary["spread_pct"]):  # over both repeats: (max - min) / median
         low, high = sorted(rows[rows["batch_size"] == batch]["sps"])
         assert spread_pct == pytest.approx(100 * (high - low) / ((low + high) / 2))
-    cli = subprocess.run([sys.executable, "-m", "xeonsweep.report.tables", str(sweep.store), "--out", str(tmp_path / "r")],
+    cli = subprocess.run([sys.executable, "-m", "xeonsweep.report.tables", str(sweep.store),
+                          "--out", str(tmp_path / "r")],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert cli.returncode == 0 and "batch_size=2" in cli.stdout
 
@@ -252,6 +255,7 @@ def test_runs_with_and_without_a_memory_limit_are_not_pooled(tmp_path):
 def test_serving_labels_tell_null_from_a_set_value():
     from xeonsweep.report import serving as report_serving
 
-    frame = pd.DataFrame({"machine": "m", "model": "tiny", "backend": ["eager", "eager"], "memory_limit_mb": [None, 2048.0]})
+    frame = pd.DataFrame({"machine": "m", "model": "tiny", "backend": ["eager", "eager"],
+                          "memory_limit_mb": [None, 2048.0]})
     labels = list(report_serving.with_labels(frame)["config"])
     assert labels == ["memory_limit_mb=null", "memory_limit_mb=2048"]

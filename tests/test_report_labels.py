@@ -116,10 +116,13 @@ def test_labels_name_only_what_differs(mixed, tmp_path):
 def test_nothing_swept_names_no_bookkeeping():
     from xeonsweep.sweep.planning import Job, describe, varying_keys
 
-    one = [Job(["model=tiny", "results.dir=/tmp/r", "cache.dir=/tmp/c", "+lock.wait=false", "repeat=0", "sweep_id=s"], {})]
+    one = [Job(["model=tiny", "results.dir=/tmp/r", "cache.dir=/tmp/c", "+lock.wait=false", "repeat=0",
+                "sweep_id=s"], {})]
     assert describe(one[0].overrides, varying_keys(one)) == "model=tiny"
-    two = [Job([f"batch_size={b}", "results.dir=/tmp/r", f"repeat={r}", "sweep_id=s"], {}) for b in (1, 2) for r in (0, 1)]
-    assert describe(two[3].overrides, varying_keys(two)) == "batch_size=2 repeat=1"  # which repeat, while repeats differ
+    two = [Job([f"batch_size={b}", "results.dir=/tmp/r", f"repeat={r}", "sweep_id=s"], {})
+           for b in (1, 2) for r in (0, 1)]
+    # which repeat, while repeats differ
+    assert describe(two[3].overrides, varying_keys(two)) == "batch_size=2 repeat=1"
 
 
 LONG_ENV = {f"XEONSWEEP_A_RATHER_LONG_VARIABLE_NAME_{i}": "a-value-of-some-length" for i in range(4)}
@@ -177,7 +180,8 @@ def test_server_rows_get_a_table_of_their_own_without_speedup_and_say_invalid(tm
     assert len(offline) == 1 and offline.iloc[0]["speedup"] == pytest.approx(1.0)
     assert server["speedup"].isna().all()  # completed samples/s at an offered load: no speedup, and none vs offline
     invalid = server.set_index("config").loc["target_qps=500"]
-    assert invalid["status"] == "INVALID" and invalid["reason"].startswith("LoadGen at 500 QPS: performance constraints")
+    assert (invalid["status"] == "INVALID"
+            and invalid["reason"].startswith("LoadGen at 500 QPS: performance constraints"))
     cli, out = report_in(tmp_path, store)
     markdown = (out / "report.md").read_text()
     assert "### tiny on m, scenario=server" in markdown and "0.19x" not in markdown and "4.46x" not in markdown
@@ -197,7 +201,8 @@ def test_a_real_sweep_over_a_model_keyword_argument_reports_each_config(tmp_path
     assert cli.returncode == 0, cli.stderr
     markdown = (out / "report.md").read_text()
     lines = [line for line in markdown.splitlines() if line.startswith("| model.")]
-    assert [line.split(" | ")[0] for line in lines] == ["| model.factory.num_classes=10", "| model.factory.num_classes=-3"]
+    assert [line.split(" | ")[0] for line in lines] == ["| model.factory.num_classes=10",
+                                                        "| model.factory.num_classes=-3"]
     assert " | ok |" in lines[0] + " |" or lines[0].endswith("| ok |")
     assert "failed" in lines[1] and "(1 ok)" not in markdown
     assert ink_at_edges(out / "report.png") == []

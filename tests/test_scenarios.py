@@ -26,9 +26,11 @@ def test_offline_fingerprints_are_those_of_before_scenarios(compose_run):
 def test_scenario_settings_that_change_what_is_measured_change_the_fingerprint(compose_run):
     server = compose_run("model=tiny", "scenario=server")
     assert settings.config_hash(server) != settings.config_hash(compose_run("model=tiny"))
-    assert settings.config_hash(compose_run("model=tiny", "scenario=server", "scenario.latency_slo_ms=50")) != settings.config_hash(server)
+    assert (settings.config_hash(compose_run("model=tiny", "scenario=server", "scenario.latency_slo_ms=50"))
+            != settings.config_hash(server))
     # how long LoadGen runs is not part of it
-    assert settings.config_hash(compose_run("model=tiny", "scenario=server", "scenario.min_query_count=7")) == settings.config_hash(server)
+    assert (settings.config_hash(compose_run("model=tiny", "scenario=server", "scenario.min_query_count=7"))
+            == settings.config_hash(server))
 
 
 def test_search_brackets_then_bisects_to_the_highest_valid_qps():
@@ -108,8 +110,9 @@ def test_find_peak_gives_a_valid_qps_whose_double_is_invalid(sweep):
 @pytest.mark.parametrize("find_peak", ["false", "true"])
 def test_a_batch_that_raises_while_serving_fails_the_run_with_its_error_long_before_the_timeout(sweep, find_peak):
     # The model's 20th forward pass raises: set-up and warm-up succeed, then a batch behind LoadGen fails.
-    result = sweep("model=fails_when_served", "scenario=server", "scenario.target_qps=50", "scenario.latency_slo_ms=1000",
-                   f"scenario.find_peak={find_peak}", "benchmark.timeout_s=300", *SHORT[1:], faults=True)
+    result = sweep("model=fails_when_served", "scenario=server", "scenario.target_qps=50",
+                   "scenario.latency_slo_ms=1000", f"scenario.find_peak={find_peak}", "benchmark.timeout_s=300",
+                   *SHORT[1:], faults=True)
     assert result.returncode == 1, result.stdout + result.stderr
     row = sweep.rows().iloc[0]
     assert row["status"] == "failed", row["reason"]
@@ -140,13 +143,14 @@ def test_report_ranks_configs_by_peak_qps_under_the_slo_and_plots_latency_agains
 
     def add(n, batch, scenario, **cols):
         results.write_row({"run_key": f"r{n}", "config_hash": f"c{batch}-{scenario}", "status": "ok", "machine": "m",
-                           "model": "tiny", "batch_size": batch, "scenario": scenario, "started_at": datetime.now(timezone.utc),
-                           **cols}, tmp_path / "store", "s")
+                           "model": "tiny", "batch_size": batch, "scenario": scenario,
+                           "started_at": datetime.now(timezone.utc), **cols}, tmp_path / "store", "s")
 
     slo = {"latency_slo_ms": 100.0, "latency_percentile": 99.0}
     add(1, 1, "server", target_qps=50.0, loadgen_valid=True, latency_ms_p99=40.0, **slo)
     add(2, 1, "server", target_qps=80.0, loadgen_valid=False, latency_ms_p99=400.0, **slo)
-    runs = [[{"target_qps": q, "valid": q <= 120, "latency_ms": {"p99": 30.0 if q <= 120 else 300.0}} for q in (60, 120, 240)]]
+    runs = [[{"target_qps": q, "valid": q <= 120, "latency_ms": {"p99": 30.0 if q <= 120 else 300.0}}
+             for q in (60, 120, 240)]]
     add(3, 8, "server", target_qps=120.0, peak_qps=120.0, loadgen_valid=True, latency_ms_p99=90.0,
         find_peak_runs=json.dumps(runs), **slo)
     add(4, 8, "offline", sps=300.0)
@@ -165,7 +169,8 @@ def test_search_down_gives_up_after_a_few_halvings():
     runs = peak.search(100, lambda q: {"target_qps": q, "valid": False})
     assert len(runs) == peak.MAX_HALVINGS + 1 and peak.best_valid(runs) is None
     assert runs[-1]["target_qps"] == 100 / 2 ** peak.MAX_HALVINGS
-    assert [r["target_qps"] for r in peak.search(100, lambda q: {"target_qps": q, "valid": False}, max_halvings=2)] == [100, 50, 25]
+    halved = peak.search(100, lambda q: {"target_qps": q, "valid": False}, max_halvings=2)
+    assert [r["target_qps"] for r in halved] == [100, 50, 25]
     runs = peak.confirm(100, lambda q: {"target_qps": q, "valid": False})
     assert len(runs) == peak.CONFIRM_TRIES + peak.MAX_HALVINGS
 

@@ -49,13 +49,16 @@ def test_bad_values(run, path, value, message):
 
 
 def test_missing_allocator_library_names_the_package(run):
-    bad = changed(run, "allocator", {"name": "tcmalloc", "libraries": ["libnothere.so.9"], "package": "libtcmalloc-minimal4"})
-    with pytest.raises(UserError, match="allocator=tcmalloc: none of libnothere.so.9 is installed; install the Debian package libtcmalloc-minimal4"):
+    bad = changed(run, "allocator", {"name": "tcmalloc", "libraries": ["libnothere.so.9"],
+                                     "package": "libtcmalloc-minimal4"})
+    with pytest.raises(UserError, match="allocator=tcmalloc: none of libnothere.so.9 is installed; "
+                                        "install the Debian package libtcmalloc-minimal4"):
         settings.validate(bad, CPU)
 
 
 def test_compile_mode_is_checked(run):
-    bad = changed(run, "backend", {"name": "compile", "impl": "xeonsweep.backends.compile.Compile", "options": {"mode": "fastest"}})
+    bad = changed(run, "backend", {"name": "compile", "impl": "xeonsweep.backends.compile.Compile",
+                                   "options": {"mode": "fastest"}})
     with pytest.raises(UserError, match="backend.options.mode=fastest is not valid; valid: default, reduce-overhead"):
         settings.validate(bad, CPU)
 
@@ -85,7 +88,8 @@ def test_intel_openmp_must_be_installed_in_the_runs_environment(run, tmp_path):
     (venv / "lib").mkdir()
     (venv / "bin" / "python").touch()
     asked = changed(changed(run, "runtime", {"name": "run_cpu", "intel_openmp": True}), "backend.venv", str(venv))
-    with pytest.raises(UserError, match=r"runtime.intel_openmp=true: .*libiomp5.so is missing; pip install intel-openmp"):
+    with pytest.raises(UserError,
+                       match=r"runtime.intel_openmp=true: .*libiomp5.so is missing; pip install intel-openmp"):
         settings.validate(asked, CPU)
     (venv / "lib" / "libiomp5.so").touch()
     settings.validate(asked, CPU)

@@ -71,7 +71,8 @@ def write_v1_row(directory, sweep_id, **values):
     v1 = pa.schema([results.SCHEMA.field(name) for name in results.COLUMNS[: results.COLUMNS.index("sps_ci_low")]])
     folder = directory / sweep_id
     folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist([{**values, "schema_version": 1}], schema=v1), folder / f"{values['run_key']}.parquet")
+    pq.write_table(pa.Table.from_pylist([{**values, "schema_version": 1}], schema=v1),
+                   folder / f"{values['run_key']}.parquet")
 
 
 def test_version_1_rows_load_and_resume_with_nulls_for_new_columns(tmp_path):

@@ -37,9 +37,10 @@ def test_truncated_and_foreign_files_are_skipped_with_one_line_each(tmp_path, ca
     assert list(results.load(tmp_path)["run_key"]) == ["a"]
     lines = warnings_in(capsys.readouterr().err)
     assert len(lines) == 3
-    assert any("broken.parquet" in l and "not a readable Parquet file" in l for l in lines)
-    assert any("pandas.parquet" in l and "column sps is" in l and "cannot be cast to double" in l for l in lines)
-    assert any("other.parquet" in l and "no run_key column" in l for l in lines)
+    assert any("broken.parquet" in line and "not a readable Parquet file" in line for line in lines)
+    assert any("pandas.parquet" in line and "column sps is" in line and "cannot be cast to double" in line
+               for line in lines)
+    assert any("other.parquet" in line and "no run_key column" in line for line in lines)
 
     assert results.finished_keys(tmp_path) == {"a"}
     assert len(warnings_in(capsys.readouterr().err)) == 3
@@ -57,7 +58,8 @@ def test_report_and_resume_go_on_past_a_broken_file(tmp_path):
 
 
 def test_a_pandas_file_whose_columns_cast_is_not_foreign(tmp_path, capsys):
-    pd.DataFrame({"run_key": ["p"], "status": ["ok"], "sps": [3], "batch_size": [8]}).to_parquet(tmp_path / "mine.parquet")
+    mine = pd.DataFrame({"run_key": ["p"], "status": ["ok"], "sps": [3], "batch_size": [8]})
+    mine.to_parquet(tmp_path / "mine.parquet")
     frame = results.load(tmp_path)
     assert frame["sps"].tolist() == [3.0] and frame["model"].isna().all()
     assert not warnings_in(capsys.readouterr().err)
@@ -93,7 +95,8 @@ def test_a_store_that_mixes_versions_reads_every_column(tmp_path):
         by_key = frame.set_index("run_key")
         assert by_key.loc["new", "not_applicable"] == "thp: ignored"
         assert pd.isna(by_key.loc["old", "not_applicable"])
-        assert by_key.loc["old", "schema_version"] == 1 and by_key.loc["new", "schema_version"] == results.SCHEMA_VERSION
+        assert (by_key.loc["old", "schema_version"] == 1
+                and by_key.loc["new", "schema_version"] == results.SCHEMA_VERSION)
     assert results.finished_keys(tmp_path) == {"old", "new"}
     compaction.compact(tmp_path)
     frame = pd.read_parquet(tmp_path)

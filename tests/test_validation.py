@@ -17,7 +17,8 @@ from xeonsweep.machine.facts import CpuInfo
 
 CPU = CpuInfo(model="test", logical_cpus=4, physical_cores=4, sockets=1, flags=frozenset({"avx2", "avx512f"}))
 # config_hash of these configs on ef1ff36 (before this change): rows already in a store still count.
-FINGERPRINTS_BEFORE = {(): "9121d7d0656c2a35", ("model=tiny",): "1ecf4d161678f3d4", ("backend=openvino",): "cfbc9c0b3f74dd0b"}
+FINGERPRINTS_BEFORE = {(): "9121d7d0656c2a35", ("model=tiny",): "1ecf4d161678f3d4",
+                       ("backend=openvino",): "cfbc9c0b3f74dd0b"}
 
 
 def argv_with(sweep, *args):
@@ -83,7 +84,8 @@ def test_a_target_whose_module_does_not_exist_is_caught_without_importing_torch(
         "except UserError as exc:\n    print(exc)\nprint('torch imported:', 'torch' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert "model.factory._target_=torchvision.modelz.resnet18: no module named torchvision.modelz" in out.stdout, out.stderr
+    assert ("model.factory._target_=torchvision.modelz.resnet18: no module named torchvision.modelz"
+            in out.stdout), out.stderr
     assert "torch imported: False" in out.stdout
 
 
@@ -120,8 +122,9 @@ def test_a_cache_other_users_can_write_is_refused(sweep, tmp_path):
     result = subprocess.run(argv_with(sweep, "model=tiny", f"cache.dir={shared}"), cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 2
-    assert one_line(result) == (f"xeonsweep: cache.dir={shared}: {shared} is writable by other users and cached graphs "
-                                f"are unpickled from it; fix: chmod go-w {shared} (or choose a cache.dir only you can write)")
+    assert one_line(result) == (f"xeonsweep: cache.dir={shared}: {shared} is writable by other users "
+                                f"and cached graphs are unpickled from it; fix: chmod go-w {shared} "
+                                "(or choose a cache.dir only you can write)")
     shared.chmod(0o755)
     (shared / "pt2e").mkdir(mode=0o775)
     os.chmod(shared / "pt2e", 0o775)
@@ -183,8 +186,10 @@ def test_folders_xeonsweep_makes_under_umask_002_are_not_refused(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["backend=onnxruntime", "thp=true"], "thp=true does not apply: backend=onnxruntime allocates with its own allocator"),
-    (["backend=onnxruntime", "channels_last=true"], "channels_last=true does not apply: backend=onnxruntime runs the ONNX graph"),
+    (["backend=onnxruntime", "thp=true"],
+     "thp=true does not apply: backend=onnxruntime allocates with its own allocator"),
+    (["backend=onnxruntime", "channels_last=true"],
+     "channels_last=true does not apply: backend=onnxruntime runs the ONNX graph"),
     (["backend=openvino", "thp=true"], "thp=true does not apply: backend=openvino allocates with its own allocator"),
     (["sweep_id=../elsewhere"], "sweep_id=../elsewhere is not valid; valid: letters, digits"),
 ])

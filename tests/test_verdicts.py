@@ -40,7 +40,8 @@ def test_the_progress_line_and_summary_say_invalid(capsys):
     with SweepProgress(2, "s", "store") as progress:
         progress.finished(1, "scenario.latency_slo_ms=0.001", {"status": "ok", "verdict": "INVALID", "sps": 446.22,
                                                               "reason": f"LoadGen at 500 QPS: {REASON}"})
-        progress.finished(2, "scenario.latency_slo_ms=5000", {"status": "ok", "verdict": "ok", "sps": 99.5, "reason": None})
+        progress.finished(2, "scenario.latency_slo_ms=5000", {"status": "ok", "verdict": "ok", "sps": 99.5,
+                                                              "reason": None})
         progress.summary(0)
     err = capsys.readouterr().err
     line = next(line for line in err.splitlines() if line.startswith("[1/2]"))

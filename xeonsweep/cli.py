@@ -34,8 +34,9 @@ from xeonsweep.config.composition import override_error
 from xeonsweep.config.paths import CONF
 
 # Every subcommand, in this one place: main() dispatches on it, and a mistyped one is answered from it.
-SUBCOMMANDS = {"report": "xeonsweep.report.tables", "doctor": "xeonsweep.machine.doctor", "store": "xeonsweep.store.cli",
-               "recipe": "xeonsweep.deploy.recipe", "compare": "xeonsweep.report.compare"}
+SUBCOMMANDS = {"report": "xeonsweep.report.tables", "doctor": "xeonsweep.machine.doctor",
+               "store": "xeonsweep.store.cli", "recipe": "xeonsweep.deploy.recipe",
+               "compare": "xeonsweep.report.compare"}
 
 
 def _usage_error(message: str) -> None:
@@ -103,7 +104,8 @@ def _config_dirs(config_dir: str | None, config_name: str, searchpath: tuple[str
             _, repo = loader._parse_overrides_and_create_caching_repo(config_name, list(searchpath))
     except (HydraException, OmegaConfBaseException) as exc:
         raise UserError(one_line(exc)) from None
-    folders = (paths.source_folder(s.scheme(), s.path) for s in repo.get_sources() if s.provider not in ("hydra", "schema"))
+    folders = (paths.source_folder(s.scheme(), s.path) for s in repo.get_sources()
+               if s.provider not in ("hydra", "schema"))
     return tuple(folder for folder in folders if folder is not None)
 
 
@@ -152,7 +154,8 @@ def check_overrides(args: list[str]) -> None:
         try:
             parser.parse_overrides([text])
         except HydraException as exc:
-            raise UserError(f"{text} cannot be parsed: {one_line(exc)} (quote values holding = , [ ] or spaces)") from None
+            raise UserError(f"{text} cannot be parsed: {one_line(exc)} "
+                            "(quote values holding = , [ ] or spaces)") from None
     for override in parser.parse_overrides(strings):
         key = override.key_or_group
         head = key.split(".")[0].split("/")[0]

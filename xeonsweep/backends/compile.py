@@ -63,5 +63,6 @@ def inductor_facts() -> dict:
         "inductor_pre_grad_pass": type(custom).__name__ if custom is not None else None,
         # e.g. qconv_weight_prepack: convolutions that became oneDNN int8 kernels
         "inductor_rewrites": {name.removesuffix("_matcher_count"): count
-                              for name, count in sorted(counters["inductor"].items()) if name.endswith("_matcher_count")},
+                              for name, count in sorted(counters["inductor"].items())
+                              if name.endswith("_matcher_count")},
     }

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from xeonsweep.backends.base import Backend, Prepared, RunContext
 from xeonsweep.config.components import check_choice
 
-LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
+LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
+          "all": "ORT_ENABLE_ALL"}
 
 
 def feed_by_name(batch: dict, names: list[str]) -> dict:

@@ -49,7 +49,8 @@ class OpenVino(Backend):
         model_cfg = ctx.run["model"]
         names = [port.get_any_name() for port in ov_model.inputs]
         if model_inputs.declared(model_cfg):  # static shapes run faster
-            shapes = {s.name: [ctx.batch_size, *model_inputs.shape(s, model_cfg)] for s in model_inputs.specs(model_cfg)}
+            shapes = {s.name: [ctx.batch_size, *model_inputs.shape(s, model_cfg)]
+                      for s in model_inputs.specs(model_cfg)}
             ov_model.reshape({name: shapes[name] for name in names})
         else:
             ov_model.reshape([ctx.batch_size, *model_cfg["input_shape"]])
@@ -64,7 +65,8 @@ class OpenVino(Backend):
             applied_precision=("int8+" if ctx.quantizer else "") + used,
             ov_streams=int(compiled.get_property("NUM_STREAMS")), ir=str(ir_path),
         )
-        details["ov_inputs"] = {port.get_any_name(): port.get_element_type().get_type_name() for port in compiled.inputs}
+        details["ov_inputs"] = {port.get_any_name(): port.get_element_type().get_type_name()
+                                for port in compiled.inputs}
         feed = lambda batch: list(feed_by_name(batch, names).values())  # noqa: E731
         if self.performance_hint == "latency":
             details["ov_requests"] = 1

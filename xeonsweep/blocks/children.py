@@ -145,7 +145,8 @@ class Children:
                                                + launch.stderr_tail(live.child.stderr_path)))
             return self.read_failure(live, f"after {len(live.blocks)} blocks")
         if problem:  # as a fresh run with this problem fails (launch.read_outcome): no SPS from it
-            return self.kill(live, Outcome("failed", f"{problem} (in round {round_no}'s block, and again when re-timed)"))
+            return self.kill(live, Outcome("failed", f"{problem} (in round {round_no}'s block, "
+                                                     "and again when re-timed)"))
         ended_at = time.time()
         sps, per_instance = combined_sps(timed, live.run["batch_size"])
         settle_s = self.settle(live)

@@ -101,8 +101,8 @@ def check(model_cfg: dict) -> None:
     if not declared(model_cfg):
         value = model_cfg.get("input_shape")
         if not (isinstance(value, list) and value and all(_positive(d) for d in value)):
-            raise UserError(f"model.input_shape={value} is not valid; valid: a list of positive integers, e.g. [3, 224, 224]"
-                            " (or declare model.inputs)")
+            raise UserError(f"model.input_shape={value} is not valid; valid: a list of positive integers, "
+                            "e.g. [3, 224, 224] (or declare model.inputs)")
         return
     if not isinstance(model_cfg["inputs"], dict):
         raise UserError(f"model.inputs of model={name} must map input names to {{shape, dtype, fill}}")

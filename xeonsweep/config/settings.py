@@ -420,7 +420,8 @@ def _check_scenario(run: dict) -> None:
             raise UserError(f"scenario.{key}={value} is not valid; valid: a number > 0")
     percentile = scenario.get("latency_percentile")
     if not isinstance(percentile, (int, float)) or isinstance(percentile, bool) or not 0 < percentile < 100:
-        raise UserError(f"scenario.latency_percentile={percentile} is not valid; valid: a number between 0 and 100, e.g. 99")
+        raise UserError(f"scenario.latency_percentile={percentile} is not valid; "
+                        "valid: a number between 0 and 100, e.g. 99")
     _check_number(scenario, "max_wait_ms", 0.0, "scenario.")
     _check_int(scenario, "min_duration_ms", 0, "scenario.")
     _check_int(scenario, "min_query_count", 1, "scenario.")
@@ -454,7 +455,8 @@ def _check_model(model: dict) -> None:
                         "for the model's rows, set in its YAML file (e.g. name: mine)")
     factory = model.get("factory") or {}
     if "_target_" not in factory:
-        raise UserError(f"model={model.get('name')} has no factory._target_; it names the function that builds the model")
+        raise UserError(f"model={model.get('name')} has no factory._target_; "
+                        "it names the function that builds the model")
     inputs.check(model)
 
 

@@ -46,7 +46,8 @@ def filtered(frame: pd.DataFrame, where: list[str], store: str) -> pd.DataFrame:
             column = condition.partition("=")[0]
             values = sorted({str(v) for v in rows[column].dropna()})
             raise UserError(f"--where {condition} matches no ok offline row in {store}"
-                            + (" (after " + " and ".join(where[:where.index(condition)]) + ")" if where.index(condition) else "")
+                            + (" (after " + " and ".join(where[:where.index(condition)]) + ")"
+                               if where.index(condition) else "")
                             + f"; valid {column}: {', '.join(values) or 'none'}")
         rows = kept
     if rows.empty:

@@ -124,5 +124,6 @@ def requirements(row: pd.Series) -> str:
     if any("+cpu" in str(versions.get(lib, "")) for lib in wanted):
         lines.append("--extra-index-url https://download.pytorch.org/whl/cpu")
     for lib in dict.fromkeys(wanted):
-        lines.append(f"{lib}=={versions[lib]}" if versions.get(lib) else f"{lib}  # the row does not record its version")
+        lines.append(f"{lib}=={versions[lib]}" if versions.get(lib)
+                     else f"{lib}  # the row does not record its version")
     return "\n".join(lines) + "\n"

@@ -94,7 +94,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--run", metavar="RUN_KEY", help="the run to reproduce (its latest ok row)")
     which.add_argument("--best", action="store_true", help="the ok offline config with the highest median SPS")
-    parser.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE", help="with --best: keep rows where the column has this value (repeatable)")
+    parser.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
+                        help="with --best: keep rows where the column has this value (repeatable)")
     parser.add_argument("--out", required=True, type=Path, help="the folder to write (new, or empty)")
     parser.add_argument("--cache", help="where the artifact cache is now (default: where the run had it)")
     return parser.parse_args(argv)
@@ -113,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     files = artifact.files_beside(row, found)
     write_folder(texts, files, args.out)
     print(f"wrote {args.out}: {', '.join(texts)}, artifact/ ({', '.join(p.name for p in files)}) "
-          f"for run {row['run_key']} ({row['model']}, {row['backend']}: {row['sps']:.1f} samples/s on {row['machine']})")
+          f"for run {row['run_key']} ({row['model']}, {row['backend']}: "
+          f"{row['sps']:.1f} samples/s on {row['machine']})")
     return 0
 
 

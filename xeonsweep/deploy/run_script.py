@@ -81,7 +81,8 @@ def variables(row: pd.Series, run: dict) -> dict[str, str]:
     which it had from torch's default (one per physical core of that machine)."""
     child_env = json.loads(row["child_env"]) if isinstance(row.get("child_env"), str) else {}
     found = {k: str(v) for k, v in sorted(child_env.items()) if k not in OWN}
-    if run["runtime"]["name"] == "python" and "OMP_NUM_THREADS" not in found and row["torch_threads"] == row["torch_threads"]:
+    if (run["runtime"]["name"] == "python" and "OMP_NUM_THREADS" not in found
+            and row["torch_threads"] == row["torch_threads"]):
         found["OMP_NUM_THREADS"] = str(int(row["torch_threads"]))
     return found
 

@@ -153,7 +153,8 @@ def start(child: Child) -> subprocess.Popen:
 
 def release(child: Child, outcome: Outcome, run: Run) -> Outcome:
     """After the child is gone: its cgroup removed, and an out-of-memory kill named from its counters."""
-    outcome.child_env, outcome.interpreter, outcome.planned_instances = child.env_set, str(child.interpreter), child.instances
+    outcome.child_env, outcome.interpreter = child.env_set, str(child.interpreter)
+    outcome.planned_instances = child.instances
     if child.cgroup is None:
         return outcome
     kills = child.cgroup.oom_kills()
@@ -262,7 +263,7 @@ def exit_description(returncode: int, stderr: str) -> str:
 
 def stderr_tail(path: Path) -> str:
     try:
-        lines = [l for l in path.read_text(errors="replace").splitlines() if l.strip()]
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
         return ""
     return ("\n" + "\n".join(lines[-STDERR_TAIL_LINES:])) if lines else ""

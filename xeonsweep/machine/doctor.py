@@ -46,7 +46,8 @@ def isa_notes(cpu: CpuInfo) -> list[str]:
     if has("amx_bf16"):
         notes.append("bf16 is native with AMX tiles: precision=bf16 and OpenVINO's default bf16 should be fastest.")
     elif has("avx512_bf16"):
-        notes.append("bf16 has native dot products (AVX512_BF16) but no AMX: expect a smaller bf16 gain than on AMX Xeons.")
+        notes.append("bf16 has native dot products (AVX512_BF16) but no AMX: "
+                     "expect a smaller bf16 gain than on AMX Xeons.")
     else:
         notes.append("bf16 is emulated (no AVX512_BF16, no AMX): precision=bf16 will likely be slower than fp32, "
                      "and OpenVINO runs a bf16 hint in f32.")
@@ -74,9 +75,11 @@ def machine_notes(report: Report) -> list[str]:
     if not report.tools.get("numactl"):
         notes.append("numactl is missing: run_cpu binds cores with taskset and cannot bind memory to a NUMA node.")
     if not report.tools.get("g++"):
-        notes.append("no C++ compiler: backend=compile and quantization=pt2e runs will be skipped (apt-get install g++).")
+        notes.append("no C++ compiler: backend=compile and quantization=pt2e runs will be skipped "
+                     "(apt-get install g++).")
     if not report.openmp.get("intel"):
-        notes.append("Intel OpenMP (libiomp5) is missing: runtime.intel_openmp=true cannot take effect (pip install intel-openmp).")
+        notes.append("Intel OpenMP (libiomp5) is missing: runtime.intel_openmp=true cannot take effect "
+                     "(pip install intel-openmp).")
     for name, env in report.environments.items():
         if not env["present"]:
             notes.append(f"the {name} environment is missing: backend runs that need it fail until `{env['setup']}`.")
@@ -136,7 +139,8 @@ def render(report: Report) -> str:
         f"cores        {report.physical_cores} physical, {report.logical_cpus} logical, {report.sockets} socket(s), "
         f"{report.numa_nodes} NUMA node(s)",
         "ISA          " + ", ".join(f"{flag} {yes(v)}" for flag, v in report.isa.items()
-                                   if flag in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")),
+                                   if flag in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16",
+                                               "amx_bf16", "amx_int8")),
         f"THP          {report.thp_mode}",
         "allocators   " + ", ".join(f"{n}: {p or 'missing'}" for n, p in report.allocators.items()),
         "OpenMP       " + ", ".join(f"{n}: {p or 'missing'}" for n, p in report.openmp.items()),

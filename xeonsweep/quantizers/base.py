@@ -27,7 +27,8 @@ class Quantizer:
             name = run["quantization"]["name"]
             kinds = " or ".join(f"{b.rpartition('.')[2]} (backend={b.split('.')[-2]} or a variant of it)"
                                 for b in self.backends)
-            return f"quantization={name} works with backend impl {kinds}, not backend={run['backend']['name']} (impl {impl})"
+            return (f"quantization={name} works with backend impl {kinds}, "
+                    f"not backend={run['backend']['name']} (impl {impl})")
         return None
 
     def cache_key(self) -> dict:

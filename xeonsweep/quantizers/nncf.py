@@ -27,7 +27,8 @@ class Nncf(Quantizer):
 
     def __post_init__(self) -> None:
         if not isinstance(self.calibration_size, int) or self.calibration_size < 1:
-            raise UserError(f"quantization.options.calibration_size={self.calibration_size} is not valid; valid: an integer >= 1")
+            raise UserError(f"quantization.options.calibration_size={self.calibration_size} is not valid; "
+                            "valid: an integer >= 1")
         check_choice("quantization", "preset", self.preset, ("performance", "mixed"))
         if self.data is not None and not (Path(self.data).is_dir() or self.token_file()):
             raise UserError(f"quantization.options.data={self.data} is neither a folder nor a .npy file; "
@@ -41,7 +42,8 @@ class Nncf(Quantizer):
         if self.token_file() and not any(s.dtype == "int64" for s in model_inputs.specs(model)):
             return f"quantization.options.data={self.data} holds token ids; model={model['name']} has no int64 input"
         if self.data and not self.token_file() and model_inputs.declared(model):
-            return f"quantization.options.data={self.data} is a folder of images; model={model['name']} declares its inputs"
+            return (f"quantization.options.data={self.data} is a folder of images; "
+                    f"model={model['name']} declares its inputs")
         return super().incompatibility(run)
 
     def cache_key(self) -> dict:
@@ -106,4 +108,5 @@ class Nncf(Quantizer):
             samples = self.samples(model_cfg["input_shape"])
         quantized = nncf.quantize(model, nncf.Dataset(samples), preset=preset, subset_size=len(samples))
         return quantized, {"calibration_samples": len(samples),
-                           "calibration_data": self.data or ("generated inputs" if model_inputs.declared(model_cfg) else "random")}
+                           "calibration_data": self.data or ("generated inputs" if model_inputs.declared(model_cfg)
+                                                             else "random")}

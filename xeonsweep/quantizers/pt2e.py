@@ -31,7 +31,8 @@ class Pt2e(Quantizer):
         check_choice("quantization", "reduce_range", self.reduce_range, (None, True, False))
         check_choice("quantization", "strict_export", self.strict_export, (True, False))
         if not isinstance(self.calibration_batches, int) or self.calibration_batches < 1:
-            raise UserError(f"quantization.options.calibration_batches={self.calibration_batches} is not valid; valid: an integer >= 1")
+            raise UserError(f"quantization.options.calibration_batches={self.calibration_batches} is not valid; "
+                            "valid: an integer >= 1")
 
     def quantize(self, model, example, ctx):
         """The quantized graph, from the cache when this model, shape and setting were done before."""

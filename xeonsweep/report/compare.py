@@ -63,7 +63,8 @@ def check_machines(a: Side, b: Side, allow: bool) -> bool:
     if ma == mb:
         return False
     if not allow:
-        raise UserError(f"A ran on {' + '.join(ma) or 'an unknown machine'} and B on {' + '.join(mb) or 'an unknown machine'}: "
+        raise UserError(f"A ran on {' + '.join(ma) or 'an unknown machine'} "
+                        f"and B on {' + '.join(mb) or 'an unknown machine'}: "
                         "different kinds of machine are not compared; add --allow-other-machines to compare them "
                         "anyway, or pick one with --where machine=...")
     if len(ma) != 1 or len(mb) != 1:
@@ -132,7 +133,8 @@ def compare(a: Side, b: Side, across_machines: bool) -> pd.DataFrame:
         nan = float("nan")
         line.update(ratio=nan, ratio_low=nan, ratio_high=nan, change=line["in"])
         if fa and fb:
-            line.update(change(fa, fb) if fa["ok"] and fb["ok"] else {"change": "not ok in " + ("A" if not fa["ok"] else "B")})
+            line.update(change(fa, fb) if fa["ok"] and fb["ok"]
+                        else {"change": "not ok in " + ("A" if not fa["ok"] else "B")})
         lines.append(line)
     return pd.DataFrame(lines)
 
@@ -213,8 +215,9 @@ def print_report(table: pd.DataFrame, a: Side, b: Side, across_machines: bool) -
     verdicts = [verdict(model, lines) for model, lines in table.groupby("model", sort=False)]
     for line in verdicts:
         console.print(line, highlight=False, markup=False, soft_wrap=True)
-    console.print(f"note: {UNPAIRED_NOTE}" + ("; the two sides ran on different kinds of machine (--allow-other-machines)"
-                                              if across_machines else ""), highlight=False, markup=False, soft_wrap=True)
+    console.print(f"note: {UNPAIRED_NOTE}"
+                  + ("; the two sides ran on different kinds of machine (--allow-other-machines)"
+                     if across_machines else ""), highlight=False, markup=False, soft_wrap=True)
     return verdicts
 
 
@@ -222,17 +225,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="xeonsweep compare", description=__doc__.splitlines()[0].strip("`"))
     parser.add_argument("a", metavar="A", help="the store before (a results.dir)")
     parser.add_argument("b", metavar="B", nargs="?", help="the store after (default: A, for two sweeps of one store)")
-    parser.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE", help="keep rows of both sides where the column has this value (repeatable)")
-    parser.add_argument("--where-a", action="append", default=[], metavar="COLUMN=VALUE", help="the same for A only, e.g. sweep_id=...")
+    parser.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
+                        help="keep rows of both sides where the column has this value (repeatable)")
+    parser.add_argument("--where-a", action="append", default=[], metavar="COLUMN=VALUE",
+                        help="the same for A only, e.g. sweep_id=...")
     parser.add_argument("--where-b", action="append", default=[], metavar="COLUMN=VALUE", help="the same for B only")
-    parser.add_argument("--fail-on-slower", type=float, metavar="PCT", help="exit 1 when a config is slower by more than PCT percent")
-    parser.add_argument("--allow-other-machines", action="store_true", help="compare rows of different kinds of machine")
+    parser.add_argument("--fail-on-slower", type=float, metavar="PCT",
+                        help="exit 1 when a config is slower by more than PCT percent")
+    parser.add_argument("--allow-other-machines", action="store_true",
+                        help="compare rows of different kinds of machine")
     return parser.parse_args(argv)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.fail_on_slower is not None and not 0 <= args.fail_on_slower < 100:
-        raise UserError(f"--fail-on-slower {args.fail_on_slower:g} is not valid; valid: a percentage from 0 to below 100")
+        raise UserError(f"--fail-on-slower {args.fail_on_slower:g} is not valid; "
+                        "valid: a percentage from 0 to below 100")
     if args.b is None and not (args.where_a or args.where_b):
         raise UserError("compare needs two sides: a store B, or --where-a/--where-b to pick two sweeps of A "
                         "(e.g. --where-a sweep_id=X --where-b sweep_id=Y)")

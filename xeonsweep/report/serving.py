@@ -81,10 +81,12 @@ def peak_table(frame: pd.DataFrame) -> pd.DataFrame:
         lines.append({
             "machine": machine, "model": model, "config": config, "slo_ms": slo, "percentile": pct,
             "peak_qps": peak, "p99_ms_at_peak": at_peak["latency_ms_p99"].min() if len(at_peak) else float("nan"),
-            "offline_sps": offline_sps, "offline_over_peak": offline_sps / peak if peak == peak and peak else float("nan"),
+            "offline_sps": offline_sps,
+            "offline_over_peak": offline_sps / peak if peak == peak and peak else float("nan"),
             "server_runs": len(runs),
         })
-    table = pd.DataFrame(lines).sort_values(["machine", "model", "slo_ms", "peak_qps"], ascending=[True, True, True, False])
+    table = pd.DataFrame(lines).sort_values(["machine", "model", "slo_ms", "peak_qps"],
+                                            ascending=[True, True, True, False])
     table.insert(3, "rank", table.groupby(["machine", "model", "slo_ms"]).cumcount() + 1)
     return table.reset_index(drop=True)
 
@@ -93,10 +95,12 @@ def to_markdown(table: pd.DataFrame) -> str:
     headers = ["rank", "config", "SLO", "peak QPS", "p99 ms at peak", "offline SPS", "offline / peak"]
     out = []
     for (machine, model), part in table.groupby(["machine", "model"], sort=False):
-        out += [f"### Serving: {model} on {machine}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        out += [f"### Serving: {model} on {machine}", "", "| " + " | ".join(headers) + " |",
+                "|" + "---|" * len(headers)]
         for _, r in part.iterrows():
-            cells = [str(r["rank"]), r["config"], f"p{r['percentile']:g} <= {r['slo_ms']:g} ms", _num(r["peak_qps"], "{:.1f}"),
-                     _num(r["p99_ms_at_peak"], "{:.1f}"), _num(r["offline_sps"], "{:.1f}"), _num(r["offline_over_peak"], "{:.2f}x")]
+            cells = [str(r["rank"]), r["config"], f"p{r['percentile']:g} <= {r['slo_ms']:g} ms",
+                     _num(r["peak_qps"], "{:.1f}"), _num(r["p99_ms_at_peak"], "{:.1f}"),
+                     _num(r["offline_sps"], "{:.1f}"), _num(r["offline_over_peak"], "{:.2f}x")]
             out.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
         out.append("")
     return "\n".join(out)
@@ -123,7 +127,8 @@ def plot_latency_vs_load(frame: pd.DataFrame, out: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(7, 4.2))
         for valid, marker in ((True, "o"), (False, "x")):
             sel = part[part["valid"] == valid].sort_values("qps")
-            ax.plot(sel["qps"], sel["latency_ms"], marker, label="VALID" if valid else "INVALID", color="#4878a8" if valid else "#c44e52")
+            ax.plot(sel["qps"], sel["latency_ms"], marker, label="VALID" if valid else "INVALID",
+                    color="#4878a8" if valid else "#c44e52")
         for slo in part["latency_slo_ms"].dropna().unique():
             ax.axhline(slo, color="black", linestyle="--", linewidth=0.9, label=f"SLO {slo:g} ms")
         ax.set_yscale("log")

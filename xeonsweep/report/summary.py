@@ -9,8 +9,9 @@ interval a repeat's median should fall in: confidence.repeat_interval), fresh-pr
 repeats the median with its spread. Speedup is over a baseline config with an
 interval from the two intervals, against the baseline measured in the same
 memory group when there is one, within one scenario (none for server rows: their
-samples/s is the offered load, and xeonsweep.report.serving ranks them by peak QPS); configs whose intervals overlap share a tie
-letter. Rendering is xeonsweep.report.tables's.
+samples/s is the offered load, and xeonsweep.report.serving ranks them by peak
+QPS); configs whose intervals overlap share a tie letter. Rendering is
+xeonsweep.report.tables's.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def tables(frame: pd.DataFrame):
 
 
 def status_and_reason(runs: pd.DataFrame) -> tuple[str, str]:
-    """A config's status: ok, or what its other runs were (INVALID: measured, short of the SLO), with the first reason."""
+    """A config's status: ok, or what its other runs were (INVALID: measured, short of the SLO),
+    with the first reason."""
     verdicts = [verdict(r) for _, r in runs.iterrows()]
     others = [(word, reason) for word, reason in verdicts if word != "ok"]
     if not others:

@@ -39,7 +39,8 @@ class Result:
         return self.__dict__.copy()
 
 
-def test_settings(scenario: dict, qps: float | None, expected_latency_ns: int, seed: int, find_peak: bool = False) -> Any:
+def test_settings(scenario: dict, qps: float | None, expected_latency_ns: int, seed: int,
+                  find_peak: bool = False) -> Any:
     import mlperf_loadgen as lg
 
     ts = lg.TestSettings()

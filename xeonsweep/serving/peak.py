@@ -118,7 +118,8 @@ class Exchange:
         deadline = time.monotonic() + EXCHANGE_TIMEOUT_S
         while len(list(step_dir.glob("*.json"))) < self.instances:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"step {step}: only {len(list(step_dir.glob('*.json')))} of {self.instances} instances reported")
+                raise RuntimeError(f"step {step}: only {len(list(step_dir.glob('*.json')))} of {self.instances} "
+                                   "instances reported")
             time.sleep(0.01)
         verdicts = [json.loads(p.read_text()) for p in step_dir.glob("*.json")]
         if None in verdicts:

@@ -97,8 +97,9 @@ def serve(prepared: Any, example: Any, run: dict, log_root: Path, rank: int, ins
 def steps(result: dict) -> list[dict]:
     """A find-peak run as the row keeps it; LoadGen's FindPeakPerformance run as the steps it took."""
     if result["mode"] == "FindPeakPerformance":
-        return [{"target_qps": s["qps"], "valid": s["passed"], "how": "LoadGen FindPeakPerformance step (percentile only)"}
+        return [{"target_qps": s["qps"], "valid": s["passed"],
+                 "how": "LoadGen FindPeakPerformance step (percentile only)"}
                 for s in result["searched"]]
     return [{"target_qps": result["target_qps"], "valid": result["valid"], "completed_sps": result["completed_sps"],
-             "p99_ms": result["latency_ms"]["p99"], "latency_ms": result["latency_ms"], "mean_batch": result["mean_batch"],
-             "reason": result["reason"], "how": "LoadGen PerformanceOnly run"}]
+             "p99_ms": result["latency_ms"]["p99"], "latency_ms": result["latency_ms"],
+             "mean_batch": result["mean_batch"], "reason": result["reason"], "how": "LoadGen PerformanceOnly run"}]

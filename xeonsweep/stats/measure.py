@@ -44,7 +44,8 @@ def run_loop(
     return timing
 
 
-def pipelined(timing: Timing, drain: Callable[[], None], completions: Callable[[], list[tuple[int, int]]] | None) -> Timing:
+def pipelined(timing: Timing, drain: Callable[[], None],
+              completions: Callable[[], list[tuple[int, int]]] | None) -> Timing:
     """The timing of a loop whose calls return before their batch is done (OpenVINO's async queue).
 
     Such a call returns once a request is free: the first calls return at once

@@ -12,7 +12,8 @@ def main(argv: list[str]) -> int:
     compact = commands.add_parser("compact", help="merge the per-run files into one file (safe while a sweep writes)")
     compact.add_argument("store", nargs="?", default="outputs/results", help="results.dir (a path or a URI)")
     merge = commands.add_parser("merge", help="copy the rows of stores (one per machine, say) into one")
-    merge.add_argument("stores", nargs="+", metavar="SRC... DEST", help="source stores, then the destination (made if missing)")
+    merge.add_argument("stores", nargs="+", metavar="SRC... DEST",
+                       help="source stores, then the destination (made if missing)")
     args = parser.parse_args(argv)
     if args.command == "merge":
         return merge_main(args.stores)

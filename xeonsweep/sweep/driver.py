@@ -57,7 +57,8 @@ class Driver:
         here = settings.machine_label(cpu)
         machine = here if self.can.runs_here else (self.config.get("cluster") or {}).get("machine")
         try:
-            plan = planning.plan_sweep(job_overrides, self._settings, cpu, sweep_id, store if machine else None, machine)
+            plan = planning.plan_sweep(job_overrides, self._settings, cpu, sweep_id,
+                                       store if machine else None, machine)
         except UserError as exc:
             print(f"xeonsweep: {exc}", file=sys.stderr)
             sys.exit(2)
@@ -132,7 +133,8 @@ class Driver:
             for offset, (job, ret) in enumerate(zip(batch, results)):
                 if ret.status == JobStatus.FAILED and isinstance(ret._return_value, JobLost):
                     lost += 1  # this job alone: the batch's other results stand
-                    progress.lost(1, f"{planning.describe(job.overrides, varying) or '(defaults)'}: {ret._return_value}")
+                    progress.lost(1, f"{planning.describe(job.overrides, varying) or '(defaults)'}: "
+                                     f"{ret._return_value}")
                     continue
                 summary = self._summary(ret)
                 errors += summary["status"] == "error"
@@ -149,7 +151,8 @@ class Driver:
         count = itertools.count(done + 1)  # after the fresh runs, whose job folders come first too
         live.measure_in_blocks(
             jobs, Path(self.config.hydra.sweep.dir), done, machine,
-            finished=lambda job, summary: progress.finished(next(count), planning.describe(job.overrides, varying), summary),
+            finished=lambda job, summary: progress.finished(next(count), planning.describe(job.overrides, varying),
+                                                            summary),
             label=lambda job: planning.describe(job.overrides, varying), status=progress.status, note=progress.note,
         )
 

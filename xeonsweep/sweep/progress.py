@@ -88,14 +88,16 @@ class SweepProgress:
         parts = [f"{counts[k]} {k}" for k in ("ok", "INVALID", "failed", "timeout", "skipped", "error") if counts[k]]
         missed = sum(1 for _, s in self.rows if s["status"] == "ok" and s.get("target_met") is False)
         if missed:
-            parts.append(f"{missed} short of the confidence target (more benchmark.budget_s, or a larger target_ci_pct)")
+            parts.append(f"{missed} short of the confidence target "
+                         "(more benchmark.budget_s, or a larger target_ci_pct)")
         if lost:
             parts.append(f"{lost} lost with their job (run the same command again to run them)")
         if already_done:
             parts.append(f"{already_done} already in the store (results.rerun=true runs them again)")
         if merged:
             parts.append(f"{len(merged)} config(s) ran once with an equal one: they differ only in settings that do "
-                         f"not apply to them (their backend or model ignores them; see not_applicable) ({'; '.join(merged)})")
+                         "not apply to them (their backend or model ignores them; see not_applicable) "
+                         f"({'; '.join(merged)})")
         self.console.print(f"{len(self.rows)} runs: {', '.join(parts) or 'nothing to do'}; results in {self.store}")
 
 
