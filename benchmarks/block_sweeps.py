@@ -97,7 +97,8 @@ def verdict_word(comparison: paired.Comparison | None) -> str:
 
 def adjacent_pairs(order: list[str], rounds: dict[str, dict], margin: float) -> list[tuple[str, str, str]]:
     """Each config against the next one in the ranking: (faster, slower, verdict word)."""
-    return [(a, b, verdict_word(compare(rounds.get(a, {}), rounds.get(b, {}), margin))) for a, b in zip(order, order[1:])]
+    return [(a, b, verdict_word(compare(rounds.get(a, {}), rounds.get(b, {}), margin)))
+            for a, b in zip(order, order[1:])]
 
 
 def stops(rows: pd.DataFrame) -> dict[str, str]:

@@ -108,7 +108,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=600, help="benchmark.budget_s of every run (default 600)")
     parser.add_argument("--model", help="the model (default resnet50; tiny with --quick)")
     parser.add_argument("--quick", action="store_true", help="a dry run: model=tiny, 4 configs, once each, budget 20 s")
-    parser.add_argument("--keep", type=Path, help="folder for the runs' stores and the cache (default: a temporary one)")
+    parser.add_argument("--keep", type=Path,
+                        help="folder for the runs' stores and the cache (default: a temporary one)")
     parser.add_argument("overrides", nargs="*", help="extra settings for every run, e.g. benchmark.equivalence_pct=1")
     args = parser.parse_args()
     times, budget = (1, 20.0) if args.quick else (args.times, args.budget)

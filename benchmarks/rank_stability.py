@@ -133,7 +133,8 @@ def compare(first: dict, second: dict):
             "sps_repeat_high", "status"]
     both = pd.merge(first["summary"][cols], second["summary"][cols], on="config", suffixes=("_1", "_2"), how="outer",
                     sort=False)
-    order = [*first["summary"]["config"], *(c for c in second["summary"]["config"] if c not in set(first["summary"]["config"]))]
+    seen = set(first["summary"]["config"])
+    order = [*first["summary"]["config"], *(c for c in second["summary"]["config"] if c not in seen)]
     both = both.set_index("config").loc[order].reset_index()  # in run 1's ladder order
     ok = (both["status_1"] == "ok") & (both["status_2"] == "ok")
     repeat = [repeat_interval(s, low, high) for s, low, high in
@@ -233,10 +234,12 @@ def run_pair(kind: str, base: Path, args) -> tuple[list[Path], list[float], list
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stores", nargs=2, type=Path, metavar=("STORE1", "STORE2"), help="compare these instead of running")
+    parser.add_argument("--stores", nargs=2, type=Path, metavar=("STORE1", "STORE2"),
+                        help="compare these instead of running")
     parser.add_argument("--keep", type=Path, help="folder for the runs' stores (default: a temporary one)")
-    parser.add_argument("--cache", type=Path, help="the artifact cache the shared pair uses (default: a fresh folder that "
-                        "run 1 fills; outputs/cache is the default cache.dir a user's runs share)")
+    parser.add_argument("--cache", type=Path,
+                        help="the artifact cache the shared pair uses (default: a fresh folder that run 1 fills; "
+                             "outputs/cache is the default cache.dir a user's runs share)")
     parser.add_argument("--pairs", nargs="+", choices=list(PAIRS), default=list(PAIRS), help="which pairs to run")
     parser.add_argument("--model", help="the ladder's model (default resnet50; tiny with --quick)")
     parser.add_argument("--quick", action="store_true", help="a dry run: model=tiny, 3 steps, short blocks and budget")

@@ -83,6 +83,7 @@ def test_the_report_pairs_what_shares_rounds_and_takes_the_rest_unpaired(mixed, 
     markdown = (out / "report.md").read_text()
     assert "sweep new, resnet50 on AMD EPYC (2 cores): benchmark.goal=rank (margin 2%): of 3 configs, 3 settled" \
         in markdown
-    assert not [line for line in markdown.splitlines() if "benchmark.goal=" in line and "0-old" in line]  # no goal there
+    # no goal there
+    assert not [line for line in markdown.splitlines() if "benchmark.goal=" in line and "0-old" in line]
     assert (out / "timeline-0-old.png").exists() and (out / "timeline-new.png").exists()
     assert "killed by SIGKILL" in capsys.readouterr().out

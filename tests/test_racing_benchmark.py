@@ -34,7 +34,8 @@ def test_a_run_names_its_winner_and_what_it_found_the_same_speed(tmp_path):
     # Rounds 1-8 at 10 s apart: from round 1's first block to round 8's last (position 4, 1 s long).
     assert run["rounds_s"] == pytest.approx(70 + 3 + 1)
     line = racing.run_line(1, "best", run, wall_s=300.0)
-    assert line.startswith("run 1 (best): winner onnxruntime (3.01x the reference); the same speed within 2%: openvino; "
+    assert line.startswith("run 1 (best): winner onnxruntime (3.01x the reference); "
+                           "the same speed within 2%: openvino; "
                            "runner-up openvino: equivalent; rounds 1.2 min, wall 5.0 min")
     assert line.endswith("of 4 configs 3 settled, 1 dropped, 0 left open")
 

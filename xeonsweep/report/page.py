@@ -158,7 +158,8 @@ def timeline_figure(rows: pd.DataFrame, sweep: str):
     for word, own in stops.groupby(stops["stopped_by"].map(lambda why: timeline.stop_style(why)[0]), sort=False):
         _, marker, colour = timeline.stop_style(own["stopped_by"].iloc[0])
         fig.add_trace(go.Scatter(
-            x=pd.to_datetime(own["end"], unit="s", utc=True), y=own["sps"], mode="markers+text", name=f"{word} (last block)",
+            x=pd.to_datetime(own["end"], unit="s", utc=True), y=own["sps"], mode="markers+text",
+            name=f"{word} (last block)",
             text=[word] * len(own), textposition="top right", textfont={"size": 9, "color": colour},
             marker={"symbol": PLOTLY_MARKERS.get(marker, "circle-open"), "size": 11, "color": colour},
             hovertext=[f"{c}: {word} after round {r}" for c, r in zip(own["config"], own["round"])], hoverinfo="text"),

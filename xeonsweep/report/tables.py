@@ -57,7 +57,8 @@ def apply_filters(frame: pd.DataFrame, where: list[str]) -> pd.DataFrame:
     for condition in where:
         column, sep, value = condition.partition("=")
         if not sep or column not in frame.columns:
-            raise UserError(f"--where {condition} is not valid; use column=value with a column of the store, e.g. model=vit")
+            raise UserError(f"--where {condition} is not valid; "
+                            "use column=value with a column of the store, e.g. model=vit")
         frame = frame[matches(frame[column], value)]
     return frame
 
@@ -81,11 +82,13 @@ def display_rows(table: pd.DataFrame) -> list[list[str]]:
         if ci != "-":
             ci += f" (±{r['ci_pct']:.1f}%" + (")" if r["target_met"] else " !)")
         rows.append([
-            r["config"], fmt(r["sps_median"], "{:.1f}"), ci, interval(r["sps_repeat_low"], r["sps_repeat_high"], "{:.1f}"),
+            r["config"], fmt(r["sps_median"], "{:.1f}"), ci,
+            interval(r["sps_repeat_low"], r["sps_repeat_high"], "{:.1f}"),
             fmt(r["spread_pct"], "{:.0f}%") + (" !" if r["noisy"] else ""),
             fmt(r["speedup"], "{:.2f}x"), interval(r["speedup_low"], r["speedup_high"], "{:.2f}"), r["tie"] or "-",
             fmt(r["latency_p50_ms"], "{:.1f}"), fmt(r["latency_p99_ms"], "{:.1f}"),
-            fmt(r["top1_agreement"], "{:.0%}"), fmt(r["max_rel_error"], "{:.1e}"), fmt(r["cosine_similarity"], "{:.5f}"),
+            fmt(r["top1_agreement"], "{:.0%}"), fmt(r["max_rel_error"], "{:.1e}"),
+            fmt(r["cosine_similarity"], "{:.5f}"),
             r["precision_used"] or "-",
             r["status"] + (f": {r['reason']}" if r["reason"] else ""),
         ])
@@ -237,7 +240,8 @@ def plot(summary: pd.DataFrame, path: Path) -> None:
         sps = table["sps_median"].fillna(0)
         bars = ax.barh([wrapped(c) for c in table["config"]], sps,
                        color=["#4878a8" if s == "ok" else "#bbbbbb" for s in table["status"]])
-        ax.errorbar(sps, range(len(table)), xerr=[sps - table["sps_min"].fillna(sps), table["sps_max"].fillna(sps) - sps],
+        spread = [sps - table["sps_min"].fillna(sps), table["sps_max"].fillna(sps) - sps]
+        ax.errorbar(sps, range(len(table)), xerr=spread,
                     fmt="none", ecolor="black", capsize=2, linewidth=0.8)
         for bar, (_, r) in zip(bars, table.iterrows()):
             text = fmt(r["speedup"], "{:.2f}x", "") if r["status"] == "ok" else r["status"]
@@ -320,9 +324,12 @@ def load(store: str):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xeonsweep report", description=__doc__.splitlines()[0])
     parser.add_argument("store", nargs="?", default="outputs/results")
-    parser.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE", help="keep rows where the column has this value (repeatable)")
-    parser.add_argument("--baseline", help="config (ladder step or label) to compute speedups against; default: the first")
-    parser.add_argument("--out", default="outputs/report", help="folder for report.md, report.csv, report.png, timeline-SWEEP.png")
+    parser.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
+                        help="keep rows where the column has this value (repeatable)")
+    parser.add_argument("--baseline",
+                        help="config (ladder step or label) to compute speedups against; default: the first")
+    parser.add_argument("--out", default="outputs/report",
+                        help="folder for report.md, report.csv, report.png, timeline-SWEEP.png")
     parser.add_argument("--html", type=Path, metavar="FILE",
                         help="also write the report as one self-contained HTML page of interactive charts (no network)")
     parser.add_argument("--wide", action="store_true", help="print every column (as report.md has them), not only "
@@ -341,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"no rows in {args.store}" + (f" where {' and '.join(args.where)}" if args.where else ""))
         summary = summarize(frame, args.baseline)
         if args.baseline and not (summary["config"] == args.baseline).any():
-            raise UserError(f"--baseline {args.baseline} is not a config here; valid: {', '.join(summary['config'].unique())}")
+            valid = ", ".join(summary["config"].unique())
+            raise UserError(f"--baseline {args.baseline} is not a config here; valid: {valid}")
         make_out(Path(args.out))
         if args.html:
             check_html(args.html)

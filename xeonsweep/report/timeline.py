@@ -227,7 +227,8 @@ def plot(frame: pd.DataFrame, out: Path) -> list[Path]:
         for kind, color in (("fp32", "#4878a8"), ("bf16", "#c44e52")):
             series = found.dropna(subset=[kind])
             if len(series):
-                axes[2].plot((series["unix_s"] - t0) / 60, series[kind], marker="s", color=color, label=f"{kind} matmul")
+                axes[2].plot((series["unix_s"] - t0) / 60, series[kind], marker="s", color=color,
+                             label=f"{kind} matmul")
         axes[2].set_ylabel("probe GFLOP/s")
         axes[2].set_xlabel(f"minutes since {clock(t0)}")
         if len(found):
