@@ -11,7 +11,6 @@ and the throughput hint. Prints the medians and xeonsweep / benchmark_app per hi
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -20,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import alternation  # benchmarks/alternation.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 HINTS = ("latency", "throughput")
@@ -66,12 +67,7 @@ def input_shape(model: str) -> list[int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="resnet50")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    args = alternation.arguments(__doc__.splitlines()[0])
     ours: dict[str, list[float]] = {h: [] for h in HINTS}
     theirs: dict[str, list[float]] = {h: [] for h in HINTS}
     facts: dict[str, dict] = {}

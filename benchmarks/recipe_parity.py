@@ -13,7 +13,6 @@ asserted: the cores may be shared.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -21,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import alternation  # benchmarks/alternation.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = {
@@ -66,12 +67,7 @@ def recipe_run(args, folder: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="resnet50")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    args = alternation.arguments(__doc__.splitlines()[0])
     recipe: dict[str, list[float]] = {name: [] for name in BACKENDS}
     ours: dict[str, list[float]] = {name: [] for name in BACKENDS}
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,7 +2,7 @@
 
 A row of schema 6 or later names the file (`artifact_path`). An older row names the
 export, IR or PT2E graph in its `backend_details`; for the torch backends its weights
-are found again from the model's cache key (models.build.weights_file, pure).
+are found again from the model's cache key (config.cache_keys.weights_file, pure).
 Artifacts live in cache.dir as KIND/KEY/FILE beside what belongs with them (the ONNX
 external data, the IR's .bin), so the whole folder is what a recipe copies.
 """
@@ -31,7 +31,7 @@ def recorded(row: pd.Series) -> Path:
     found = next((details[k] for k in LOADED_FROM if details.get(k)), None)
     if found:
         return Path(found)
-    from xeonsweep.models.build import weights_file
+    from xeonsweep.config.cache_keys import weights_file
 
     run = json.loads(row["config_json"])
     return weights_file(run["model"], run["seed"], str(run["cache"]["dir"])).absolute()

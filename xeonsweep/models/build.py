@@ -6,21 +6,10 @@ so every run (whatever its torch version or environment) times the same weights.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+from xeonsweep.config.cache_keys import model_key, weights_file  # noqa: F401  (the model's own names)
 from xeonsweep.models import cache, inputs
-
-
-def model_key(model_cfg: dict, seed: int) -> str:
-    return cache.key(model_cfg["factory"], model_cfg.get("weights"), seed)
-
-
-def weights_file(model_cfg: dict, seed: int, cache_dir: str) -> Path:
-    """The model's weights: its own `weights` file, or the random ones drawn once into the cache."""
-    if model_cfg.get("weights"):
-        return Path(model_cfg["weights"])
-    return cache.path(cache_dir, "weights", model_key(model_cfg, seed), "state_dict.pt")
 
 
 def build_model(model_cfg: dict, seed: int, cache_dir: str) -> Any:

@@ -11,24 +11,15 @@ and settings.check_storage refuses a cache where they could.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from xeonsweep.config.cache_keys import key, path  # noqa: F401  (artifacts are named by their key)
+
 FOLDER_MODE = 0o755
-
-
-def key(*parts: object) -> str:
-    blob = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def path(cache_dir: str, kind: str, artifact_key: str, name: str) -> Path:
-    return Path(cache_dir) / kind / artifact_key / name
 
 
 @contextmanager
