@@ -37,3 +37,11 @@ def config_dirs_of(cfg) -> list[Path]:
     sources = cfg.hydra.runtime.config_sources
     folders = (source_folder(s.schema, s.path) for s in sources if s.provider not in ("hydra", "schema"))
     return [folder for folder in folders if folder is not None]
+
+
+def nearest_existing(path: Path) -> Path:
+    """The path itself if it exists, else its nearest parent that does: where a folder would be made."""
+    existing = Path(path).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return existing

@@ -16,6 +16,7 @@ from typing import Any
 
 from xeonsweep.config import components, instances, model_inputs as inputs
 from xeonsweep.config.environments import interpreter_for, venv_dir
+from xeonsweep.config.paths import nearest_existing
 from xeonsweep.errors import Incompatible, UserError
 from xeonsweep.machine import memory_limit
 from xeonsweep.machine.facts import CpuInfo, find_library
@@ -239,9 +240,7 @@ def check_storage(run: dict) -> None:
 def _check_writable(name: str, path: Path) -> None:
     """The folder can be made and written in: tried for real, since permission bits do not tell
     (root, /proc, a read-only mount), and a run's measurement is lost if its row cannot be written."""
-    existing = path.absolute()
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = nearest_existing(path)
     if not existing.is_dir():
         raise UserError(f"{name}={path} cannot be created: {existing} is a file, not a folder; choose another {name}")
     if not os.access(existing, os.W_OK | os.X_OK):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from xeonsweep.config.paths import nearest_existing
 from xeonsweep.deploy import artifact, choose, infer_script, readme, run_script
 from xeonsweep.errors import UserError
 
@@ -28,9 +29,7 @@ def check_out(out: Path) -> None:
     """--out is a new (or empty) folder in a folder this process may write in."""
     if out.exists() and not (out.is_dir() and not any(out.iterdir())):
         raise UserError(f"--out {out} already exists and is not an empty folder; choose a new folder")
-    existing = out.absolute()
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = nearest_existing(out)
     if not existing.is_dir():
         raise UserError(f"--out {out} cannot be created: {existing} is a file, not a folder; choose another --out")
     if not os.access(existing, os.W_OK | os.X_OK):

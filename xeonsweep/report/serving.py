@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from xeonsweep.report import figures
 from xeonsweep.report.labels import config_labels, excluded, row_settings
 
 # The load and the SLO: columns of the serving table of their own, so not in a config's name.
@@ -137,11 +138,7 @@ def plot_latency_vs_load(frame: pd.DataFrame, out: Path) -> list[Path]:
         ax.set_ylabel(f"{'/'.join(names)} latency, ms (LoadGen)")
         ax.set_title(f"{model} on {machine}\n" + "\n".join(textwrap.wrap(config, 80)), fontsize=9)
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        path = out / f"latency-vs-load-{slug(f'{model}-{machine}-{config}')}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(figures.save(fig, out / f"latency-vs-load-{slug(f'{model}-{machine}-{config}')}.png", dpi=110))
     return paths
 
 

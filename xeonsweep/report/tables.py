@@ -31,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from xeonsweep.errors import UserError
-from xeonsweep.report import timeline
+from xeonsweep.report import figures, timeline
 from xeonsweep.report.labels import setting_text
 from xeonsweep.report.summary import TABLE, labelled, summarize
 
@@ -252,9 +252,7 @@ def plot(summary: pd.DataFrame, path: Path) -> None:
         ax.set_xlabel("samples per second (median; whiskers: 95% interval over blocks, or min-max over repeats)")
         ax.set_title(title(*key), fontsize=10)
         ax.margins(x=0.15)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    figures.save(fig, path, dpi=110)
 
 
 def write(summary: pd.DataFrame, out: Path, frame: pd.DataFrame | None = None) -> list[Path]:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from xeonsweep.report import figures
+
 MOVED = 0.05  # a probe range above this share of its median: the machine's own speed moved
 PROBES = (("fp32", "probe_fp32_gflops"), ("bf16", "probe_bf16_gflops"))
 # Why a config's measuring stopped (a row's stopped_by), as the timeline marks it: word, marker, colour.
@@ -234,9 +236,5 @@ def plot(frame: pd.DataFrame, out: Path) -> list[Path]:
         if len(found):
             axes[2].legend(fontsize=8)
         axes[0].set_title(f"sweep {sweep}: blocks and machine speed over time", fontsize=10)
-        fig.tight_layout()
-        path = out / f"timeline-{sweep}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(figures.save(fig, out / f"timeline-{sweep}.png"))
     return paths
