@@ -124,11 +124,12 @@ def test_a_sweep_run_again_goes_on_from_the_journaled_blocks(tmp_path):
             journal.append(name, {"sps": 100.0, "round": round_no, "earlier": True})
     assert journal.continuing(["a", "b", "c"]).startswith("continuing 2 config(s) from 5 block(s)")
     trace = scheduled([("a", "ok"), ("b", "ok")], memory_mb=1000, min_rounds=4, journal=journal)
-    # Two rounds every config has a block of count as done: the minimum of 4 takes two more rounds.
-    assert [e[2] for e in trace if e[0] == "block"] == [3, 3, 4, 4]
+    # The rounds go on after the last round any config has a block of (b missed round 3, killed before its
+    # block), and no round is measured twice: b needs two more rounds for its minimum of 4 blocks.
+    assert [e[2] for e in trace if e[0] == "block"] == [4, 4, 5, 5]
     a, b = (e for e in trace if e[0] == "row")
     assert a[5] == [True] * 3 + [False] * 2 and b[5] == [True] * 2 + [False] * 2
-    assert a[3]["rounds"] == 4 and not journal.path("a").exists() and not journal.path("b").exists()
+    assert a[3]["rounds"] == 5 and not journal.path("a").exists() and not journal.path("b").exists()
 
 
 def test_a_line_cut_short_by_a_kill_loses_that_block_only(tmp_path):

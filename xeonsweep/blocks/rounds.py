@@ -64,9 +64,9 @@ class RoundLoop:
         for name, live in names.items():
             for block in live.blocks:
                 rounds.record(name, block["sps"], block.get("round"))
-        # The rounds every member has a block of count as done (a killed round is measured again: a config's
-        # block of it from before is then paired no more, its new one is).
-        rounds.done = min(len(m.blocks) for m in members)
+        # Rounds go on after the last one any member has a block of (under goal=rank a settled member rests,
+        # so block counts differ): no round is measured twice, and every block keeps its own round.
+        rounds.done = max((block.get("round", 0) for m in members for block in m.blocks), default=0)
         last_probe, released = None, set()
         while batch := rounds.next_round():
             released |= self._release_dropped(rounds, names, released, group, with_reference)

@@ -129,9 +129,11 @@ def with_absolute_paths(run: dict) -> dict:
     """The run as its child reads it: a relative model.weights is the user's, relative to where
     xeonsweep was started (the run itself, and so its fingerprint, keeps what the user wrote)."""
     weights = (run.get("model") or {}).get("weights")
-    if not weights or "://" in str(weights) or Path(weights).is_absolute():
+    if not weights or "://" in str(weights):
         return run
-    return {**run, "model": {**run["model"], "weights": str(Path(weights).absolute())}}
+    found = Path(weights).expanduser()  # as check_weights found it
+    return run if str(found) == weights and found.is_absolute() else {
+        **run, "model": {**run["model"], "weights": str(found.absolute())}}
 
 
 def start(child: Child) -> subprocess.Popen:

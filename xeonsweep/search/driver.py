@@ -43,7 +43,7 @@ from xeonsweep.search import (
     warm,
 )
 from xeonsweep.store import feasible, results
-from xeonsweep.sweep import planning
+from xeonsweep.sweep import launchers, planning
 
 PAIRED_ROUNDS = 6       # the fewest rounds that give a paired 95% interval (stats.paired)
 ASKS_PER_CANDIDATE = 20  # asks that only find known configs before the search says the sampler is done
@@ -70,7 +70,7 @@ class Search:
         self.cpu = cpu_info()
         self.machine = settings.machine_label(self.cpu)
         launcher = str(config.hydra.launcher._target_)
-        if not launcher.endswith("BasicLauncher"):
+        if not launchers.of_target(launcher).in_process:
             name = launcher.rpartition(".")[2]
             raise UserError(f"search: measures with live workers on this machine, not through {name} (a cluster "
                             "search is not built yet); drop cluster=... or use search=none")

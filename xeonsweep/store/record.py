@@ -34,7 +34,7 @@ def record(run: Run, keys: dict, outcome: Outcome, started: datetime, finished: 
     word, reason = verdict(row)  # INVALID, and why, for a LoadGen run that missed its SLO
     return {"status": row["status"], "verdict": word, "sps": row.get("sps"), "reason": reason,
             "run_key": keys["run_key"], "ci_half_width_pct": row.get("ci_half_width_pct"),
-            "target_met": row.get("target_met")}
+            "target_met": row.get("target_met"), "goal": row.get("goal")}
 
 
 def skipped(run: Run, keys: dict, method: str = "fresh") -> dict:

@@ -89,7 +89,8 @@ def varying_keys(jobs: list[Job]) -> set[str]:
 
 def _check_once(run: Run, checked: set[str]) -> None:
     """Folders and the model's module, once per distinct value (they need the disk or a subprocess)."""
-    key = repr((run.results_dir, run.cache_dir, run["model"].get("factory", {}).get("_target_"), str(run.interpreter)))
+    key = repr((run.results_dir, run.cache_dir, run["model"].get("factory", {}).get("_target_"), str(run.interpreter),
+                run["model"].get("weights")))
     if key not in checked:
         settings.check_before_run(run.settings)
         checked.add(key)

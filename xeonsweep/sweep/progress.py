@@ -80,16 +80,18 @@ class SweepProgress:
         for config, s in self.rows:
             sps = f"{s['sps']:.1f}" if s.get("sps") is not None else "-"
             if s.get("ci_half_width_pct") is not None:
-                sps += f" ±{s['ci_half_width_pct']:.1f}%" + ("" if s.get("target_met") else " (target not met)")
+                sps += f" ±{s['ci_half_width_pct']:.1f}%" + ("" if s.get("target_met") else f" ({short_of(s)})")
             status = shown_status(s)
             table.add_row(config or "(defaults)", f"[{STYLE.get(status, '')}]{status}[/]", sps)
         if self.rows:
             self.console.print(table)
         parts = [f"{counts[k]} {k}" for k in ("ok", "INVALID", "failed", "timeout", "skipped", "error") if counts[k]]
-        missed = sum(1 for _, s in self.rows if s["status"] == "ok" and s.get("target_met") is False)
-        if missed:
-            parts.append(f"{missed} short of the confidence target "
+        missed = [s for _, s in self.rows if s["status"] == "ok" and s.get("target_met") is False]
+        if any(s.get("goal") in (None, "precision") for s in missed):
+            parts.append(f"{len(missed)} short of the confidence target "
                          "(more benchmark.budget_s, or a larger target_ci_pct)")
+        elif missed:
+            parts.append(f"{len(missed)} left open by the goal {missed[0]['goal']} (more benchmark.budget_s)")
         if lost:
             parts.append(f"{lost} lost with their job (run the same command again to run them)")
         if already_done:
@@ -107,3 +109,8 @@ def reason_lines(reason: str | None) -> list[str]:
     An ok row's reason says a live config missed its confidence target."""
     lines = [line.strip() for line in (reason or "").splitlines() if line.strip()]
     return lines[:1] + lines[-1:] if len(lines) > 1 else lines
+
+
+def short_of(summary: dict) -> str:
+    """What a config measured in blocks did not reach, by its sweep's benchmark.goal."""
+    return "target not met" if summary.get("goal") in (None, "precision") else "left open"
