@@ -15,6 +15,7 @@ interval over rounds (goal 0.97 to 1.03). Nothing is asserted: run it on a quiet
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
@@ -37,7 +38,7 @@ COLD_WARM = "benchmark.warmup=10,11"
 
 
 def cold_and_warm(name: str, overrides: list[str], args, tmp: Path):
-    folder = tmp / name.replace(" ", "_").replace("+", "_")
+    folder = tmp / re.sub(r"[^A-Za-z0-9_.-]+", "_", name)  # a folder Hydra reads back as a plain override value
     result = subprocess.run(
         [sys.executable, "-m", "xeonsweep", "-m", f"model={args.model}", *overrides, COLD_WARM,
          "benchmark.method=blocks", f"benchmark.min_rounds={args.rounds}", f"benchmark.budget_s={args.budget}",
