@@ -32,7 +32,7 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
                         self.max_batch_size)
         if hook.searching(config):  # search=tpe, gp, random: the search asks for configs, not the grid
             # The driver's composition of a job's settings (its YAML files checked) serves the search's candidates.
-            return hook.hand_over(config, driver._settings, [*self._parse_config(), *arguments])
+            return hook.hand_over(config, driver.job_settings, [*self._parse_config(), *arguments])
         return driver.sweep(self._job_overrides(arguments), arguments)
 
     def _job_overrides(self, arguments: list[str]) -> list[list[str]]:

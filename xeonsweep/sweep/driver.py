@@ -57,7 +57,7 @@ class Driver:
         here = settings.machine_label(cpu)
         machine = here if self.can.runs_here else (self.config.get("cluster") or {}).get("machine")
         try:
-            plan = planning.plan_sweep(job_overrides, self._settings, cpu, sweep_id,
+            plan = planning.plan_sweep(job_overrides, self.job_settings, cpu, sweep_id,
                                        store if machine else None, machine)
         except UserError as exc:
             print(f"xeonsweep: {exc}", file=sys.stderr)
@@ -156,7 +156,7 @@ class Driver:
             label=lambda job: planning.describe(job.overrides, varying), status=progress.status, note=progress.note,
         )
 
-    def _settings(self, overrides: list[str]) -> dict:
+    def job_settings(self, overrides: list[str]) -> dict:
         """A job's settings, every YAML file it is composed from checked (conf/, --config-dir, hydra.searchpath);
         a job that does not compose is refused in one line, as a single run is."""
         from hydra.errors import HydraException
