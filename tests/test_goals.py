@@ -172,3 +172,13 @@ def test_the_report_pairs_blocks_of_the_same_rounds_and_says_which_ties_are_equi
     assert table.loc["baseline", "tie"] == ""  # told apart from both, though every unpaired interval overlaps
     assert table.loc["faster", "tie"] == table.loc["same", "tie"] != ""
     assert table.loc["same", "tie_kind"] == "equivalent"
+
+
+def test_equivalence_reads_the_90_percent_interval_as_two_one_sided_tests_do():
+    # Eight rounds: the 95% interval of the median is the whole range (one stray round reaches 1.06), the 90%
+    # interval leaves the extremes out and lies within 1 ± 5%.
+    values = [0.99, 1.0, 1.01, 1.0, 0.98, 1.02, 1.06, 0.97]
+    assert paired.median_interval(values).high == 1.06
+    assert paired.judge(values, 5.0).verdict == "equivalent"
+    assert paired.verdict(paired.median_interval(values), 5.0) == "open"  # without it: the stricter 95% test
+    assert paired.judge(values, 1.0).verdict == "open"

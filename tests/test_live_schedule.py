@@ -140,3 +140,11 @@ def test_a_line_cut_short_by_a_kill_loses_that_block_only(tmp_path):
     journal.append("a", {"sps": 3.0})
     assert journal.earlier("a") == [{"sps": 1.0}, {"sps": 3.0}]
     assert journal.continuing(["b"]) is None and Journal.of_store("s3://bucket/store") is None
+
+
+def test_every_row_carries_its_paired_speedup_over_the_reference():
+    # The reference's row is written first; the rows after it still pair their blocks with its blocks.
+    trace = scheduled([("a", "ok"), ("b", "ok"), ("c", "noisy")], memory_mb=1000)
+    speedups = {e[1]: (e[3].get("speedup"), e[3].get("speedup_reference")) for e in trace if e[0] == "row"}
+    assert speedups["a"] == (1.0, "a") and speedups["b"] == (1.0, "a")
+    assert speedups["c"][0] == pytest.approx(1.1) and speedups["c"][1] == "a"

@@ -85,11 +85,12 @@ class RoundLoop:
         released |= self._release_dropped(rounds, names, released, group, with_reference)
         if last:
             self._probe(group, rounds.done + 1)
-        for name, live in names.items():
-            if name not in rounds.failed and name not in released:
-                self.finish(live, self._row_outcome(live, rounds, name, group, with_reference and live.reference,
-                                                    names))
-                live.next_group()
+        # Every outcome first: a row's paired speedup reads the reference's blocks, which next_group clears.
+        outcomes = {name: self._row_outcome(live, rounds, name, group, with_reference and live.reference, names)
+                    for name, live in names.items() if name not in rounds.failed and name not in released}
+        for name, outcome in outcomes.items():
+            self.finish(names[name], outcome)
+            names[name].next_group()
 
     def _release_dropped(self, rounds: Rounds, names: dict[str, Live], released: set[str], group: int,
                          with_reference: bool) -> set[str]:

@@ -180,7 +180,7 @@ def tied(a: pd.Series, b: pd.Series) -> str:
     ratios = paired_ratios(a, b)
     if ratios:
         margin = a["_margin_pct"] if a["_margin_pct"] == a["_margin_pct"] else 2.0
-        word = paired.verdict(paired.median_interval(ratios), margin)
+        word = paired.judge(ratios, margin).verdict
         return word if word in ("equivalent", "open") else ""
     return "open" if overlaps(a, b) else ""
 

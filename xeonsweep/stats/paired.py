@@ -10,7 +10,9 @@ distribution-free 95% interval over rounds, and a verdict:
 - `open`: neither yet (or fewer than two shared rounds).
 
 Equivalence is checked first: a difference of 0.5% that the data resolves is,
-for choosing a config, the same speed when the margin is 2%.
+for choosing a config, the same speed when the margin is 2%. It is the field's
+equivalence test (Schuirmann's two one-sided tests at 5% each), so it reads the
+90% interval of the median; faster and slower read the 95% one.
 
 The interval is the binomial order-statistic interval of the median (exact for any
 distribution of the ratios, no resampling, the same blocks always give the same
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from xeonsweep.stats.confidence import LEVEL, Estimate
 
 VERDICTS = ("faster", "slower", "equivalent", "open")
+EQUIVALENCE_LEVEL = 0.90  # two one-sided tests at 5% each: the 90% interval within the margin
 
 
 @dataclass(frozen=True)
@@ -70,11 +73,14 @@ def speedup(a: Mapping[int, float], b: Mapping[int, float]) -> Estimate | None:
     return median_interval(values) if values else None
 
 
-def verdict(ratio: Estimate | None, margin_pct: float) -> str:
+def verdict(ratio: Estimate | None, margin_pct: float, equivalence: Estimate | None = None) -> str:
+    """The verdict on a ratio's 95% interval; `equivalence`, the same ratio's 90% interval, for the
+    equivalence test (without it the 95% interval, a stricter test)."""
     if ratio is None or ratio.blocks < 2:
         return "open"
     margin = margin_pct / 100
-    if 1 - margin <= ratio.low and ratio.high <= 1 + margin:
+    same = equivalence or ratio
+    if 1 - margin <= same.low and same.high <= 1 + margin:
         return "equivalent"
     if ratio.low > 1:
         return "faster"
@@ -83,6 +89,13 @@ def verdict(ratio: Estimate | None, margin_pct: float) -> str:
     return "open"
 
 
+def judge(values: Sequence[float], margin_pct: float) -> Comparison:
+    """Per-round ratios a/b -> their median with its 95% interval, and the verdict."""
+    if not values:
+        return Comparison(None, "open")
+    ratio = median_interval(values)
+    return Comparison(ratio, verdict(ratio, margin_pct, median_interval(values, EQUIVALENCE_LEVEL)))
+
+
 def compare(a: Mapping[int, float], b: Mapping[int, float], margin_pct: float) -> Comparison:
-    ratio = speedup(a, b)
-    return Comparison(ratio, verdict(ratio, margin_pct))
+    return judge(ratios(a, b), margin_pct)
