@@ -16,7 +16,7 @@ from tests.conftest import compose
 from xeonsweep.config import settings
 from xeonsweep.config.run import Run
 from xeonsweep.errors import UserError
-from xeonsweep.search import answer, options, space, values
+from xeonsweep.search import answer, batch_size, options, space, values
 from xeonsweep.search.driver import Search
 from xeonsweep.store import feasible, results
 
@@ -95,6 +95,11 @@ def make_search(tmp_path, *dims: str, extra: tuple = ()) -> Search:
      "search.sampler (optuna.samplers.TPESampler): TPESampler.__init__() got an unexpected keyword argument 'bogus'"),
     (("batch_size=choice(0,2)",), (), "batch_size=0 is not valid; valid: an integer >= 1"),
     (("batch_size=1,2",), ("search.min_cosine=2",), "search.min_cosine=2 is not valid; valid: a number from 0 to 1"),
+    (("batch_size=1,2",), ("search.batch=0",), "search.batch=0 is not valid; valid: an integer >= 1, or null (as many "
+                                               "candidates as fit the memory budget, 2 to 8)"),
+    (("batch_size=1,2",), ("search.batch=-3",), "search.batch=-3 is not valid; valid: an integer >= 1, or null"),
+    (("batch_size=1,2",), ("search.batch=2.5",), "search.batch=2.5 is not valid; valid: an integer >= 1, or null"),
+    (("batch_size=1,2",), ("search.batch=many",), "search.batch=many is not valid; valid: an integer >= 1, or null"),
     (("batch_size=1,2",), ("benchmark.repeats=2",), "benchmark.repeats=2: a search measures each config once"),
     (("batch_size=1,2",), ("scenario=server", "scenario.target_qps=10", "scenario.latency_slo_ms=100"),
      "search.objective=sps is measured in paired rounds, offline only (scenario=server)"),
@@ -123,6 +128,71 @@ def test_search_settings_are_not_part_of_a_configs_fingerprint():
     plain = settings.to_settings(compose("model=tiny"))
     searched = settings.to_settings(compose("model=tiny", "search=gp", "search.trial=3", "search.min_cosine=0.9"))
     assert settings.config_hash(plain) == settings.config_hash(searched)
+
+
+# -- the batch size ------------------------------------------------------------------------------
+def test_a_batch_is_as_many_candidates_as_fit_beside_the_reference_at_their_largest_measured_peak():
+    chosen = batch_size.choose(None, 6000.0, "80% of 7500 MB available", [900.0, 1150.0, 1000.0], "tiny")
+    assert chosen.size == 4  # 6000 // 1200 = 5 live children, one of them the reference
+    assert chosen.why == ("80% of 7500 MB available / 1150 MB per candidate (the largest set-up peak of 3 tiny "
+                          "row(s) on this machine), less the reference")
+
+
+def test_without_a_measured_peak_the_batch_is_a_cautious_guess_and_says_so():
+    chosen = batch_size.choose(None, 10_000.0, "benchmark.live_memory_mb=10000", [], "resnet50")
+    assert chosen.size == 3 and f"/ {batch_size.GUESS_MB:.0f} MB per candidate (no resnet50 row on this machine " \
+        "yet: a cautious guess)" in chosen.why
+
+
+@pytest.mark.parametrize("budget_mb, size, kept", [(1000.0, 2, True), (2500.0, 2, True), (3000.0, 2, False),
+                                                   (9000.0, 8, False), (100_000.0, 8, True)])
+def test_a_chosen_batch_is_kept_within_2_and_8(budget_mb, size, kept):
+    chosen = batch_size.choose(None, budget_mb, "budget", [1000.0], "tiny")
+    assert chosen.size == size and ("kept within 2-8" in chosen.why) == kept
+
+
+def test_an_explicit_batch_is_kept_and_a_cluster_asks_for_the_most():
+    assert batch_size.choose(12, 100.0, "budget", [5000.0], "tiny") == batch_size.Choice(12, "search.batch=12")
+    assert batch_size.choose(1, 1e6, "budget", [], "tiny").size == 1
+    assert batch_size.choose(None, 100.0, "budget", [5000.0], "tiny", cluster=True).size == 8
+
+
+def test_the_memory_budget_is_live_memory_mb_or_a_share_of_what_is_available():
+    assert batch_size.budget(4000, 20_000.0, 0.8) == (4000.0, "benchmark.live_memory_mb=4000")
+    assert batch_size.budget(None, 10_000.0, 0.8) == (8000.0, "80% of 10000 MB available")
+
+
+def test_a_candidates_peak_is_a_block_rows_set_up_peak_or_a_fresh_rows_peak_times_its_instances():
+    import pandas as pd
+
+    frame = pd.DataFrame([
+        {"model": "tiny", "machine": "m", "setup_peak_rss_mb": 700.0, "peak_rss_mb": 350.0, "instances_started": 2,
+         "workers": 2},
+        {"model": "tiny", "machine": "m", "setup_peak_rss_mb": None, "peak_rss_mb": 400.0, "instances_started": 3,
+         "workers": 3},
+        {"model": "tiny", "machine": "m", "setup_peak_rss_mb": None, "peak_rss_mb": 500.0, "instances_started": None,
+         "workers": None},
+        {"model": "tiny", "machine": "m", "setup_peak_rss_mb": None, "peak_rss_mb": None, "instances_started": None,
+         "workers": 1},                                                              # failed: no figure
+        {"model": "vit", "machine": "m", "setup_peak_rss_mb": 9000.0, "peak_rss_mb": 9000.0, "instances_started": 1,
+         "workers": 1},                                                              # another model
+        {"model": "tiny", "machine": "other", "setup_peak_rss_mb": 9000.0, "peak_rss_mb": 9000.0,
+         "instances_started": 1, "workers": 1},                                      # another machine
+    ])
+    assert batch_size.peaks_of(frame, "tiny", "m") == [700.0, 1200.0, 500.0]
+    assert batch_size.peaks_of(frame.iloc[:0], "tiny", "m") == []
+
+
+def test_the_search_says_which_batch_it_chose_and_why(tmp_path, capsys):
+    search = make_search(tmp_path, "batch_size=choice(1,2,4,8)", extra=("benchmark.live_memory_mb=5000",))
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    for batch, peak in ((1, 800.0), (2, 1000.0)):
+        row = store_row(search, {"batch_size": batch}, 100.0, when)
+        results.write_row({**row, "setup_peak_rss_mb": peak}, search.store, "earlier")
+    search.open()
+    assert search.batch.size == 4 and search._room() == 4
+    assert ("; batch 4 (benchmark.live_memory_mb=5000 / 1000 MB per candidate (the largest set-up peak of 2 tiny "
+            "row(s) on this machine), less the reference); study in") in capsys.readouterr().err
 
 
 # -- folding ----------------------------------------------------------------------------------

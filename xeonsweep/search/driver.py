@@ -34,6 +34,7 @@ from xeonsweep.errors import UserError
 from xeonsweep.machine.facts import cpu_info
 from xeonsweep.search import (
     answer as answers,
+    batch_size,
     measure,
     options as search_options,
     samplers,
@@ -161,10 +162,24 @@ class Search:
         for key, value in (("dimensions", self.dimension_names), ("objectives", list(self.options.objectives)),
                            ("limits", self.options.limits), ("machine", self.machine)):
             self.study.set_user_attr(key, value)
+        self.batch = self._choose_batch()
         self.say(f"search {self.id}: {self.options.sampler_name}, objective {', '.join(self.options.objectives)}"
-                 f"{self._limits_text()}; study in {path}")
+                 f"{self._limits_text()}; batch {self.batch.size} ({self.batch.why}); study in {path}")
         self._recover()
         self._warm_start()
+
+    def _choose_batch(self) -> batch_size.Choice:
+        """search.batch, or as many candidates as fit the live memory budget (search.batch_size)."""
+        from xeonsweep.blocks.groups import MEMORY_SHARE
+        from xeonsweep.machine.facts import available_memory_mb
+
+        if self.options.batch is not None:
+            return batch_size.choose(self.options.batch, 0.0, "", [], "")
+        budget, budget_text = batch_size.budget(self.base["benchmark"].get("live_memory_mb"), available_memory_mb(),
+                                                MEMORY_SHARE)
+        frame = results.load(self.store, list(batch_size.COLUMNS))
+        model = self.base["model"]["name"]
+        return batch_size.choose(None, budget, budget_text, batch_size.peaks_of(frame, model, self.machine), model)
 
     def say(self, text: str) -> None:
         if self.progress is not None:
@@ -272,7 +287,7 @@ class Search:
         self._tell(batch, rows)
 
     def _room(self) -> int:
-        left = self.options.batch
+        left = self.batch.size
         if self.options.n_trials is not None:
             left = min(left, self.options.n_trials - self._measured())
         return left

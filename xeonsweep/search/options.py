@@ -36,7 +36,7 @@ class Options:
     sampler: dict
     objectives: tuple[str, ...]
     limits: dict[str, float]
-    batch: int
+    batch: int | None       # None: as many as fit the memory budget (search.batch_size)
     n_trials: int | None
     budget_s: float | None
     patience: int | None
@@ -94,7 +94,7 @@ def read(run: dict) -> Options:
         sampler=dict(sampler),
         objectives=_objectives(search["objective"]),
         limits={k: _number(search, k, 0.0) for k in LIMITS if search.get(k) is not None},
-        batch=int(_number(search, "batch", 1, integer=True)),
+        batch=_batch(search.get("batch")),
         n_trials=_optional(search, "n_trials", 1, integer=True),
         budget_s=_optional(search, "budget_s", 0.0),
         patience=_optional(search, "patience", 1, integer=True),
@@ -146,6 +146,15 @@ def _number(node: dict, key: str, minimum: float, integer: bool = False) -> floa
             (isinstance(value, float) and not math.isfinite(value)):
         what = "an integer" if integer else "a number"
         raise UserError(f"search.{key}={_shown(value)} is not valid; valid: {what} >= {minimum:g}")
+    return value
+
+
+def _batch(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise UserError(f"search.batch={_shown(value)} is not valid; valid: an integer >= 1, or null (as many "
+                        "candidates as fit the memory budget, 2 to 8)")
     return value
 
 
