@@ -130,6 +130,32 @@ def test_a_ray_job_lost_with_its_worker_loses_only_its_run(sweep, ray_cluster):
     assert sorted(frame["batch_size"]) == [1, 3] and set(frame["status"]) == {"ok"}, frame["reason"].tolist()
 
 
+def test_a_search_on_ray_runs_each_batch_as_jobs_and_run_again_measures_nothing_new(sweep, ray_cluster):
+    """search=tpe with cluster=ray: each batch's candidates are Ray jobs (fresh runs, each under the node's
+    host lock: lock.wait=false would fail a run if the submitting search held it), rows carry the search and
+    its trials, the study is beside the store, and the same command again measures nothing."""
+    args = ["-m", "search=tpe", "cluster=ray", f"hydra.launcher.ray.init.address=127.0.0.1:{RAY_PORT}", *FAST,
+            "batch_size=choice(1,2,4)", "search.n_trials=3", "search.batch=2", "lock.wait=false"]
+    result = sweep(*args, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    frame = pd.read_parquet(sweep.store)
+    assert set(frame["status"]) == {"ok"}, frame["reason"].tolist()
+    assert sorted(frame["batch_size"]) == [1, 2, 4] and frame["config_hash"].nunique() == 3
+    assert set(frame["measurement"]) == {"fresh"} and frame["search_id"].nunique() == 1
+    assert frame["trial"].notna().all() and frame["trial"].nunique() == 3
+    assert frame["sweep_id"].nunique() == 2  # two batches: 2 candidates, then 1
+    reference = frame[frame["measure_reference"].fillna(False).astype(bool)]
+    assert list(reference["batch_size"]) == [1]  # the baseline, the first batch's only
+    assert "batch 2 (search.batch=2)" in result.stderr and "best feasible: batch_size=" in result.stdout
+    search_id = frame["search_id"].iloc[0]
+    assert (sweep.store / "_search" / f"{search_id}.journal").stat().st_size > 0
+
+    again = sweep(*args, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "search.n_trials=3 configs measured" in again.stderr
+    assert len(pd.read_parquet(sweep.store)) == len(frame)
+
+
 def test_slurm_submission_from_the_config(tmp_path, monkeypatch):
     """Compose cluster=slurm, let the real launcher build and write its sbatch
     script; only Slurm itself (srun's presence, the call to sbatch) is faked."""

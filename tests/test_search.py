@@ -68,15 +68,15 @@ def test_a_space_that_cannot_be_searched_is_one_line(override, message):
 
 
 # -- a search's settings and bad input ------------------------------------------------------
-def make_search(tmp_path, *dims: str, extra: tuple = ()) -> Search:
+def compose_run(overrides: list[str]) -> dict:
+    return settings.to_settings(compose(*[o for o in overrides if not o.startswith("hydra.")]))
+
+
+def make_search(tmp_path, *dims: str, extra: tuple = (), launcher=None) -> Search:
     fixed = ["model=tiny", "search=tpe", f"results.dir={tmp_path}/results", f"cache.dir={tmp_path}/cache",
              f"hydra.sweep.dir={tmp_path}/sweep", *extra]
     config = compose(*fixed)
-
-    def compose_run(overrides: list[str]) -> dict:
-        return settings.to_settings(compose(*[o for o in overrides if not o.startswith("hydra.")]))
-
-    return Search(config, compose_run, [*fixed, *dims])
+    return Search(config, compose_run, [*fixed, *dims], launcher)
 
 
 @pytest.mark.parametrize("dims, extra, message", [
@@ -372,7 +372,7 @@ def made_up_measure(speed):
 
     batches = []
 
-    def measure_batch(jobs, sweep_dir, first_index, machine, store, finished, label, status, note):
+    def measure_batch(jobs, sweep_dir, first_index, machine, store, finished, label, status, note, launcher=None):
         batches.append(jobs)  # each batch ten minutes after the last
         began = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=10 * len(batches))
         for k, job in enumerate(jobs):
@@ -419,3 +419,94 @@ def test_the_loop_measures_each_config_once_and_stops_when_patience_runs_out(tmp
     assert [(r["batch_size"], r["constraint"]) for r in rows if r["feasible"] is False] == [
         (32, "max_p99_ms=100: p99 latency 103.226 ms")]
     assert found.importances == {"batch_size": 1.0}
+
+
+class MadeUpCluster:
+    """A cluster launcher on a made-up machine: each job a fresh run (no blocks) whose row it writes into the
+    store, as a node does; the job of a config in `lose` is lost with its node."""
+
+    runs_here, in_process = True, False  # sweep.launchers: jobs run elsewhere (on this kind of machine)
+
+    def __init__(self, speed, lose=()):
+        self.speed, self.lose, self.batches = speed, set(lose), []
+
+    def launch(self, job_overrides, initial_job_idx):
+        from hydra.core.utils import JobReturn, JobStatus
+
+        from xeonsweep.errors import JobLost
+        from xeonsweep.machine.facts import cpu_info
+
+        self.batches.append([list(o) for o in job_overrides])
+        began = datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=10 * len(self.batches))
+        machine = settings.machine_label(cpu_info())
+        returns = []
+        for k, overrides in enumerate(job_overrides):
+            run = Run.from_settings(compose_run(list(overrides)), cpu_info())
+            if run["batch_size"] in self.lose:
+                returns.append(JobReturn(overrides=list(overrides), status=JobStatus.FAILED,
+                                         _return_value=JobLost("Ray job #9 ended without a result: NodeDiedError")))
+                continue
+            sps = self.speed(run)
+            row = {"run_key": run.run_key(machine), "config_hash": run.config_hash, "sweep_id": run["sweep_id"],
+                   "machine": machine, "overrides": " ".join(overrides), "started_at": began + timedelta(seconds=k),
+                   "finished_at": began + timedelta(seconds=30 + k), "status": "ok", "model": "tiny",
+                   "batch_size": run["batch_size"], "sps": sps, "latency_ms_p99": 1000 * run["batch_size"] / sps,
+                   "cosine_similarity": 1.0, "measurement": "fresh"}
+            row.update(feasible.columns(run.settings, row))
+            results.write_row(row, run.results_dir, run["sweep_id"])
+            returns.append(JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED,
+                                     _return_value={"status": "ok", "sps": sps, "reason": None}))
+        return returns
+
+
+def test_on_a_cluster_a_batch_is_the_most_and_the_search_holds_no_host_lock(tmp_path, monkeypatch):
+    from xeonsweep.sweep import host_lock
+
+    search = make_search(tmp_path, "batch_size=choice(1,2,4,8)", launcher=MadeUpCluster(lambda run: 1.0))
+    assert search.on_cluster and search._measuring_overrides() == ["results.rerun=true"]
+
+    def no_lock_here(*args, **kwargs):
+        raise AssertionError("a search on a cluster holds no host lock: each job takes its node's")
+
+    monkeypatch.setattr(host_lock, "host_lock", no_lock_here)
+    with search._host_lock():
+        pass
+    search.progress = Quiet()
+    search.open()
+    assert search.batch.size == 8  # a node per job: this machine's memory bounds nothing
+    assert "; batch 8 (on a cluster each job has a node of its own" in search.progress.lines[0]
+
+
+def test_on_a_cluster_each_batch_goes_to_the_launcher_as_fresh_runs_told_their_own_figures(tmp_path):
+    speeds = {1: 100.0, 2: 180.0, 4: 300.0, 8: 330.0, 16: 320.0, 32: 310.0}
+    cluster = MadeUpCluster(lambda run: speeds[run["batch_size"]], lose={16})
+    search = make_search(tmp_path, "batch_size=choice(1,2,4,8,16,32)", launcher=cluster,
+                         extra=("search.batch=2", "search.patience=1", "search.max_p99_ms=100", "search.n_trials=null"))
+    search.progress = Quiet()
+    search.open()
+    while not search._stop():
+        search._one_batch()
+
+    shown = [[" ".join(o for o in job if o.startswith(("batch_size=", "search.trial=", "search.reference=")))
+              for job in batch] for batch in cluster.batches]
+    # Only the first batch has a reference, the baseline, for the answer; each config is measured once.
+    assert shown == [["batch_size=1 search.trial=0 search.reference=true", "batch_size=2 search.trial=1"],
+                     ["batch_size=4 search.trial=2", "batch_size=8 search.trial=5"],
+                     ["batch_size=16 search.trial=8", "batch_size=32 search.trial=9"]]
+    jobs = [job for batch in cluster.batches for job in batch]
+    assert all("results.rerun=true" in job and "benchmark.method=blocks" not in job for job in jobs)
+    # Unpaired, a batch beats the incumbent by more than the margin (180 > 1.02 x 100, 330 > 1.02 x 180); the
+    # third (16 lost with its node, 32 breaks the latency limit) beats nothing.
+    assert search.stopped_by == "search.patience=1: no batch beat the incumbent for 1 batches"
+    lost = [t for t in search.study.trials if t.user_attrs.get("source") == "measured"
+            and t.user_attrs.get("reason") == "no row was written for it"]
+    assert [t.params["batch_size"] for t in lost] == [16] and lost[0].state == TrialState.FAIL
+    assert "lost 1 run with its job: batch_size=16: Ray job #9 ended without a result: NodeDiedError" \
+        in search.progress.lines
+    rows = search._rows()
+    found = answer.compute(rows, ("sps",), search.study, search.dimension_names)
+    # Fresh runs pair nothing: each value is its row's own SPS; the answer's ratio is of the two rows.
+    assert {s.trial: s.values[0] for s in found.scored.values() if s.values} == \
+        {int(r["trial"]): r["sps"] for r in rows}
+    assert found.labels[found.best.trial] == "batch_size=8" and found.speedup is None
+    assert found.chained == pytest.approx(3.3)

@@ -31,8 +31,9 @@ class XeonSweeper(BasicSweeper):  # noqa: D101
         driver = Driver(config, self.launcher, lambda overrides: loader.load_sweep_config(config, overrides),
                         self.max_batch_size)
         if hook.searching(config):  # search=tpe, gp, random: the search asks for configs, not the grid
-            # The driver's composition of a job's settings (its YAML files checked) serves the search's candidates.
-            return hook.hand_over(config, driver.job_settings, [*self._parse_config(), *arguments])
+            # The driver's composition of a job's settings (its YAML files checked) serves the search's candidates;
+            # the launcher measures them on a cluster.
+            return hook.hand_over(config, driver.job_settings, [*self._parse_config(), *arguments], self.launcher)
         return driver.sweep(self._job_overrides(arguments), arguments)
 
     def _job_overrides(self, arguments: list[str]) -> list[list[str]]:

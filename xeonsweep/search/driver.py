@@ -12,6 +12,13 @@ knows is told its known values without measuring; settings that cannot go togeth
 failed (and written once as a skipped row). The new configs are measured together with the
 reference (the baseline in the first batch, the incumbent after) by `measure.measure_batch`,
 and told what their rows say (values.score; limits as constraints; failed rows as failed).
+
+Under a cluster launcher (one that runs jobs elsewhere: sweep.launchers) the loop is the same,
+run on the submitting host (the sampler, the journal beside the shared store), but a batch's
+jobs go to the launcher as a grid sweep's do: one fresh run each on a node, under that node's
+host lock (the search holds none: this host may be a node too). Fresh runs on different nodes
+have no rounds to pair, so each is told its row's own figure; only the first batch has a
+reference (the baseline, for the answer).
 """
 
 from __future__ import annotations
@@ -60,21 +67,24 @@ class Folded:
 @dataclass
 class Batch:
     reference: tuple[Any, dict] | None = None        # (trial, params) measured first, the others against it
+    to_beat: float | None = None                     # the incumbent's first value when the batch was asked
     new: dict[str, tuple[Any, dict]] = field(default_factory=dict)  # config_hash -> (trial, params)
     twins: list[tuple[Any, str]] = field(default_factory=list)      # (trial, config_hash) told after measuring
     skipped: list[tuple[Any, dict, str]] = field(default_factory=list)  # (trial, params, why): a skipped row
 
 
 class Search:
-    def __init__(self, config: Any, compose: Callable[[list[str]], dict], overrides: list[str]) -> None:
-        self.config, self.compose = config, compose
+    def __init__(self, config: Any, compose: Callable[[list[str]], dict], overrides: list[str],
+                 launcher: Any = None) -> None:
+        """`launcher`: the sweep's Hydra launcher, set up by the sweeper; a cluster's measures the batches."""
+        self.config, self.compose, self.launcher = config, compose, launcher
         self.cpu = cpu_info()
-        self.machine = settings.machine_label(self.cpu)
-        launcher = str(config.hydra.launcher._target_)
-        if not launchers.of_target(launcher).in_process:
-            name = launcher.rpartition(".")[2]
-            raise UserError(f"search: measures with live workers on this machine, not through {name} (a cluster "
-                            "search is not built yet); drop cluster=... or use search=none")
+        self.can = launchers.of_class(type(launcher)) if launcher is not None \
+            else launchers.of_target(str(config.hydra.launcher._target_))
+        self.on_cluster = not self.can.in_process
+        # The machine the rows will name: this one, or the nodes' when the sweep is told (cluster.machine).
+        self.machine = settings.machine_label(self.cpu) if self.can.runs_here \
+            else (config.get("cluster") or {}).get("machine")
         self.space = spaces.parse(overrides)
         self.base = compose(self.space.fixed)
         self.options = search_options.read(self.base)
@@ -88,7 +98,8 @@ class Search:
         self.store = str(settings_store(self.base))
         self.id = self.options.id or studies.search_id(self.space.fixed, self.space.distributions,
                                                        self.options.objectives, self.options.limits,
-                                                       self.options.sampler, self.options.seed, self.machine)
+                                                       self.options.sampler, self.options.seed,
+                                                       self.machine or "cluster nodes")
         self.sweep_dir = Path(config.hydra.sweep.dir)
         self.index = itertools.count()
         self.stopped_by = ""
@@ -100,7 +111,10 @@ class Search:
     def _measuring_overrides(self) -> list[str]:
         """Offline candidates are measured in blocks, with enough rounds for a paired interval, and raced
         (benchmark.goal=best: a candidate wholly behind the batch's leader is dropped and its child released)
-        unless the sweep asked for goal=rank."""
+        unless the sweep asked for goal=rank. On a cluster each is a fresh run that a node measures even when
+        the store has its config already (as a search here does): the search asked for it, with its trial."""
+        if self.on_cluster:
+            return ["results.rerun=true"]
         if settings.scenario_name(self.base) != "offline":
             return []
         extra = ["benchmark.method=blocks"]
@@ -173,8 +187,8 @@ class Search:
         from xeonsweep.blocks.groups import MEMORY_SHARE
         from xeonsweep.machine.facts import available_memory_mb
 
-        if self.options.batch is not None:
-            return batch_size.choose(self.options.batch, 0.0, "", [], "")
+        if self.options.batch is not None or self.on_cluster:
+            return batch_size.choose(self.options.batch, 0.0, "", [], "", cluster=self.on_cluster)
         budget, budget_text = batch_size.budget(self.base["benchmark"].get("live_memory_mb"), available_memory_mb(),
                                                 MEMORY_SHARE)
         frame = results.load(self.store, list(batch_size.COLUMNS))
@@ -204,8 +218,13 @@ class Search:
 
     @contextlib.contextmanager
     def _host_lock(self) -> Iterator[None]:
+        """Measuring here: the host lock for the whole search. On a cluster each job takes its node's lock
+        and the search holds none (this host may be one of the nodes), as a grid sweep's submitter."""
         from xeonsweep.sweep.host_lock import host_lock
 
+        if self.on_cluster:
+            yield
+            return
         with host_lock(f"search {self.id}", wait=self.config.lock.wait):
             yield
 
@@ -248,8 +267,11 @@ class Search:
 
     def _warm_start(self) -> None:
         known = set(self._known())
-        frame = results.load(self.store)
-        rows = warm.rows_of(frame, self.base["model"]["name"], self.machine)
+        if self.machine is None:
+            self.say("warm start: none (the nodes' machine is unknown; give cluster.machine as their rows name it)")
+            rows = []
+        else:
+            rows = warm.rows_of(results.load(self.store), self.base["model"]["name"], self.machine)
         added = warm.trials(rows, self.space, lambda params: self.fold(params).config_hash, known, self.options)
         if added:
             self.study.add_trials(added)
@@ -295,7 +317,13 @@ class Search:
     def _ask(self) -> Batch:
         batch = Batch()
         known = self._known()
-        reference = self._reference(known)
+        rows = self._rows()
+        # The first batch's reference is the baseline; after it, the incumbent (here: paired rounds) or none
+        # (on a cluster: fresh runs on different nodes pair nothing).
+        first = not any(r.get("measure_reference") for r in rows)
+        reference = self._reference(known, rows, first)
+        incumbent = self._incumbent(rows) if not first else None
+        batch.to_beat = self._first_value(incumbent, rows) if incumbent is not None else None
         room = self._room()
         for _ in range(room * ASKS_PER_CANDIDATE):
             if len(batch.new) >= room:
@@ -310,21 +338,26 @@ class Search:
                 batch.twins.append((trial, folded.config_hash))
             else:
                 batch.new[folded.config_hash] = (trial, trial.params)
-        if batch.new:
+        if batch.new and (first or not self.on_cluster):
             batch.reference = reference or next(iter(batch.new.values()))
-        else:
+        elif not batch.new:
             self.stopped_by = "the sampler proposes only configs already known (space exhausted)"
         return batch
 
-    def _reference(self, known: dict[str, Any]) -> tuple[Any, dict] | None:
+    def _reference(self, known: dict[str, Any], rows: list[dict], first: bool) -> tuple[Any, dict] | None:
         """The first batch's reference is the baseline; then the incumbent (None: a new baseline leads)."""
-        rows = self._rows()
-        if not any(r.get("measure_reference") for r in rows):
+        if first:
             trial = known.get(self.fold(self.space.baseline()).config_hash)
             trial = trial if trial is not None and trial.state == TrialState.COMPLETE else None
         else:
             trial = self._incumbent(rows)
         return (trial, trial.params) if trial is not None else None
+
+    def _first_value(self, trial: Any, rows: list[dict]) -> float:
+        """A known trial's first objective, from this search's rows when it has one, else as told."""
+        scored = {s.config_hash: s for s in scoring.score(rows, self.options.columns).values() if s.values}
+        own = scored.get(trial.user_attrs.get("config_hash"))
+        return own.values[0] if own is not None else trial.values[0]
 
     def _incumbent(self, rows: list[dict]):
         """The best feasible trial on the first objective (values from this search's rows, else the warm
@@ -370,8 +403,8 @@ class Search:
                 *(["search.reference=true"] if reference else [])]
 
     def _measure(self, batch: Batch) -> list[dict]:
-        ref_trial, ref_params = batch.reference
-        job_overrides = [self._job_overrides(ref_trial, ref_params, reference=True)]
+        ref_trial, ref_params = batch.reference or (None, None)
+        job_overrides = [self._job_overrides(ref_trial, ref_params, reference=True)] if batch.reference else []
         job_overrides += [self._job_overrides(t, p) for t, p in batch.new.values() if t is not ref_trial]
         job_overrides += [self._job_overrides(t, p) for t, p, _ in batch.skipped]
         sweep_id = f"{self.id}-t{min(t.number for t, _ in batch.new.values())}"
@@ -384,7 +417,8 @@ class Search:
         return measure.measure_batch(
             plan.jobs, self.sweep_dir, first, self.machine, self.store,
             finished=lambda job, summary: self.progress.finished(next(count), describe(job), summary),
-            label=describe, status=self.progress.status, note=self.progress.note)
+            label=describe, status=self.progress.status, note=self.progress.note,
+            launcher=self.launcher if self.on_cluster else None)
 
     def _tell(self, batch: Batch, rows: list[dict]) -> None:
         scored = scoring.score(self._rows(), self.options.columns)
@@ -415,11 +449,17 @@ class Search:
 
     def _beats(self, s: scoring.Scored, batch: Batch, scored: dict) -> bool:
         """Beaten: a feasible candidate whose paired interval over the incumbent lies above 1 (one
-        objective), or that no earlier feasible config dominates (two)."""
-        if not s.feasible or s.values is None or s.trial == batch.reference[0].number:
+        objective; unpaired, as fresh runs on a cluster are: its value more than the margin above the
+        incumbent's), or that no earlier feasible config dominates (two)."""
+        reference = batch.reference[0].number if batch.reference else None
+        if not s.feasible or s.values is None or s.trial == reference:
             return False
         if len(self.options.objectives) == 1:
-            return s.verdict == "faster"
+            if s.versus_reference is not None:
+                return s.verdict == "faster"
+            bar = batch.to_beat if batch.to_beat is not None else \
+                next((o.values[0] for o in scored.values() if o.trial == reference and o.values), None)
+            return bar is not None and s.values[0] > bar * (1 + scoring.MARGIN_PCT / 100)
         earlier = [o for o in scored.values() if o.values is not None and o.feasible and o.trial < s.trial]
         return not any(answers.dominates(o.values, s.values, self.options.directions) for o in earlier)
 
@@ -431,6 +471,8 @@ class Search:
     def _confirm(self) -> None:
         """The best and the baseline side by side once, when no batch paired them: the answer's
         speedup is then paired too."""
+        if self.on_cluster:
+            return  # fresh runs on nodes of their own: nothing to pair, the answer's ratio is of their rows
         rows = self._rows()
         found = answers.compute(rows, self.options.objectives, None, self.dimension_names)
         if found.best is None or found.baseline is None or found.speedup is not None \
@@ -461,10 +503,10 @@ def settings_store(run: dict) -> str:
     return absolute(store)
 
 
-def run_search(config: Any, compose: Callable[[list[str]], dict], overrides: list[str]) -> list:
+def run_search(config: Any, compose: Callable[[list[str]], dict], overrides: list[str], launcher: Any = None) -> list:
     """The sweeper's hand-over: a search instead of the grid. Bad input: one line, exit 2."""
     try:
-        search = Search(config, compose, overrides)
+        search = Search(config, compose, overrides, launcher)
     except UserError as exc:
         print(f"xeonsweep: {exc}", file=sys.stderr)
         sys.exit(2)

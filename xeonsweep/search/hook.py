@@ -25,7 +25,8 @@ def searching(config: Any) -> bool:
     return False
 
 
-def hand_over(config: Any, compose: Callable[[list[str]], dict], overrides: list[str]) -> list:
+def hand_over(config: Any, compose: Callable[[list[str]], dict], overrides: list[str], launcher: Any = None) -> list:
+    """The search, with the sweep's launcher (set up by the sweeper): a cluster's measures its batches."""
     from xeonsweep.search.driver import run_search
 
-    return run_search(config, compose, overrides)
+    return run_search(config, compose, overrides, launcher)

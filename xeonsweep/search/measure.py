@@ -5,25 +5,36 @@ first) are measured by live workers in interleaved rounds (blocks.live.measure_i
 set up once, one config timing at a time, the reference in every memory group), racing
 (`benchmark.goal=best`, set by the search driver): a candidate wholly behind the leader is
 dropped with its row saying so, and its child released. Server rows (peak QPS
-through LoadGen) are one fresh child per config, as a server sweep runs them. Rows are read
-back from the store: what the search tells Optuna is what the store holds.
+through LoadGen) are one fresh child per config, as a server sweep runs them. Under a cluster
+launcher (one that does not run jobs in this process: Submitit, Ray) the batch's jobs go to it
+as a grid sweep's do (sweep.driver): one fresh run per job on a node, under that node's host
+lock, each row written there into the shared store. Rows are read back from the store: what
+the search tells Optuna is what the store holds.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from xeonsweep.config.run import Job
 from xeonsweep.store import results
 
+log = logging.getLogger(__name__)
 
-def measure_batch(jobs: list[Job], sweep_dir: Path, first_index: int, machine: str, store: str,
+
+def measure_batch(jobs: list[Job], sweep_dir: Path, first_index: int, machine: str | None, store: str,
                   finished: Callable[[Job, dict], None], label: Callable[[Job], str],
-                  status: Callable[[str], None], note: Callable[[str], None]) -> list[dict]:
-    """Measure `jobs` (all of one sweep_id, the reference first) and return their rows from the store."""
-    if all(job.run.scenario == "offline" for job in jobs):
+                  status: Callable[[str], None], note: Callable[[str], None], launcher: Any = None) -> list[dict]:
+    """Measure `jobs` (all of one sweep_id, the reference first) and return their rows from the store.
+
+    `launcher`: the sweep's cluster launcher (None: measure on this machine, in this process)."""
+    if launcher is not None:
+        _measure_on_cluster(jobs, launcher, first_index, finished, label, status, note)
+    elif all(job.run.scenario == "offline" for job in jobs):
         from xeonsweep.blocks import live
 
         live.measure_in_blocks(jobs, sweep_dir, first_index, machine, finished=finished, label=label, status=status,
@@ -57,3 +68,28 @@ def _measure_fresh(jobs: list[Job], sweep_dir: Path, first_index: int, machine: 
         started = datetime.now(timezone.utc)
         outcome = launch.execute(job.run, run_dir, absolute(job.run.cache_dir), job.run.timeout_s)
         finished(job, record.record(job.run, keys, outcome, started))
+
+
+def _measure_on_cluster(jobs: list[Job], launcher: Any, first_index: int, finished: Callable[[Job, dict], None],
+                        label: Callable[[Job], str], status: Callable[[str], None],
+                        note: Callable[[str], None]) -> None:
+    """The batch's jobs handed to the launcher at once, as a grid sweep hands them: each a fresh run on a
+    node, which writes its row. A job lost with its node loses its row only (its trial is told failed)."""
+    from hydra.core.utils import JobStatus
+
+    from xeonsweep.errors import JobLost
+
+    status(f"{len(jobs)} job(s) on the cluster: " + "; ".join(label(job) for job in jobs))
+    try:
+        returns = launcher.launch([job.overrides for job in jobs], initial_job_idx=first_index)
+    except Exception as exc:  # noqa: BLE001 - the launcher lost the batch (a cancelled array, a dead head)
+        note(f"lost {len(jobs)} run(s) with their batch: {type(exc).__name__}: {exc}")
+        return
+    for job, ret in zip(jobs, returns):
+        if ret.status == JobStatus.FAILED and isinstance(ret._return_value, JobLost):
+            note(f"lost 1 run with its job: {label(job)}: {ret._return_value}")
+        elif ret.status == JobStatus.COMPLETED and isinstance(ret.return_value, dict):
+            finished(job, ret.return_value)
+        else:
+            log.error("job %s raised", ret.overrides, exc_info=ret._return_value)
+            finished(job, {"status": "error", "sps": None, "reason": repr(ret._return_value)})
