@@ -75,10 +75,7 @@ def compare(a: dict, b: dict, margin_pct: float) -> paired.Comparison | None:
     """a against b from the blocks of every round both were measured in (any sweep and memory group they share);
     None when they share no round (different memory groups, or rows without rounds): they are not paired."""
     ratios = [ratio for key in a if key in b for ratio in paired.ratios(a[key], b[key])]
-    if not ratios:
-        return None
-    ratio = paired.median_interval(ratios)
-    return paired.Comparison(ratio, paired.verdict(ratio, margin_pct))
+    return paired.judge(ratios, margin_pct) if ratios else None
 
 
 def margin_pct(rows: pd.DataFrame) -> float:
