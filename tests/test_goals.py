@@ -182,3 +182,16 @@ def test_equivalence_reads_the_90_percent_interval_as_two_one_sided_tests_do():
     assert paired.judge(values, 5.0).verdict == "equivalent"
     assert paired.verdict(paired.median_interval(values), 5.0) == "open"  # without it: the stricter 95% test
     assert paired.judge(values, 1.0).verdict == "open"
+
+
+def test_best_ends_when_what_is_left_is_the_same_speed_or_proven_slower():
+    # "behind" runs at 95% of the leader: with a 5% margin it is never proven more than 5% behind (not dropped)
+    # nor within 5% (not equivalent), but it is proven slower, so it cannot be the fastest: the race is answered.
+    clock = Clock()
+    speeds = {"ref": 100.0, "best": 200.0, "behind": 190.0}
+    rounds = schedule("best", list(speeds), 3, 3.0, 500, clock, reference="ref", margin_pct=5.0)
+    drive(rounds, speeds, clock)
+    assert rounds.stopped_by == "target" and rounds.done == 6
+    assert rounds.leader() == "best" and "behind" not in rounds.dropped
+    assert rounds.compare("behind", "best").verdict == "slower"
+    assert rounds.verdict("behind") is None and rounds.met("behind")

@@ -5,8 +5,8 @@
   ranking by paired speedup over the reference (each pair faster, slower or equivalent:
   paired.compare); a config whose neighbours change can be measured again.
 - `best`: a race. A config whose paired interval against the leader lies wholly below
-  1 - margin is dropped; the rounds end when the leader is alone or every config left is
-  equivalent to it.
+  1 - margin is dropped; the rounds end when no config left may be faster than the leader:
+  each is equivalent to it or proven slower (its interval below 1).
 
 The reference (the sweep's common config) is measured in every round while any other
 config is, so every speedup over it is paired. Nothing is decided before `min_rounds`
@@ -99,7 +99,9 @@ class PairedRounds(Rounds):
     def _race_over(self) -> bool:
         leader = self.leader()
         contenders = [n for n in self.live if n not in self.dropped and n not in (leader, self.reference)]
-        return all(self.compare(n, leader).verdict == "equivalent" for n in contenders)
+        # Answered: nothing left may be faster than the leader (each the same speed within the margin, or
+        # proven slower). A config proven slower by less than the margin is not dropped, but blocks nothing.
+        return all(self.compare(n, leader).verdict in ("equivalent", "slower") for n in contenders)
 
     # -- the schedule ------------------------------------------------------------------
     def met(self, name: str) -> bool:
