@@ -195,3 +195,13 @@ def test_best_ends_when_what_is_left_is_the_same_speed_or_proven_slower():
     assert rounds.leader() == "best" and "behind" not in rounds.dropped
     assert rounds.compare("behind", "best").verdict == "slower"
     assert rounds.verdict("behind") is None and rounds.met("behind")
+
+
+def test_best_does_not_end_before_the_leader_is_told_apart_from_the_reference():
+    # The reference (a search's incumbent) is never dropped, but the race is not answered while it might still
+    # be as fast as the leader: with one candidate, the race goes on until the pair is told apart.
+    clock = Clock()
+    speeds = {"ref": 100.0, "new": 103.0}
+    rounds = schedule("best", list(speeds), 5, 3.0, 500, clock, reference="ref", margin_pct=1.0)
+    drive(rounds, speeds, clock, noise=0.001)
+    assert rounds.done >= 6 and rounds.compare("ref", "new").verdict == "slower"

@@ -510,3 +510,8 @@ def test_on_a_cluster_each_batch_goes_to_the_launcher_as_fresh_runs_told_their_o
         {int(r["trial"]): r["sps"] for r in rows}
     assert found.labels[found.best.trial] == "batch_size=8" and found.speedup is None
     assert found.chained == pytest.approx(3.3)
+
+
+def test_an_unknown_memory_figure_bounds_no_batch():
+    # available_memory_mb() is infinite when /proc/meminfo has no MemAvailable line.
+    assert batch_size.choose(None, float("inf"), "80% of inf MB available", [1000.0], "tiny").size == 8

@@ -48,7 +48,8 @@ def choose(asked: int | None, budget_mb: float, budget_text: str, peaks_mb: list
     else:
         peak = GUESS_MB
         source = f"no {model} row on this machine yet: a cautious guess"
-    fit = math.floor(budget_mb / peak) - 1  # one live child is the reference's
+    # one live child is the reference's; an unknown (infinite) memory figure bounds nothing
+    fit = math.floor(budget_mb / peak) - 1 if math.isfinite(budget_mb) else MOST
     size = min(max(fit, FEWEST), MOST)
     kept = f", kept within {FEWEST}-{MOST}" if size != fit else ""
     return Choice(size, f"{budget_text} / {peak:.0f} MB per candidate ({source}), less the reference{kept}")

@@ -407,7 +407,8 @@ class Search:
         job_overrides = [self._job_overrides(ref_trial, ref_params, reference=True)] if batch.reference else []
         job_overrides += [self._job_overrides(t, p) for t, p in batch.new.values() if t is not ref_trial]
         job_overrides += [self._job_overrides(t, p) for t, p, _ in batch.skipped]
-        sweep_id = f"{self.id}-t{min(t.number for t, _ in batch.new.values())}"
+        numbers = [t.number for t, _ in batch.new.values()] + [t.number for t, _, _ in batch.skipped]
+        sweep_id = f"{self.id}-t{min(numbers)}"
         plan = planning.plan_sweep(job_overrides, self.compose, self.cpu, sweep_id, None, self.machine)
         first = next(self.index)
         for _ in plan.jobs[1:]:

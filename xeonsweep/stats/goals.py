@@ -98,7 +98,8 @@ class PairedRounds(Rounds):
 
     def _race_over(self) -> bool:
         leader = self.leader()
-        contenders = [n for n in self.live if n not in self.dropped and n not in (leader, self.reference)]
+        # The reference is never dropped, but it is a contender too: in a search it is the incumbent.
+        contenders = [n for n in self.live if n not in self.dropped and n != leader]
         # Answered: nothing left may be faster than the leader (each the same speed within the margin, or
         # proven slower). A config proven slower by less than the margin is not dropped, but blocks nothing.
         return all(self.compare(n, leader).verdict in ("equivalent", "slower") for n in contenders)

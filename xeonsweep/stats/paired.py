@@ -19,7 +19,8 @@ distribution of the ratios, no resampling, the same blocks always give the same
 interval), not a percentile bootstrap: from a few rounds a bootstrap of the median
 covers far less than it claims (from 3 rounds it is the range of the 3 ratios, which
 holds the true median 75% of the time, not 95%). The price is honest: fewer than 6
-rounds give no 95% interval at all, so nothing is told apart before the sixth round.
+rounds give no 95% interval at all, so nothing is told apart before the sixth round (the 90%
+interval that equivalence reads exists from the fifth).
 """
 
 from __future__ import annotations
