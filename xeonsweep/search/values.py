@@ -46,7 +46,19 @@ def _missing(value) -> bool:
 
 
 def paired_speedup(row: dict, reference: dict) -> Estimate | None:
-    """row over reference, block by block in the same round (stats.paired).
+    """row over reference, block by block in the same round (stats.paired)."""
+    pair = _rounds(row, reference)
+    return paired.speedup(*pair) if pair else None
+
+
+def paired_comparison(row: dict, reference: dict) -> paired.Comparison:
+    """row against reference with the verdict the race and the report give (equivalence on the 90% interval)."""
+    pair = _rounds(row, reference)
+    return paired.compare(*pair, MARGIN_PCT) if pair else paired.Comparison(None, "open")
+
+
+def _rounds(row: dict, reference: dict) -> tuple[dict[int, float], dict[int, float]] | None:
+    """The row's and the reference's blocks by round.
 
     The reference is timed first in every round, so a block belongs to the round of the last
     reference block that started before it: blocks pair by when they ran, not by their place in
@@ -65,7 +77,7 @@ def paired_speedup(row: dict, reference: dict) -> Estimate | None:
         r = bisect.bisect_right(ref_starts, float(start)) - 1
         if r >= 0 and r not in by_round:
             by_round[r] = float(sps)
-    return paired.speedup(by_round, by_round_ref)
+    return by_round, by_round_ref
 
 
 def _listed(value) -> list:
@@ -104,8 +116,8 @@ def _score_batch(batch: list[dict], columns: list[str], anchors: dict[str, float
                     first = anchor
                 else:
                     s.reference_trial = int(ref["trial"])
-                    s.versus_reference = paired_speedup(row, ref)
-                    s.verdict = paired.verdict(s.versus_reference, MARGIN_PCT)
+                    versus = paired_comparison(row, ref)
+                    s.versus_reference, s.verdict = versus.ratio, versus.verdict
                     if s.versus_reference is not None:
                         first = anchor * s.versus_reference.median
             rest = [float(row[c]) if not _missing(row.get(c)) else math.inf for c in columns[1:]]
