@@ -14,7 +14,6 @@ the search tells Optuna is what the store holds.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,8 +21,6 @@ from typing import Any
 
 from xeonsweep.config.run import Job
 from xeonsweep.store import results
-
-log = logging.getLogger(__name__)
 
 
 def measure_batch(jobs: list[Job], sweep_dir: Path, first_index: int, machine: str | None, store: str,
@@ -75,9 +72,7 @@ def _measure_on_cluster(jobs: list[Job], launcher: Any, first_index: int, finish
                         note: Callable[[str], None]) -> None:
     """The batch's jobs handed to the launcher at once, as a grid sweep hands them: each a fresh run on a
     node, which writes its row. A job lost with its node loses its row only (its trial is told failed)."""
-    from hydra.core.utils import JobStatus
-
-    from xeonsweep.errors import JobLost
+    from xeonsweep.sweep.launchers import job_result
 
     status(f"{len(jobs)} job(s) on the cluster: " + "; ".join(label(job) for job in jobs))
     try:
@@ -86,10 +81,8 @@ def _measure_on_cluster(jobs: list[Job], launcher: Any, first_index: int, finish
         note(f"lost {len(jobs)} run(s) with their batch: {type(exc).__name__}: {exc}")
         return
     for job, ret in zip(jobs, returns):
-        if ret.status == JobStatus.FAILED and isinstance(ret._return_value, JobLost):
-            note(f"lost 1 run with its job: {label(job)}: {ret._return_value}")
-        elif ret.status == JobStatus.COMPLETED and isinstance(ret.return_value, dict):
-            finished(job, ret.return_value)
+        summary, why_lost = job_result(ret)
+        if summary is None:
+            note(f"lost 1 run with its job: {label(job)}: {why_lost}")
         else:
-            log.error("job %s raised", ret.overrides, exc_info=ret._return_value)
-            finished(job, {"status": "error", "sps": None, "reason": repr(ret._return_value)})
+            finished(job, summary)

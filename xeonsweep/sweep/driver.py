@@ -19,19 +19,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hydra.core.utils import JobStatus
 from omegaconf import DictConfig, OmegaConf
 
 from xeonsweep.config import settings
 from xeonsweep.config.paths import absolute, config_dirs_of
 from xeonsweep.config.run import Job
-from xeonsweep.errors import JobLost, UserError
+from xeonsweep.errors import UserError
 from xeonsweep.machine import doctor
 from xeonsweep.machine.facts import cpu_info
 from xeonsweep.sweep import launchers, planning
 from xeonsweep.sweep.host_lock import host_lock
-
-log = logging.getLogger(__name__)
 
 
 def varying_of(plan: planning.Plan) -> set:
@@ -131,12 +128,11 @@ class Driver:
                 progress.lost(len(batch), f"{type(exc).__name__}: {exc}")
                 continue
             for offset, (job, ret) in enumerate(zip(batch, results)):
-                if ret.status == JobStatus.FAILED and isinstance(ret._return_value, JobLost):
+                summary, why_lost = launchers.job_result(ret)
+                if summary is None:
                     lost += 1  # this job alone: the batch's other results stand
-                    progress.lost(1, f"{planning.describe(job.overrides, varying) or '(defaults)'}: "
-                                     f"{ret._return_value}")
+                    progress.lost(1, f"{planning.describe(job.overrides, varying) or '(defaults)'}: {why_lost}")
                     continue
-                summary = self._summary(ret)
                 errors += summary["status"] == "error"
                 progress.finished(start + offset + 1, planning.describe(job.overrides, varying), summary)
             returns.append(results)
@@ -173,9 +169,3 @@ class Driver:
         check_config(cfg, config_dirs_of(cfg))
         return settings.to_settings(cfg)
 
-    @staticmethod
-    def _summary(ret: Any) -> dict:
-        if ret.status == JobStatus.COMPLETED and isinstance(ret.return_value, dict):
-            return ret.return_value
-        log.error("job %s raised", ret.overrides, exc_info=ret._return_value)
-        return {"status": "error", "sps": None, "reason": repr(ret._return_value)}

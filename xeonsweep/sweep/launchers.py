@@ -10,7 +10,11 @@ and nothing is measured in the sweeper's process.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,3 +42,18 @@ def of_target(target: str) -> Capabilities:
         return of_class(get_class(target))
     except Exception:  # noqa: BLE001 - a launcher that cannot be loaded here says nothing
         return Capabilities()
+
+
+def job_result(ret: Any) -> tuple[dict | None, str | None]:
+    """What a launcher's JobReturn says: (the job's summary, None), or (None, why) when the job was lost with
+    its node (the cluster launchers' JobLost). A job that raised is an `error` summary."""
+    from hydra.core.utils import JobStatus
+
+    from xeonsweep.errors import JobLost
+
+    if ret.status == JobStatus.FAILED and isinstance(ret._return_value, JobLost):
+        return None, str(ret._return_value)
+    if ret.status == JobStatus.COMPLETED and isinstance(ret.return_value, dict):
+        return ret.return_value, None
+    log.error("job %s raised", ret.overrides, exc_info=ret._return_value)
+    return {"status": "error", "sps": None, "reason": repr(ret._return_value)}, None
