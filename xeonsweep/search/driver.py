@@ -321,8 +321,8 @@ class Search:
         # The first batch's reference is the baseline; after it, the incumbent (here: paired rounds) or none
         # (on a cluster: fresh runs on different nodes pair nothing).
         first = not any(r.get("measure_reference") for r in rows)
-        reference = self._reference(known, rows, first)
-        incumbent = self._incumbent(rows) if not first else None
+        incumbent = None if first else self._incumbent(rows)
+        reference = self._reference(known, first, incumbent)
         batch.to_beat = self._first_value(incumbent, rows) if incumbent is not None else None
         room = self._room()
         for _ in range(room * ASKS_PER_CANDIDATE):
@@ -344,13 +344,13 @@ class Search:
             self.stopped_by = "the sampler proposes only configs already known (space exhausted)"
         return batch
 
-    def _reference(self, known: dict[str, Any], rows: list[dict], first: bool) -> tuple[Any, dict] | None:
+    def _reference(self, known: dict[str, Any], first: bool, incumbent: Any) -> tuple[Any, dict] | None:
         """The first batch's reference is the baseline; then the incumbent (None: a new baseline leads)."""
         if first:
             trial = known.get(self.fold(self.space.baseline()).config_hash)
             trial = trial if trial is not None and trial.state == TrialState.COMPLETE else None
         else:
-            trial = self._incumbent(rows)
+            trial = incumbent
         return (trial, trial.params) if trial is not None else None
 
     def _first_value(self, trial: Any, rows: list[dict]) -> float:
