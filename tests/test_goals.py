@@ -205,3 +205,27 @@ def test_best_does_not_end_before_the_leader_is_told_apart_from_the_reference():
     rounds = schedule("best", list(speeds), 5, 3.0, 500, clock, reference="ref", margin_pct=1.0)
     drive(rounds, speeds, clock, noise=0.001)
     assert rounds.done >= 6 and rounds.compare("ref", "new").verdict == "slower"
+
+
+def test_best_ends_when_nothing_left_can_beat_the_leader_by_more_than_the_margin():
+    # Two configs 1% apart, blocks 3% noisy: neither proven slower nor the same speed within 5% after six rounds,
+    # but neither can be more than 5% faster than the other. The race is answered (the indifference zone): the
+    # winner is within the margin of the fastest. Before, it ran until the budget.
+    clock = Clock()
+    speeds = {"ref": 100.0, "a": 200.0, "b": 198.0}
+    rounds = schedule("best", list(speeds), 3, 3.0, 500, clock, reference="ref", margin_pct=5.0)
+    drive(rounds, speeds, clock, noise=0.03)
+    assert rounds.stopped_by == "target" and rounds.done == 6
+    other = "b" if rounds.leader() == "a" else "a"
+    versus = rounds.compare(other, rounds.leader())
+    assert versus.verdict == "open" and versus.ratio.high < 1.05  # not proven either way, but within reach
+    assert rounds.met(other) and rounds.verdict(other) is None and not rounds.dropped
+
+
+def test_best_goes_on_while_a_contender_may_still_beat_the_leader_by_more_than_the_margin():
+    clock = Clock()
+    speeds = {"ref": 100.0, "a": 200.0, "b": 200.0}
+    rounds = schedule("best", list(speeds), 3, 3.0, 40, clock, reference="ref", margin_pct=0.5)
+    drive(rounds, speeds, clock, noise=0.03)
+    # the same speed, 3% noisy blocks: at 0.5% each may still beat the other by more than the margin
+    assert rounds.stopped_by == "budget" and rounds.done > 6

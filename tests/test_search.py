@@ -155,6 +155,9 @@ def test_an_explicit_batch_is_kept_and_a_cluster_asks_for_the_most():
     assert batch_size.choose(12, 100.0, "budget", [5000.0], "tiny") == batch_size.Choice(12, "search.batch=12")
     assert batch_size.choose(1, 1e6, "budget", [], "tiny").size == 1
     assert batch_size.choose(None, 100.0, "budget", [5000.0], "tiny", cluster=True).size == 8
+    # submitit's local launcher: jobs on this machine, one after another under its lock, no node named
+    local = batch_size.choose(None, 100.0, "budget", [5000.0], "tiny", cluster=True, runs_here=True)
+    assert local.size == 8 and "node" not in local.why and "host's lock" in local.why
 
 
 def test_the_memory_budget_is_live_memory_mb_or_a_share_of_what_is_available():
@@ -462,7 +465,10 @@ class MadeUpCluster:
 def test_on_a_cluster_a_batch_is_the_most_and_the_search_holds_no_host_lock(tmp_path, monkeypatch):
     from xeonsweep.sweep import host_lock
 
-    search = make_search(tmp_path, "batch_size=choice(1,2,4,8)", launcher=MadeUpCluster(lambda run: 1.0))
+    class FarCluster(MadeUpCluster):
+        runs_here = False  # jobs on the cluster's nodes
+
+    search = make_search(tmp_path, "batch_size=choice(1,2,4,8)", launcher=FarCluster(lambda run: 1.0))
     assert search.on_cluster and search._measuring_overrides() == ["results.rerun=true"]
 
     def no_lock_here(*args, **kwargs):
@@ -475,6 +481,26 @@ def test_on_a_cluster_a_batch_is_the_most_and_the_search_holds_no_host_lock(tmp_
     search.open()
     assert search.batch.size == 8  # a node per job: this machine's memory bounds nothing
     assert "; batch 8 (on a cluster each job has a node of its own" in search.progress.lines[0]
+    # a launcher whose jobs run here, one after another (submitit's local): no node named
+    local = make_search(tmp_path / "local", "batch_size=choice(1,2,4,8)", launcher=MadeUpCluster(lambda run: 1.0))
+    local.progress = Quiet()
+    local.open()
+    assert local.batch.size == 8 and "node" not in local.progress.lines[0]
+    assert "one after another under this host's lock" in local.progress.lines[0]
+
+
+def test_on_a_cluster_a_first_reference_lost_with_its_node_is_not_asked_again(tmp_path):
+    speeds = {1: 100.0, 2: 180.0, 4: 300.0, 8: 330.0}
+    cluster = MadeUpCluster(lambda run: speeds[run["batch_size"]], lose={1})
+    search = make_search(tmp_path, "batch_size=choice(1,2,4,8)", launcher=cluster,
+                         extra=("search.batch=2", "search.patience=3", "search.n_trials=null"))
+    search.progress = Quiet()
+    search.open()
+    while not search._stop():
+        search._one_batch()
+    references = [[job for job in batch if "search.reference=true" in job] for batch in cluster.batches]
+    assert len(cluster.batches) >= 2 and len(references[0]) == 1 and "batch_size=1" in references[0][0]
+    assert all(not later for later in references[1:])  # the baseline is not brought back in every batch
 
 
 def test_on_a_cluster_each_batch_goes_to_the_launcher_as_fresh_runs_told_their_own_figures(tmp_path):

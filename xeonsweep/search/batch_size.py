@@ -9,8 +9,10 @@ every group), at most eight (a sampler told more at once learns less from each).
 
 One candidate's peak is the largest this model's rows on this machine show (a block row's
 set-up peak, summed over its instances; a fresh row's peak per instance times its instances);
-without any row it is a cautious guess, and the reason says so. On a cluster each job runs on
-a node of its own: this machine's memory bounds nothing, and a batch is the most (8).
+without any row it is a cautious guess, and the reason says so. Under a launcher that runs each
+candidate as a job of its own (sweep.launchers: not in the sweeper's process) no child waits live:
+on a cluster each job has a node of its own, and a local job launcher (submitit's local) runs them
+one after another under this host's lock. Memory bounds nothing, and a batch is the most (8).
 """
 
 from __future__ import annotations
@@ -35,11 +37,15 @@ class Choice:
 
 
 def choose(asked: int | None, budget_mb: float, budget_text: str, peaks_mb: list[float], model: str,
-           cluster: bool = False) -> Choice:
+           cluster: bool = False, runs_here: bool = False) -> Choice:
     """`asked`: search.batch (None: choose); `budget_mb`: the live children's memory (`budget_text` says where
-    it comes from); `peaks_mb`: one candidate's set-up peak in each of this model's rows on this machine."""
+    it comes from); `peaks_mb`: one candidate's set-up peak in each of this model's rows on this machine;
+    `cluster`: each candidate is a job of the launcher's, on this machine (`runs_here`) or on the nodes."""
     if asked is not None:
         return Choice(asked, f"search.batch={asked}")
+    if cluster and runs_here:
+        return Choice(MOST, "each candidate is a job of the launcher's, run one after another under this host's "
+                            "lock, none kept live: memory bounds no batch")
     if cluster:
         return Choice(MOST, "on a cluster each job has a node of its own: this machine's memory bounds no batch")
     if peaks_mb:

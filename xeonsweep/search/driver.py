@@ -105,6 +105,7 @@ class Search:
         self.stopped_by = ""
         self.started = time.monotonic()
         self.patience_left = self.options.patience
+        self.reference_asked = False
         self.progress: Any = None
 
     # -- before anything runs ------------------------------------------------------------
@@ -188,7 +189,8 @@ class Search:
         from xeonsweep.machine.facts import available_memory_mb
 
         if self.options.batch is not None or self.on_cluster:
-            return batch_size.choose(self.options.batch, 0.0, "", [], "", cluster=self.on_cluster)
+            return batch_size.choose(self.options.batch, 0.0, "", [], "", cluster=self.on_cluster,
+                                     runs_here=self.can.runs_here)
         budget, budget_text = batch_size.budget(self.base["benchmark"].get("live_memory_mb"), available_memory_mb(),
                                                 MEMORY_SHARE)
         frame = results.load(self.store, list(batch_size.COLUMNS))
@@ -320,7 +322,9 @@ class Search:
         rows = self._rows()
         # The first batch's reference is the baseline; after it, the incumbent (here: paired rounds) or none
         # (on a cluster: fresh runs on different nodes pair nothing).
-        first = not any(r.get("measure_reference") for r in rows)
+        # A first batch asked by this process counts even when its reference left no row (a job lost with its
+        # node): later batches must not bring the baseline back as a reference.
+        first = not self.reference_asked and not any(r.get("measure_reference") for r in rows)
         incumbent = None if first else self._incumbent(rows)
         reference = self._reference(known, first, incumbent)
         batch.to_beat = self._first_value(incumbent, rows) if incumbent is not None else None
@@ -340,6 +344,7 @@ class Search:
                 batch.new[folded.config_hash] = (trial, trial.params)
         if batch.new and (first or not self.on_cluster):
             batch.reference = reference or next(iter(batch.new.values()))
+            self.reference_asked = True
         elif not batch.new:
             self.stopped_by = "the sampler proposes only configs already known (space exhausted)"
         return batch
@@ -438,7 +443,8 @@ class Search:
         for trial, config_hash in batch.twins:
             self._tell_known(trial, self.study.trials[told[config_hash].number])
         if self.patience_left is not None:
-            self.patience_left = self.options.patience if beaten else self.patience_left - 1
+            self.patience_left = self.options.patience
+        self.reference_asked = False if beaten else self.patience_left - 1
 
     def _tell_scored(self, trial: Any, s: scoring.Scored, row: dict) -> None:
         if s.values is None:

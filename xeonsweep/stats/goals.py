@@ -5,8 +5,12 @@
   ranking by paired speedup over the reference (each pair faster, slower or equivalent:
   paired.compare); a config whose neighbours change can be measured again.
 - `best`: a race. A config whose paired interval against the leader lies wholly below
-  1 - margin is dropped; the rounds end when no config left may be faster than the leader:
-  each is equivalent to it or proven slower (its interval below 1).
+  1 - margin is dropped; the rounds end when no config left may be faster than the leader by
+  more than the margin: each is equivalent to it, proven slower (its interval below 1), or at
+  most the margin faster (its interval's top below 1 + margin). That is the indifference zone
+  of ranking and selection (Bechhofer; Kim and Nelson): the winner is within the margin of the
+  fastest config at the interval's confidence, which is what "which is fastest" can honestly
+  ask of configs closer than the margin, and it does not wait for a proof of equivalence.
 
 The reference (the sweep's common config) is measured in every round while any other
 config is, so every speedup over it is paired. Nothing is decided before `min_rounds`
@@ -100,9 +104,16 @@ class PairedRounds(Rounds):
         leader = self.leader()
         # The reference is never dropped, but it is a contender too: in a search it is the incumbent.
         contenders = [n for n in self.live if n not in self.dropped and n != leader]
-        # Answered: nothing left may be faster than the leader (each the same speed within the margin, or
-        # proven slower). A config proven slower by less than the margin is not dropped, but blocks nothing.
-        return all(self.compare(n, leader).verdict in ("equivalent", "slower") for n in contenders)
+        return all(self.within_reach(n, leader) for n in contenders)
+
+    def within_reach(self, name: str, leader: str) -> bool:
+        """The race has nothing more to learn from `name`: it cannot be faster than the leader by more than
+        the margin (the same speed within it, proven slower, or its 95% interval's top below 1 + margin).
+        A config proven slower by less than the margin is not dropped, but it holds nothing open."""
+        versus = self.compare(name, leader)
+        if versus.verdict in ("equivalent", "slower"):
+            return True
+        return versus.ratio is not None and versus.ratio.blocks >= 2 and versus.ratio.high < 1 + self.margin_pct / 100
 
     # -- the schedule ------------------------------------------------------------------
     def met(self, name: str) -> bool:
