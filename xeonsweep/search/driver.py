@@ -443,8 +443,7 @@ class Search:
         for trial, config_hash in batch.twins:
             self._tell_known(trial, self.study.trials[told[config_hash].number])
         if self.patience_left is not None:
-            self.patience_left = self.options.patience
-        self.reference_asked = False if beaten else self.patience_left - 1
+            self.patience_left = self.options.patience if beaten else self.patience_left - 1
 
     def _tell_scored(self, trial: Any, s: scoring.Scored, row: dict) -> None:
         if s.values is None:
