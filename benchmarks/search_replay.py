@@ -108,7 +108,7 @@ def replay(space, folded, configs, sampler: str, seed: int, batch: int) -> float
     import optuna
 
     from xeonsweep.search import samplers
-    from xeonsweep.search.driver import ASKS_PER_CANDIDATE
+    from xeonsweep.search.driver import ASKS_PER_CANDIDATE, REPEATS_BEFORE_EXPLORING
     from xeonsweep.search.options import Options
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -118,15 +118,27 @@ def replay(space, folded, configs, sampler: str, seed: int, batch: int) -> float
     rng = random.Random(seed)
     names = [d.name for d in space.dimensions]
     spent, known, runnable = 0.0, {}, {k for k in folded.values() if k in configs and configs[k].blocks}
+    first_params: dict[str, tuple] = {}
+    for values, key in folded.items():
+        first_params.setdefault(key, values)
+    explorer = random.Random(f"{seed}-explore")
     study.enqueue_trial(space.baseline())
     while len(known) < len(runnable):
         # As the search asks a batch: known configs are told at once and cost nothing, refused ones are told
         # failed, twins of a new config wait for its value; up to `batch` new configs, then all are measured
         # together (a batch is set up and raced as one) and told.
         new: dict[str, list] = {}
+        repeats = 0
         for _ in range(batch * ASKS_PER_CANDIDATE):
             if len(new) >= batch:
                 break
+            if repeats >= REPEATS_BEFORE_EXPLORING:  # as the search does: an unexplored config, at random
+                unexplored = sorted(k for k in runnable if k not in known and k not in new)
+                if not unexplored:
+                    break
+                study.enqueue_trial(dict(zip(names, first_params[explorer.choice(unexplored)])))
+                repeats = 0
+            repeats += 1
             trial = study.ask(space.distributions)
             key = folded.get(tuple(trial.params[n] for n in names))
             config = configs.get(key)
@@ -135,6 +147,7 @@ def replay(space, folded, configs, sampler: str, seed: int, batch: int) -> float
             elif key in known:
                 study.tell(trial, known[key])
             else:
+                repeats = 0 if key not in new else repeats
                 new.setdefault(key, []).append(trial)
         if not new:
             return None  # the search stops here: its sampler proposes only configs already known

@@ -541,3 +541,43 @@ def test_on_a_cluster_each_batch_goes_to_the_launcher_as_fresh_runs_told_their_o
 def test_an_unknown_memory_figure_bounds_no_batch():
     # available_memory_mb() is infinite when /proc/meminfo has no MemAvailable line.
     assert batch_size.choose(None, float("inf"), "80% of inf MB available", [1000.0], "tiny").size == 8
+
+
+class Stuck(optuna.samplers.BaseSampler):
+    """A sampler that proposes the first value of every dimension, whatever it has been told."""
+
+    def infer_relative_search_space(self, study, trial):
+        return {}
+
+    def sample_relative(self, study, trial, search_space):
+        return {}
+
+    def sample_independent(self, study, trial, name, distribution):
+        return distribution.choices[0]
+
+
+def test_a_sampler_that_repeats_itself_is_given_an_unexplored_config_not_told_the_space_is_done(tmp_path):
+    search = make_search(tmp_path, "batch_size=choice(1,2,4,8)", extra=("search.batch=3",))
+    search.progress = Quiet()
+    search.open()
+    search.study.sampler = Stuck()
+    batch = search._ask()
+    # batch 1 (the baseline), then twins of it, then two configs drawn at random because the sampler repeats
+    assert sorted(p["batch_size"] for _, p in batch.new.values())[0] == 1 and len(batch.new) == 3
+    explored = [t for t, _ in batch.new.values() if t.user_attrs.get("explored")]
+    assert len(explored) == 2 and not search.stopped_by
+    # a space with nothing left to explore ends the search, and says so
+    for trial, params in batch.new.values():
+        trial.set_user_attr("config_hash", search.fold(params).config_hash)
+        trial.set_user_attr("source", "measured")
+        search.study.tell(trial, 1.0)
+    again = search._ask()
+    assert len(again.new) == 1 and not search.stopped_by  # the fourth batch size, drawn at random
+    trial, params = next(iter(again.new.values()))
+    assert {params["batch_size"]} == {1, 2, 4, 8} - {p["batch_size"] for _, p in batch.new.values()}
+    trial.set_user_attr("config_hash", search.fold(params).config_hash)
+    trial.set_user_attr("source", "measured")
+    search.study.tell(trial, 1.0)
+    # nothing left: the draws find no config that can run and is not known, and the search says so
+    assert not search._ask().new
+    assert search.stopped_by.startswith("the sampler proposes only configs already known, and 200 random draws")

@@ -54,7 +54,12 @@ from xeonsweep.store import feasible, results
 from xeonsweep.sweep import launchers, planning
 
 PAIRED_ROUNDS = 6       # the fewest rounds that give a paired 95% interval (stats.paired)
-ASKS_PER_CANDIDATE = 20  # asks that only find known configs before the search says the sampler is done
+ASKS_PER_CANDIDATE = 20  # asks per candidate a batch may spend before the search says the space is done
+# A sampler that keeps proposing configs already known (TPE settles on its best region, and most of
+# a space may fold onto few configs) is given an unexplored config drawn at random after this many
+# asks in a row that found nothing new; the search ends only when that many draws find none.
+REPEATS_BEFORE_EXPLORING = 8
+EXPLORING_DRAWS = 200
 
 
 @dataclass
@@ -329,11 +334,18 @@ class Search:
         reference = self._reference(known, first, incumbent)
         batch.to_beat = self._first_value(incumbent, rows) if incumbent is not None else None
         room = self._room()
+        repeats, exhausted = 0, False
         for _ in range(room * ASKS_PER_CANDIDATE):
             if len(batch.new) >= room:
                 break
+            if repeats >= REPEATS_BEFORE_EXPLORING:
+                exhausted = not self._enqueue_unexplored(known, batch)
+                if exhausted:
+                    break
+                repeats = 0
             trial = self.study.ask(self.space.distributions)
             folded = self.fold(trial.params)
+            repeats += 1
             if folded.config_hash is None:
                 self._refuse(batch, trial, folded)
             elif folded.config_hash in known:
@@ -342,12 +354,30 @@ class Search:
                 batch.twins.append((trial, folded.config_hash))
             else:
                 batch.new[folded.config_hash] = (trial, trial.params)
+                repeats = 0
         if batch.new and (first or not self.on_cluster):
             batch.reference = reference or next(iter(batch.new.values()))
             self.reference_asked = True
         elif not batch.new:
-            self.stopped_by = "the sampler proposes only configs already known (space exhausted)"
+            self.stopped_by = ("the sampler proposes only configs already known, and "
+                               f"{EXPLORING_DRAWS} random draws found no other that can run (space exhausted)"
+                               if exhausted else "the sampler proposes only configs already known (space exhausted)")
         return batch
+
+    def _enqueue_unexplored(self, known: dict[str, Any], batch: Batch) -> bool:
+        """The sampler repeats itself: queue a config no trial has measured, drawn at random (seeded),
+        for the next ask; False when EXPLORING_DRAWS draws find none that can run."""
+        import random
+
+        rng = random.Random(f"{self.options.seed}-{len(self.study.trials)}")
+        for _ in range(EXPLORING_DRAWS):
+            params = self.space.draw(rng)
+            folded = self.fold(params)
+            if folded.config_hash is not None and folded.config_hash not in known \
+                    and folded.config_hash not in batch.new:
+                self.study.enqueue_trial(params, user_attrs={"explored": "the sampler proposed only known configs"})
+                return True
+        return False
 
     def _reference(self, known: dict[str, Any], first: bool, incumbent: Any) -> tuple[Any, dict] | None:
         """The first batch's reference is the baseline; then the incumbent (None: a new baseline leads)."""
