@@ -104,9 +104,9 @@ class PairedRounds(Rounds):
         leader = self.leader()
         # The reference is never dropped, but it is a contender too: in a search it is the incumbent.
         contenders = [n for n in self.live if n not in self.dropped and n != leader]
-        return all(self.within_reach(n, leader) for n in contenders)
+        return all(self.cannot_beat(n, leader) for n in contenders)
 
-    def within_reach(self, name: str, leader: str) -> bool:
+    def cannot_beat(self, name: str, leader: str) -> bool:
         """The race has nothing more to learn from `name`: it cannot be faster than the leader by more than
         the margin (the same speed within it, proven slower, or its 95% interval's top below 1 + margin).
         A config proven slower by less than the margin is not dropped, but it holds nothing open."""
