@@ -208,7 +208,10 @@ def processes_naming(text: str) -> list[str]:
 def test_ctrl_c_on_a_sweep_is_one_line(sweep, tmp_path):
     env = {**os.environ, "XEONSWEEP_HOST_LOCK": str(tmp_path / "host.lock")}
     argv = sweep.argv("-m", *FAST[:3], "benchmark.min_duration_s=5", "batch_size=1,2")
-    sweeping = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C's default action, whatever this test inherited: a shell that starts the suite in the background
+    # (`make test &`) ignores SIGINT, its children inherit that, and Python then installs no handler.
+    sweeping = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 600
         while not list(sweep.store.glob("*/*.parquet")) and time.monotonic() < deadline and sweeping.poll() is None:
