@@ -118,9 +118,6 @@ def replay(space, folded, configs, sampler: str, seed: int, batch: int) -> float
     rng = random.Random(seed)
     names = [d.name for d in space.dimensions]
     spent, known, runnable = 0.0, {}, {k for k in folded.values() if k in configs and configs[k].blocks}
-    first_params: dict[str, tuple] = {}
-    for values, key in folded.items():
-        first_params.setdefault(key, values)
     explorer = random.Random(f"{seed}-explore")
     study.enqueue_trial(space.baseline())
     while len(known) < len(runnable):
@@ -133,10 +130,11 @@ def replay(space, folded, configs, sampler: str, seed: int, batch: int) -> float
             if len(new) >= batch:
                 break
             if repeats >= REPEATS_BEFORE_EXPLORING:  # as the search does: an unexplored config, at random
-                unexplored = sorted(k for k in runnable if k not in known and k not in new)
+                # uniform over the settings that can run, as the search's draws are (not over configs)
+                unexplored = sorted(v for v, k in folded.items() if k in runnable and k not in known and k not in new)
                 if not unexplored:
                     break
-                study.enqueue_trial(dict(zip(names, first_params[explorer.choice(unexplored)])))
+                study.enqueue_trial(dict(zip(names, explorer.choice(unexplored))))
                 repeats = 0
             repeats += 1
             trial = study.ask(space.distributions)

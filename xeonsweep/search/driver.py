@@ -369,6 +369,8 @@ class Search:
         for the next ask; False when EXPLORING_DRAWS draws find none that can run."""
         import random
 
+        if any(t.state == TrialState.WAITING for t in self.study.get_trials(deepcopy=False)):
+            return True  # configs already queued (a resumed search's) are asked first: no draw yet
         rng = random.Random(f"{self.options.seed}-{len(self.study.trials)}")
         for _ in range(EXPLORING_DRAWS):
             params = self.space.draw(rng)
