@@ -15,7 +15,6 @@ fixed overrides plus one `key=value` per dimension (`overrides`).
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,21 +57,6 @@ class Dimension:
             return round((d.high - d.low) / d.step) + 1
         return math.inf
 
-    def draw(self, rng: random.Random) -> Any:
-        """A value at random (uniform; log-uniform on a log scale), as Optuna's RandomSampler draws one."""
-        d = self.distribution
-        if isinstance(d, CategoricalDistribution):
-            return rng.choice(d.choices)
-        if d.log:
-            value = math.exp(rng.uniform(math.log(d.low), math.log(d.high)))
-        else:
-            value = rng.uniform(d.low, d.high)
-        step = getattr(d, "step", None)
-        if step is not None and not d.log:
-            value = d.low + round((value - d.low) / step) * step
-        value = min(max(value, d.low), d.high)
-        return int(round(value)) if isinstance(d, IntDistribution) else value
-
     def contains(self, value: Any) -> bool:
         d = self.distribution
         if isinstance(d, CategoricalDistribution):
@@ -104,10 +88,6 @@ class Space:
     def baseline(self) -> dict[str, Any]:
         """The first value of every dimension: the search measures it first, as its baseline."""
         return {d.name: d.first for d in self.dimensions}
-
-    def draw(self, rng: random.Random) -> dict[str, Any]:
-        """A candidate at random: one value of every dimension."""
-        return {d.name: d.draw(rng) for d in self.dimensions}
 
     def describe(self, params: dict[str, Any]) -> str:
         return " ".join(d.override(params[d.name]) for d in self.dimensions if d.name in params)
