@@ -11,7 +11,9 @@ setup: system-packages $(VENV)/.installed
 system-packages:
 	@scripts/install-system-packages.sh
 
+# Each environment takes about 7.5 GB (torch's wheel brings its CUDA libraries).
 $(VENV)/.installed: pyproject.toml
+	@scripts/check-disk.sh $(VENV) 8
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test,cluster]' --config-settings editable_mode=compat
@@ -22,6 +24,7 @@ $(VENV)/.installed: pyproject.toml
 ipex-env: $(IPEX_VENV)/.installed
 
 $(IPEX_VENV)/.installed: requirements-ipex.txt pyproject.toml
+	@scripts/check-disk.sh $(IPEX_VENV) 8
 	$(PYTHON) -m venv $(IPEX_VENV)
 	$(IPEX_VENV)/bin/pip install -q --upgrade pip
 	$(IPEX_VENV)/bin/pip install -q -r requirements-ipex.txt

@@ -77,3 +77,14 @@ def test_a_sweep_from_an_empty_folder(venv, tmp_path):
     assert set(rows["model"]) == {"tiny"} and set(rows["measurement"]) == {METHOD}
     assert sorted(zip(rows["allocator"], rows["channels_last"])) == [
         ("system", False), ("system", True), ("tcmalloc", False), ("tcmalloc", True)]
+
+
+def test_a_venv_that_does_not_fit_is_refused_in_one_line_before_pip_starts(tmp_path):
+    """CI once failed three minutes into pip with "[Errno 28] No space left on device"."""
+    script = ROOT / "scripts" / "check-disk.sh"
+    done = subprocess.run([script, tmp_path / ".venv", "1000000"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert f".venv needs about 1000000 GB free, {tmp_path} has " in done.stderr
+    fits = subprocess.run([script, tmp_path / ".venv", "0"], capture_output=True, text=True, timeout=30)
+    assert fits.returncode == 0 and not fits.stderr
