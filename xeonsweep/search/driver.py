@@ -367,18 +367,9 @@ class Search:
     def _enqueue_unexplored(self, known: dict[str, Any], batch: Batch) -> bool:
         """The sampler repeats itself: queue a config no trial has measured, drawn at random (seeded),
         for the next ask; False when EXPLORING_DRAWS draws find none that can run."""
-        import optuna
-
         if any(t.state == TrialState.WAITING for t in self.study.get_trials(deepcopy=False)):
             return True  # configs already queued (a resumed search's) are asked first: no draw yet
-        # Optuna's RandomSampler draws, in a scratch study of its own (seeded by the search and its trial count).
-        verbosity = optuna.logging.get_verbosity()
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        try:
-            scratch = optuna.create_study(sampler=optuna.samplers.RandomSampler(
-                seed=self.options.seed * 100_003 + len(self.study.trials)))
-        finally:
-            optuna.logging.set_verbosity(verbosity)
+        scratch = samplers.explorer(seed=self.options.seed * 100_003 + len(self.study.trials))
         for _ in range(EXPLORING_DRAWS):
             params = scratch.ask(self.space.distributions).params
             folded = self.fold(params)

@@ -50,3 +50,9 @@ def _try(sampler: optuna.samplers.BaseSampler, options: Options, distributions: 
             raise UserError(f"search.objective={list(options.objectives)}: {target.rpartition('.')[2]} optimises "
                             "one objective only; use search=tpe, gp or random for two") from None
         raise UserError(f"search.sampler ({target}) cannot sample this space: {exc}") from None
+
+
+def explorer(seed: int) -> optuna.Study:
+    """A scratch in-memory study whose RandomSampler draws uniformly over the space (seeded): where an
+    unexplored config comes from when the search's own sampler proposes only configs already known."""
+    return optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
