@@ -168,6 +168,19 @@ def figures(both, first: dict, second: dict) -> dict:
     }
 
 
+def reference_shift(both) -> tuple[float, float] | None:
+    """The reference's SPS run 2 over run 1, and the median of the other steps' (what the machine did between the
+    runs); None without a reference ok in both."""
+    import statistics
+
+    ok = both[both["ok_both"]]
+    ratio = ok["sps_median_2"] / ok["sps_median_1"]
+    is_reference = (ok["speedup_kind_1"] == "") & (ok["speedup_1"] == 1.0)
+    if is_reference.sum() != 1 or len(ok) < 2:
+        return None
+    return float(ratio[is_reference].iloc[0]), statistics.median(ratio[~is_reference])
+
+
 def cell(value, pattern: str) -> str:
     return "-" if value is None or value != value else pattern.format(value)
 
@@ -197,6 +210,15 @@ def print_pair(title: str, first: dict, second: dict, walls: list[float | None],
           f"reference is 1 in both by definition and counts as inside; goal >= {GOAL_INSIDE} of 15)")
     print(f"(for comparison, absolute SPS: run 2's median inside run 1's repeat interval {f['sps_inside']} of "
           f"{f['steps']}; tau of the SPS rankings {cell(f['tau_sps'], '{:.3f}')})")
+    shift = reference_shift(both)
+    if shift is not None:
+        reference, machine = shift
+        print(f"the reference's own SPS, run 2 over run 1: {reference:.3f}; the other steps' median: {machine:.3f} "
+              f"(the machine's shift between the runs). Every paired speedup of run 2 moves by the ratio of the two, "
+              f"{machine / reference:.3f}: run 2's process of the reference ran "
+              f"{(reference / machine - 1) * 100:+.1f}% against run 1's beyond that shift, a spread between "
+              "processes that no interval from one process per config holds "
+              "(docs/blocks.md, \"Between processes\")")
     left_open = [(sum(w == "left open" for w in run["stops"].values()), sum(w == "open" for *_, w in run["pairs"]))
                  for run in (first, second)]
     return {**f, "open": left_open, "walls": walls, "warm": warm}

@@ -275,3 +275,19 @@ def test_neighbours_timed_one_after_the_other_settle_in_fewer_rounds_when_the_ma
     side_by_side = [rounds_to_settle(PairedRounds, seed) for seed in range(10)]
     a_round_apart = [rounds_to_settle(SweepOrder, seed) for seed in range(10)]
     assert sum(side_by_side) * 1.5 < sum(a_round_apart)  # 155 rounds against 298
+
+
+def test_equivalence_gives_the_same_verdict_whichever_config_is_on_top():
+    # Within 1 - margin and 1 + margin it did not: a/b open with b/a equivalent, and under goal=rank the config that
+    # saw "open" was measured on for 105 rounds after its neighbour had rested as settled (race5, 7 December).
+    mirror = {"faster": "slower", "slower": "faster", "equivalent": "equivalent", "open": "open"}
+    rng = random.Random(5)
+    for _ in range(3000):
+        values = [rng.uniform(0.93, 1.07) for _ in range(rng.randint(5, 30))]
+        forward, backward = paired.judge(values, 5.0), paired.judge([1 / v for v in values], 5.0)
+        assert backward.verdict == mirror[forward.verdict], values
+
+
+def test_a_pair_neither_more_than_the_margin_faster_is_equivalent_at_both_bounds():
+    assert paired.verdict(paired.Estimate(1.0, 0.9525, 1.0499, 20), 5.0) == "equivalent"
+    assert paired.verdict(paired.Estimate(1.0, 0.951, 1.02, 20), 5.0) == "open"  # b is 5.2% faster than a

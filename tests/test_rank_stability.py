@@ -85,6 +85,18 @@ def test_paired_figures_between_two_runs(stores):
     assert f["sps_inside"] == 1 and dict(zip(both["config"], both["sps_inside"]))["ipex"] == True  # noqa: E712
 
 
+def test_a_process_of_the_reference_that_ran_faster_moves_every_speedup_and_is_named(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    steps = {"batch8": times(1.5), "compile": times(2.0)}
+    write_run(one, "r1", 1.0, {"baseline": times(1.0, [1.0] * 8), **steps})
+    write_run(two, "r2", 1.0, {"baseline": times(1.05, [1.0] * 8), **steps})  # only the reference's process moved
+    first, second = (rank_stability.read_run(s) for s in (one, two))
+    both = rank_stability.compare(first, second)
+    reference, machine = rank_stability.reference_shift(both)
+    assert reference == pytest.approx(1.05) and machine == pytest.approx(1.0)
+    assert rank_stability.figures(both, first, second)["inside"] == 1  # the reference only: every speedup moved 5%
+
+
 def test_run_line_says_time_with_set_up_apart_and_what_was_left_open(stores):
     second = rank_stability.read_run(stores[1])
     line = rank_stability.run_line("run 2", second, wall_s=600.0, warm=True)
@@ -101,6 +113,7 @@ def test_the_script_compares_two_stores(stores):
     assert "Kendall tau of the paired rankings (pairs a run found equivalent tied): 1.000 over 5 steps" in out.stdout
     assert "run 2's paired speedups inside run 1's repeat interval: 4 of 6 steps" in out.stdout
     assert "(ok / failed)" in out.stdout
+    assert "the reference's own SPS, run 2 over run 1: 0.900; the other steps' median: 0.901" in out.stdout
     assert "Goals (issue 18, a quiet 2-core machine): at least 14 of 15 inside, tau >= 0.95" in out.stdout
     assert "given: 4 of 6 inside: NOT met; tau 1.000: met; configs and adjacent pairs left open: run 1 0 and 0, " \
         "run 2 1 and 0: NOT met; warm runs' wall: no run" in out.stdout

@@ -5,7 +5,8 @@ or faster), but the ratio of two configs timed in the same round keeps: both saw
 the same minute. A comparison is the median of the per-round ratios a/b with a
 distribution-free 95% interval over rounds, and a verdict:
 
-- `equivalent`: the interval lies within 1 ± margin (the same speed within the margin);
+- `equivalent`: neither is more than the margin faster than the other: the interval lies within
+  1/(1 + margin) and 1 + margin (the same speed within the margin, the same verdict both ways);
 - `faster` / `slower`: the interval excludes 1;
 - `open`: neither yet (or fewer than two shared rounds).
 
@@ -81,7 +82,9 @@ def verdict(ratio: Estimate | None, margin_pct: float, equivalence: Estimate | N
         return "open"
     margin = margin_pct / 100
     same = equivalence or ratio
-    if 1 - margin <= same.low and same.high <= 1 + margin:
+    # Bounds symmetric in a/b and b/a: with 1 - margin below, a pair could be equivalent one way and open the
+    # other, and under goal=rank the config that saw "open" was measured on alone until the budget ran out.
+    if 1 / (1 + margin) <= same.low and same.high <= 1 + margin:
         return "equivalent"
     if ratio.low > 1:
         return "faster"
