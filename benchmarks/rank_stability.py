@@ -216,8 +216,9 @@ def print_pair(title: str, first: dict, second: dict, walls: list[float | None],
         print(f"the reference's own SPS, run 2 over run 1: {reference:.3f}; the other steps' median: {machine:.3f} "
               f"(the machine's shift between the runs). Every paired speedup of run 2 moves by the ratio of the two, "
               f"{machine / reference:.3f}: run 2's process of the reference ran "
-              f"{(reference / machine - 1) * 100:+.1f}% against run 1's beyond that shift, a spread between "
-              "processes that no interval from one process per config holds "
+              f"{(reference / machine - 1) * 100:+.1f}% against run 1's beyond the median step's shift, as a new "
+              "process of a config can (a spread between processes that no interval from one process per config "
+              "holds) "
               "(docs/blocks.md, \"Between processes\")")
     left_open = [(sum(w == "left open" for w in run["stops"].values()), sum(w == "open" for *_, w in run["pairs"]))
                  for run in (first, second)]

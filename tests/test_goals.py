@@ -176,7 +176,7 @@ def test_the_report_pairs_blocks_of_the_same_rounds_and_says_which_ties_are_equi
 
 def test_equivalence_reads_the_90_percent_interval_as_two_one_sided_tests_do():
     # Eight rounds: the 95% interval of the median is the whole range (one stray round reaches 1.06), the 90%
-    # interval leaves the extremes out and lies within 1 ± 5%.
+    # interval leaves the extremes out and lies within 1/1.05 and 1.05.
     values = [0.99, 1.0, 1.01, 1.0, 0.98, 1.02, 1.06, 0.97]
     assert paired.median_interval(values).high == 1.06
     assert paired.judge(values, 5.0).verdict == "equivalent"
@@ -252,7 +252,6 @@ def test_a_round_times_each_config_beside_its_neighbours_in_the_ranking_alternat
     assert batches[0] == list(speeds)  # no ranking before the first round: the sweep's order
     assert batches[1] == ["b", "ref", "d", "a", "c"] or batches[1] == ["b", "ref", "d", "c", "a"]  # slowest first
     assert set(batches[2][:2]) == {"a", "c"} and batches[2][2:] == ["d", "ref", "b"]  # fastest first
-    assert batches[-1][0] in ("b", "ref", "d", "a", "c")
 
 
 def test_neighbours_timed_one_after_the_other_settle_in_fewer_rounds_when_the_machine_drifts_within_a_round():
@@ -289,5 +288,9 @@ def test_equivalence_gives_the_same_verdict_whichever_config_is_on_top():
 
 
 def test_a_pair_neither_more_than_the_margin_faster_is_equivalent_at_both_bounds():
-    assert paired.verdict(paired.Estimate(1.0, 0.9525, 1.0499, 20), 5.0) == "equivalent"
-    assert paired.verdict(paired.Estimate(1.0, 0.951, 1.02, 20), 5.0) == "open"  # b is 5.2% faster than a
+    def said(low, high):
+        return paired.verdict(paired.Estimate(1.0, low, high, 20), 5.0)
+
+    assert said(1 / 1.05, 1.05) == "equivalent"  # either may be up to 5% faster than the other
+    assert said(1 / 1.05 - 1e-9, 1.0) == "open" and said(1.0, 1.05 + 1e-9) == "open"
+    assert said(0.951, 1.02) == "open"  # within 1 - 5% (0.95), but b may be 5.2% faster than a

@@ -312,6 +312,18 @@ def test_blocks_pair_by_the_round_they_ran_in_not_by_their_place_in_the_list():
     assert (found.median, found.low, found.high, found.blocks) == (2.0, 2.0, 2.0, 6)
 
 
+def test_blocks_pair_by_their_recorded_round_whatever_order_the_round_timed_them_in():
+    # Rounds time their configs in the order of the ranking so far: a candidate faster than the reference may
+    # run before it. Each block's recorded round pairs it, not its start time.
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    reference = row(0, "base", "b1", [100, 50, 120, 80, 110, 90], t0, reference=True)
+    candidate = row(1, "c1", "b1", [200, 100, 240, 160, 220, 180], t0)
+    candidate["block_start_unix_s"] = [t - 2 for t in reference["block_start_unix_s"]]  # each before the reference
+    reference["block_round"], candidate["block_round"] = list(range(1, 7)), list(range(1, 7))
+    found = values.paired_speedup(candidate, reference)
+    assert (found.median, found.low, found.high, found.blocks) == (2.0, 2.0, 2.0, 6)
+
+
 def test_the_pareto_front_keeps_feasible_configs_nobody_beats_on_both():
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
     rows = [row(0, "a", "b1", [100] * 6, t0, reference=True, latency_ms_p99=10.0),

@@ -130,7 +130,8 @@ def tie_words(summary: pd.DataFrame) -> list[str]:
         for tie, members in table[table["tie"] != ""].groupby("tie", sort=True):
             if members["tie_kind"].iloc[0] == "equivalent":
                 lines.append(f"{title(*key)}: {', '.join(members['config'])} are the same speed (tie {tie}: every "
-                             "paired interval lies within benchmark.equivalence_pct of 1), so their order is noise")
+                             "paired interval says neither is more than benchmark.equivalence_pct faster), so their "
+                             "order is noise")
             else:
                 lines.append(f"{title(*key)}: {', '.join(members['config'])} are not told apart (tie {tie}: their "
                              "95% intervals include equal speed), so their order here is noise")

@@ -71,7 +71,7 @@ class Folded:
 
 @dataclass
 class Batch:
-    reference: tuple[Any, dict] | None = None        # (trial, params) measured first, the others against it
+    reference: tuple[Any, dict] | None = None        # (trial, params) in every round, the others against it
     to_beat: float | None = None                     # the incumbent's first value when the batch was asked
     new: dict[str, tuple[Any, dict]] = field(default_factory=dict)  # config_hash -> (trial, params)
     twins: list[tuple[Any, str]] = field(default_factory=list)      # (trial, config_hash) told after measuring

@@ -26,7 +26,7 @@ from xeonsweep.store import results
 def measure_batch(jobs: list[Job], sweep_dir: Path, first_index: int, machine: str | None, store: str,
                   finished: Callable[[Job, dict], None], label: Callable[[Job], str],
                   status: Callable[[str], None], note: Callable[[str], None], launcher: Any = None) -> list[dict]:
-    """Measure `jobs` (all of one sweep_id, the reference first) and return their rows from the store.
+    """Measure `jobs` (all of one sweep_id, the reference first in the list) and return their rows from the store.
 
     `launcher`: the sweep's cluster launcher (None: measure on this machine, in this process)."""
     if launcher is not None:

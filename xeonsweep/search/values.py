@@ -58,13 +58,19 @@ def paired_comparison(row: dict, reference: dict) -> paired.Comparison:
 
 
 def _rounds(row: dict, reference: dict) -> tuple[dict[int, float], dict[int, float]] | None:
-    """The row's and the reference's blocks by round.
+    """The row's and the reference's blocks by round: each block's own round (`block_round`), so blocks
+    pair by the round they ran in, not by their place in the lists (a batch killed and run again goes
+    on from its journaled blocks, and a killed round may have left the reference one block ahead)."""
+    rounds = [_listed(r.get("block_round")) for r in (row, reference)]
+    blocks = [_listed(r.get("block_sps")) for r in (row, reference)]
+    if all(rounds) and all(len(r) == len(b) for r, b in zip(rounds, blocks)):
+        return tuple({int(r): float(b) for r, b in zip(rs, bs)} for rs, bs in zip(rounds, blocks))
+    return _rounds_by_start(row, reference)
 
-    The reference is timed first in every round, so a block belongs to the round of the last
-    reference block that started before it: blocks pair by when they ran, not by their place in
-    the lists (a batch killed and run again goes on from its journaled blocks, and a killed round
-    may have left the reference one block ahead).
-    """
+
+def _rounds_by_start(row: dict, reference: dict) -> tuple[dict[int, float], dict[int, float]] | None:
+    """Rows without `block_round` (before schema 6): the reference was timed first in every round then,
+    so a block belongs to the round of the last reference block that started before it."""
     starts = [float(t) for t in _listed(reference.get("block_start_unix_s"))]
     ref_sps = [float(b) for b in _listed(reference.get("block_sps"))]
     if not starts or len(starts) != len(ref_sps):

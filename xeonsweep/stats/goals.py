@@ -5,7 +5,8 @@
   ranking by paired speedup over the reference (each pair faster, slower or equivalent:
   paired.compare); a config whose neighbours change can be measured again.
 - `best`: a race. A config whose paired interval against the leader lies wholly below
-  1 - margin is dropped; the rounds end when no config left may be faster than the leader by
+  1 - margin is dropped (below 1/(1 + margin) too, so the leader is then more than the margin
+  faster than it); the rounds end when no config left may be faster than the leader by
   more than the margin: each is equivalent to it, proven slower (its interval below 1), or at
   most the margin faster (its interval's top below 1 + margin). That is the indifference zone
   of ranking and selection (Bechhofer; Kim and Nelson): the winner is within the margin of the
