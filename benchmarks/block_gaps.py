@@ -16,14 +16,17 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import pandas as pd
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from xeonsweep.store import results  # noqa: E402
 
 MIN_SHARED = 5
 
 
 def blocks_by_round(store: Path) -> dict[tuple, dict[str, dict[int, tuple[float, float]]]]:
     """{(sweep_id, group): {run_key: {round: (start, log sps)}}} for the store's ok block rows."""
-    frame = pd.read_parquet(store)
+    frame = results.load(store)
     frame = frame[(frame["status"] == "ok") & frame["block_round"].notna()]
     sweeps: dict[tuple, dict] = defaultdict(dict)
     for _, row in frame.iterrows():

@@ -143,6 +143,7 @@ def compare(first: dict, second: dict):
     # The reference is 1 in both runs by definition (no interval): it counts as inside.
     reference = (both["speedup_kind_1"] == "") & (both["speedup_1"] == 1.0) & (both["speedup_2"] == 1.0)
     within = (both["speedup_repeat_low_1"] <= both["speedup_2"]) & (both["speedup_2"] <= both["speedup_repeat_high_1"])
+    both["reference"] = reference
     both["inside"] = ok & (reference | within)
     both["sps_inside"] = ok & (both["sps_repeat_low_1"] <= both["sps_median_2"]) & (
         both["sps_median_2"] <= both["sps_repeat_high_1"])
@@ -175,10 +176,9 @@ def reference_shift(both) -> tuple[float, float] | None:
 
     ok = both[both["ok_both"]]
     ratio = ok["sps_median_2"] / ok["sps_median_1"]
-    is_reference = (ok["speedup_kind_1"] == "") & (ok["speedup_1"] == 1.0)
-    if is_reference.sum() != 1 or len(ok) < 2:
+    if ok["reference"].sum() != 1 or len(ok) < 2:
         return None
-    return float(ratio[is_reference].iloc[0]), statistics.median(ratio[~is_reference])
+    return float(ratio[ok["reference"]].iloc[0]), statistics.median(ratio[~ok["reference"]])
 
 
 def cell(value, pattern: str) -> str:
