@@ -85,7 +85,9 @@ def test_a_cancelled_slurm_job_loses_only_its_run(sweep, slurm, monkeypatch):
         assert proc.poll() is None, proc.communicate()[1][-3000:]
         time.sleep(0.5)
     victim = running_tasks(slurm)[0]
-    subprocess.run(["scancel", victim], env={**os.environ, "SLURM_CONF": slurm}, check=True)  # "its node died"
+    # "Its node died": SIGKILL at once. A plain scancel sends SIGTERM, which submitit's job ignores ("Bypassing
+    # signal SIGTERM") until Slurm's KillWait (30 s) ends in SIGKILL: a run that finishes within it comes back ok.
+    subprocess.run(["scancel", "--signal=KILL", victim], env={**os.environ, "SLURM_CONF": slurm}, check=True)
     out, err = proc.communicate(timeout=900)
     assert proc.returncode == 1, err[-3000:]
     assert "lost 1 run(s) with their job" in err and "1 lost with their job" in err, err[-3000:]
