@@ -87,9 +87,10 @@ def sweep(tmp_path, cache_dir) -> Sweep:
 # multiprocessing's spawn (fork_exec) and fork, and libraries that call os.fork directly.
 PROCESS_STARTERS = [(subprocess, "_fork_exec"), (_posixsubprocess, "fork_exec"), (os, "fork"), (os, "forkpty"),
                     (os, "posix_spawn"), (os, "posix_spawnp")]
-# ctypes.util.find_library runs ldconfig (importing torch does): a library lookup, not a
-# process the test starts.
-LOOKUPS = (os.path.join("ctypes", "util.py"),)
+# ctypes.util.find_library runs ldconfig (importing torch does), and matplotlib runs fc-list once
+# to build its font cache on a machine that has none (the first figure of a fresh machine): lookups,
+# not processes the test starts.
+LOOKUPS = (os.path.join("ctypes", "util.py"), os.path.join("matplotlib", "font_manager.py"))
 
 
 @pytest.fixture(autouse=True)

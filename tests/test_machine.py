@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from xeonsweep.config.settings import machine_label
 from xeonsweep.machine.facts import cpu_info, find_library, parse_cpuinfo, thp_mode
 
 DATA = Path(__file__).parent / "data"
@@ -71,3 +72,24 @@ def test_a_process_cpu_time_grows_while_it_works_and_is_none_once_it_is_gone():
     gone = subprocess.Popen(["true"])
     gone.wait()
     assert process_cpu_s(gone.pid) is None
+
+
+def test_a_masked_model_name_is_told_apart_by_family_and_model():
+    # This VM's CPU (a Zen 5 host) shows only "AMD EPYC", as the Zen 4 host before it did: without the
+    # family and model numbers both were "AMD EPYC (2 cores)", their rows pooled and one's done runs skipped
+    # on the other.
+    text = (DATA / "cpuinfo-epyc-masked-zen5.txt").read_text()
+    zen5 = parse_cpuinfo(text)
+    zen4 = parse_cpuinfo(text.replace("cpu family\t: 26", "cpu family\t: 25")
+                         .replace("model\t\t: 2\n", "model\t\t: 17\n"))
+    assert zen5.model == zen4.model == "AMD EPYC"
+    assert machine_label(zen5) == "AMD EPYC (2 cores, family 26 model 2)"
+    assert machine_label(zen4) == "AMD EPYC (2 cores, family 25 model 17)"
+    assert "avx512_bf16" in zen5.isa and "avx_vnni" in zen5.isa
+
+
+def test_a_named_cpu_keeps_its_label():
+    spr = parse_cpuinfo((DATA / "cpuinfo-sapphire-rapids.txt").read_text())
+    assert (spr.family, spr.model_number) == ("6", "143")
+    assert machine_label(spr) == "Intel(R) Xeon(R) Platinum 8488C (2 cores)"
+    assert machine_label(parse_cpuinfo((DATA / "cpuinfo-epyc-avx2.txt").read_text())) == "AMD EPYC 7R32 (2 cores)"

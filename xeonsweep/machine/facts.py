@@ -48,6 +48,8 @@ class CpuInfo:
     physical_cores: int
     sockets: int
     flags: frozenset[str] = field(default_factory=frozenset)
+    family: str = ""  # /proc/cpuinfo's `cpu family` and `model` numbers: the microarchitecture
+    model_number: str = ""
 
     def has(self, flag: str) -> bool:
         return flag in self.flags
@@ -59,7 +61,7 @@ class CpuInfo:
 
 def parse_cpuinfo(text: str) -> CpuInfo:
     """Parse /proc/cpuinfo text (x86 layout) into the facts xeonsweep records."""
-    model, flags = "unknown", frozenset()
+    model, flags, family, model_number = "unknown", frozenset(), "", ""
     logical = 0
     cores: set[tuple[str, str]] = set()
     sockets: set[str] = set()
@@ -70,6 +72,7 @@ def parse_cpuinfo(text: str) -> CpuInfo:
         logical += 1
         model = fields.get("model name", model)
         flags = frozenset(fields.get("flags", "").split()) or flags
+        family, model_number = fields.get("cpu family", family), fields.get("model", model_number)
         socket_id = fields.get("physical id", "0")
         sockets.add(socket_id)
         cores.add((socket_id, fields.get("core id", fields["processor"])))
@@ -79,6 +82,8 @@ def parse_cpuinfo(text: str) -> CpuInfo:
         physical_cores=len(cores) or logical,
         sockets=len(sockets) or 1,
         flags=flags,
+        family=family,
+        model_number=model_number,
     )
 
 
