@@ -109,3 +109,12 @@ def stops(rows: pd.DataFrame) -> dict[str, str]:
 
 def minutes(seconds: float | None) -> str:
     return "-" if seconds is None or seconds != seconds else f"{seconds / 60:.1f} min"
+
+
+def machine_line() -> str:
+    """The machine as the store labels it, with its ISA: what a figure was measured on."""
+    from xeonsweep.config.settings import machine_label
+    from xeonsweep.machine.facts import cpu_info
+
+    cpu = cpu_info()
+    return f"CPU: {machine_label(cpu)}; {', '.join(cpu.isa) or 'no ISA flag xeonsweep tracks'}"

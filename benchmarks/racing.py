@@ -126,9 +126,7 @@ def main() -> None:
     for n, (goal, run, wall) in enumerate(runs, 1):
         print(run_line(n, goal, run, wall))
     print_verdict(runs)
-    from xeonsweep.machine.facts import cpu_info
-
-    print(f"CPU: {cpu_info().model}")
+    print(block_sweeps.machine_line())
 
 
 if __name__ == "__main__":

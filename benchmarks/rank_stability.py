@@ -279,9 +279,7 @@ def main() -> None:
             first, second = (read_run(s) for s in stores)
             results.append((kind, print_pair(PAIRS[kind], first, second, walls, warm)))
         print(f"\nstores under {base}")
-    from xeonsweep.machine.facts import cpu_info
-
-    print(f"\nCPU: {cpu_info().model}")
+    print(f"\n{block_sweeps.machine_line()}")
     print(f"Goals (issue 18, a quiet 2-core machine): at least {GOAL_INSIDE} of 15 inside, tau >= {GOAL_TAU}, nothing "
           f"left open, each run within {GOAL_WARM_S / 60:.0f} minutes with warm caches")
     for kind, f in results:

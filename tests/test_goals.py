@@ -97,6 +97,19 @@ def test_rank_ends_when_every_place_is_settled():
     assert all(rounds.verdict(n) is None for n in speeds)
 
 
+def test_a_config_without_a_round_shared_with_the_reference_ranks_on_the_speedup_scale():
+    # A resumed journal can hold blocks of a config from rounds the reference's new process never saw: its key
+    # is then its median SPS over the reference's (1.2), not its raw SPS (120), which would outrank every speedup.
+    rounds = schedule("rank", ["ref", "a", "c"], 3, 3.0, 500, Clock(), reference="ref")
+    for r in (1, 2, 3):
+        rounds.record("ref", 100.0, r)
+        rounds.record("a", 150.0, r)
+    for r in (4, 5):
+        rounds.record("c", 120.0, r)
+    assert rounds.speedup("c") is None
+    assert rounds.ranking() == ["a", "c", "ref"]
+
+
 def test_rank_left_open_by_the_budget_says_so():
     clock = Clock()
     speeds = {"ref": 100.0, "a": 100.0}

@@ -61,14 +61,19 @@ class PairedRounds(Rounds):
         return paired.speedup(self.by_round[name], self.by_round[self.reference])
 
     def _key(self, name: str) -> float:
+        """Its paired speedup over the reference; without a round shared with it (a resumed journal can hold
+        such blocks), its median SPS over the reference's: on the same scale as the paired speedups."""
         est = self.speedup(name)
         if est is not None:
             return est.median
         values = self.blocks[name]
-        return statistics.median(values) if values else 0.0
+        if not values:
+            return 0.0
+        reference = self.blocks.get(self.reference) if self.reference is not None else None
+        return statistics.median(values) / statistics.median(reference) if reference else statistics.median(values)
 
     def ranking(self, names: list[str] | None = None) -> list[str]:
-        """Fastest first, by paired speedup over the reference (median SPS without one)."""
+        """Fastest first, by paired speedup over the reference (unpaired where a config shares no round with it)."""
         return sorted(names if names is not None else self.live, key=self._key, reverse=True)
 
     def compare(self, a: str, b: str) -> paired.Comparison:
