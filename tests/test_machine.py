@@ -88,6 +88,13 @@ def test_a_masked_model_name_is_told_apart_by_family_and_model():
     assert "avx512_bf16" in zen5.isa and "avx_vnni" in zen5.isa
 
 
+@pytest.mark.parametrize("masked", ["Intel(R) Xeon(R) CPU @ 2.20GHz", "QEMU Virtual CPU version 2.5+"])
+def test_a_clock_or_a_version_is_not_a_model_number(masked):
+    cpu = parse_cpuinfo((DATA / "cpuinfo-sapphire-rapids.txt").read_text().replace(
+        "Intel(R) Xeon(R) Platinum 8488C", masked))
+    assert machine_label(cpu) == f"{masked} (2 cores, family 6 model 143)"
+
+
 def test_a_named_cpu_keeps_its_label():
     spr = parse_cpuinfo((DATA / "cpuinfo-sapphire-rapids.txt").read_text())
     assert (spr.family, spr.model_number) == ("6", "143")

@@ -86,12 +86,8 @@ def scenario_name(run: dict) -> str:
 
 
 def machine_label(cpu: CpuInfo) -> str:
-    """`CPU model (N cores)`; where the model name carries no model number (a VM's masked `AMD EPYC`, which
-    a Zen 4 and a Zen 5 host both show), cpuinfo's family and model numbers too, so rows of different CPUs
-    stay apart in the report and one machine's done runs are never taken for another's."""
-    if any(c.isdigit() for c in cpu.model) or not (cpu.family and cpu.model_number):
-        return f"{cpu.model} ({cpu.physical_cores} cores)"
-    return f"{cpu.model} ({cpu.physical_cores} cores, family {cpu.family} model {cpu.model_number})"
+    """The kind of machine a row ran on (CpuInfo.label): part of its run_key."""
+    return cpu.label
 
 
 def run_key(run: dict, machine: str) -> str:

@@ -25,6 +25,7 @@ MAIN_LIBRARIES = ("torch", "torchvision", "timm", "onnxruntime", "openvino", "nn
 
 @dataclass
 class Report:
+    machine: str  # the store's label for this machine (CpuInfo.label)
     cpu_model: str
     sockets: int
     physical_cores: int
@@ -121,7 +122,8 @@ def openmp_runtimes() -> dict:
 def examine(cpu: CpuInfo | None = None) -> Report:
     cpu = cpu or cpu_info()
     report = Report(
-        cpu_model=cpu.model, sockets=cpu.sockets, physical_cores=cpu.physical_cores, logical_cpus=cpu.logical_cpus,
+        machine=cpu.label, cpu_model=cpu.model, sockets=cpu.sockets, physical_cores=cpu.physical_cores,
+        logical_cpus=cpu.logical_cpus,
         numa_nodes=numa_nodes(), isa={flag: cpu.has(flag) for flag in ISA_FLAGS}, thp_mode=thp_mode(),
         allocators={name: find_library(libs) for name, (libs, _) in ALLOCATORS.items()},
         openmp=openmp_runtimes(),
@@ -135,7 +137,7 @@ def examine(cpu: CpuInfo | None = None) -> Report:
 def render(report: Report) -> str:
     yes = lambda v: "yes" if v else "no"  # noqa: E731
     lines = [
-        f"CPU          {report.cpu_model}",
+        f"CPU          {report.machine}",
         f"cores        {report.physical_cores} physical, {report.logical_cpus} logical, {report.sockets} socket(s), "
         f"{report.numa_nodes} NUMA node(s)",
         "ISA          " + ", ".join(f"{flag} {yes(v)}" for flag, v in report.isa.items()

@@ -58,6 +58,17 @@ class CpuInfo:
     def isa(self) -> list[str]:
         return [f for f in ISA_FLAGS if f in self.flags]
 
+    @property
+    def label(self) -> str:
+        """`CPU model (N cores)`, the store's `machine`. Where the model name carries no model number (a VM's
+        masked `AMD EPYC`, which Zen 4 and Zen 5 hosts both show; `Intel(R) Xeon(R) CPU @ 2.20GHz`; `QEMU
+        Virtual CPU version 2.5+`), cpuinfo's family and model numbers too, so rows of different CPUs stay
+        apart in the report and one CPU's done runs are never taken for another's."""
+        named = re.search(r"\d", re.sub(r"@\s*[\d.]+\s*[GM]Hz|version\s+\S+", "", self.model))
+        if named or not (self.family and self.model_number):
+            return f"{self.model} ({self.physical_cores} cores)"
+        return f"{self.model} ({self.physical_cores} cores, family {self.family} model {self.model_number})"
+
 
 def parse_cpuinfo(text: str) -> CpuInfo:
     """Parse /proc/cpuinfo text (x86 layout) into the facts xeonsweep records."""

@@ -70,7 +70,8 @@ class PairedRounds(Rounds):
         if not values:
             return 0.0
         reference = self.blocks.get(self.reference) if self.reference is not None else None
-        return statistics.median(values) / statistics.median(reference) if reference else statistics.median(values)
+        scale = statistics.median(reference) if reference else 0.0
+        return statistics.median(values) / scale if scale > 0 else statistics.median(values)
 
     def ranking(self, names: list[str] | None = None) -> list[str]:
         """Fastest first, by paired speedup over the reference (unpaired where a config shares no round with it)."""
