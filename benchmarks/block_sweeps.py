@@ -113,8 +113,7 @@ def minutes(seconds: float | None) -> str:
 
 def machine_line() -> str:
     """The machine as the store labels it, with its ISA: what a figure was measured on."""
-    from xeonsweep.config.settings import machine_label
     from xeonsweep.machine.facts import cpu_info
 
     cpu = cpu_info()
-    return f"CPU: {machine_label(cpu)}; {', '.join(cpu.isa) or 'no ISA flag xeonsweep tracks'}"
+    return f"CPU: {cpu.label}; {', '.join(cpu.isa) or 'no ISA flag xeonsweep tracks'}"
